@@ -1,0 +1,328 @@
+"""Every table of Efoy, as SQLModel classes.
+
+Times are stored in UTC and always come back timezone-aware (`UTCDateTime`); money is an integer
+amount in minor units beside an ISO 4217 currency code. Status columns are plain strings whose
+allowed values are the constants below, so SQLite and PostgreSQL store them the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC; refuses naive ones so no local time sneaks in."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
+
+
+def _now_ts() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# --- users and doctors -----------------------------------------------------------------------
+
+ROLE_PATIENT, ROLE_DOCTOR, ROLE_ADMIN = "patient", "doctor", "admin"
+ROLES = (ROLE_PATIENT, ROLE_DOCTOR, ROLE_ADMIN)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, sa_column_kwargs={"unique": True}, index=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default=ROLE_PATIENT, max_length=16)
+    full_name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    timezone: str = Field(default="UTC", max_length=64)
+    failed_login_count: int = Field(default=0)
+    locked_until: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = _now_ts()
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        """Never hand the password hash to a serializer (Reflex state, JSON)."""
+        data = super().model_dump(**kwargs)
+        data.pop("password_hash", None)
+        return data
+
+
+class Doctor(SQLModel, table=True):
+    __tablename__ = "doctors"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, sa_column_kwargs={"unique": True})
+    speciality: str = Field(max_length=100, index=True)
+    bio: str = Field(default="", max_length=2000)
+    fee_minor: int = Field(ge=0)
+    currency: str = Field(max_length=3)
+    slot_minutes: int = Field(default=30, ge=5, le=480)
+    timezone: str = Field(default="UTC", max_length=64)
+    active: bool = Field(default=True)
+
+
+class WorkingHours(SQLModel, table=True):
+    """One weekly working window of a doctor, in the doctor's own timezone (weekday 0 = Monday)."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    doctor_id: int = Field(foreign_key="doctors.id", index=True)
+    weekday: int = Field(ge=0, le=6)
+    start_time: time
+    end_time: time
+
+
+class DayOff(SQLModel, table=True):
+    __tablename__ = "days_off"
+    __table_args__ = (
+        sa.UniqueConstraint("doctor_id", "day", name="uq_day_off"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    doctor_id: int = Field(foreign_key="doctors.id", index=True)
+    day: date
+    reason: str = Field(default="", max_length=200)
+
+
+# --- bookings --------------------------------------------------------------------------------
+
+BOOKING_HELD = "held"
+BOOKING_CONFIRMED = "confirmed"
+BOOKING_COMPLETED = "completed"
+BOOKING_CANCELLED = "cancelled"
+BOOKING_EXPIRED = "expired"
+BOOKING_ACTIVE = (BOOKING_HELD, BOOKING_CONFIRMED)
+
+
+class Booking(SQLModel, table=True):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # No double booking, enforced by the database: one held/confirmed booking per slot.
+        sa.Index(
+            "uq_booking_active_slot",
+            "doctor_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=sa.text("status IN ('held', 'confirmed')"),
+            postgresql_where=sa.text("status IN ('held', 'confirmed')"),
+        ),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="users.id", index=True)
+    doctor_id: int = Field(foreign_key="doctors.id", index=True)
+    starts_at: datetime = _ts()
+    ends_at: datetime = _ts()
+    status: str = Field(default=BOOKING_HELD, max_length=16, index=True)
+    reason: str = Field(default="", max_length=500)
+    price_minor: int = Field(ge=0)
+    currency: str = Field(max_length=3)
+    hold_expires_at: datetime | None = _ts(nullable=True, default=None)
+    cancelled_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _now_ts()
+    updated_at: datetime = _now_ts()
+
+
+# --- payments, refunds, webhooks -----------------------------------------------------------
+
+PAYMENT_PENDING = "pending"
+PAYMENT_PAID = "paid"
+PAYMENT_PARTIALLY_REFUNDED = "partially_refunded"
+PAYMENT_REFUNDED = "refunded"
+PAYMENT_FAILED = "failed"
+PAYMENT_EXPIRED = "expired"
+PAYMENT_KIND_CHECKOUT = "checkout"
+PAYMENT_KIND_INTENT = "payment_intent"
+
+
+class Payment(SQLModel, table=True):
+    """One attempt to pay for a booking: a Checkout Session or a PaymentIntent."""
+
+    __tablename__ = "payments"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="bookings.id", index=True)
+    kind: str = Field(max_length=20)
+    status: str = Field(default=PAYMENT_PENDING, max_length=20, index=True)
+    amount_minor: int = Field(ge=0)
+    currency: str = Field(max_length=3)
+    amount_refunded_minor: int = Field(default=0, ge=0)
+    stripe_checkout_session_id: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"unique": True}
+    )
+    stripe_payment_intent_id: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"unique": True}
+    )
+    stripe_charge_id: str | None = Field(default=None, max_length=255, index=True)
+    checkout_url: str | None = Field(default=None, max_length=2000)
+    card_brand: str | None = Field(default=None, max_length=32)
+    card_last4: str | None = Field(default=None, max_length=4)
+    failure_code: str | None = Field(default=None, max_length=100)
+    failure_message: str | None = Field(default=None, max_length=500)
+    flagged: bool = Field(default=False)
+    flag_reason: str | None = Field(default=None, max_length=500)
+    expires_at: datetime | None = _ts(nullable=True, default=None)
+    paid_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = _now_ts()
+    updated_at: datetime = _now_ts()
+
+
+REFUND_PENDING = "pending"
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED = "failed"
+REFUND_CANCELED = "canceled"
+
+
+class Refund(SQLModel, table=True):
+    """A ledger row per Stripe refund; the sum of non-failed rows never exceeds the payment."""
+
+    __tablename__ = "refunds"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payments.id", index=True)
+    stripe_refund_id: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"unique": True}
+    )
+    amount_minor: int = Field(gt=0)
+    currency: str = Field(max_length=3)
+    status: str = Field(default=REFUND_PENDING, max_length=20)
+    reason: str = Field(default="", max_length=500)
+    requested_by_user_id: int | None = Field(default=None, foreign_key="users.id")
+    failure_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _now_ts()
+    updated_at: datetime = _now_ts()
+
+
+EVENT_RECEIVED = "received"
+EVENT_PROCESSED = "processed"
+EVENT_IGNORED = "ignored"
+EVENT_FAILED = "failed"
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Every Stripe event we were sent, keyed by Stripe's id, with what became of it."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    stripe_event_id: str = Field(max_length=255, sa_column_kwargs={"unique": True})
+    type: str = Field(max_length=100, index=True)
+    payload: str = Field(sa_type=sa.Text)
+    status: str = Field(default=EVENT_RECEIVED, max_length=20, index=True)
+    attempts: int = Field(default=0)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    received_at: datetime = _now_ts()
+    processed_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer given to an `Idempotency-Key` on our own money-moving endpoints."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "endpoint", "key", name="uq_idempotency"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    endpoint: str = Field(max_length=200)
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = Field(default=None)
+    response_json: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _now_ts()
+
+
+# --- audit and mail ----------------------------------------------------------------------------
+
+
+class AuditLog(SQLModel, table=True):
+    """Who or what changed a booking, payment or refund, when, and why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_entity", "entity_type", "entity_id"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _now_ts()
+    actor: str = Field(max_length=200)
+    entity_type: str = Field(max_length=40)
+    entity_id: int
+    action: str = Field(max_length=60)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    reason: str | None = Field(default=None, max_length=500)
+    details: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class OutboxEmail(SQLModel, table=True):
+    """Every email Efoy sends, kept so a developer (and the admin outbox page) can read it."""
+
+    __tablename__ = "outbox_emails"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(max_length=320)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_type=sa.Text)
+    attachment_name: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="queued", max_length=20)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _now_ts()
+    sent_at: datetime | None = _ts(nullable=True, default=None)
+
+
+ALL_TABLES: tuple[type[SQLModel], ...] = (
+    User,
+    Doctor,
+    WorkingHours,
+    DayOff,
+    Booking,
+    Payment,
+    Refund,
+    WebhookEvent,
+    IdempotencyRecord,
+    AuditLog,
+    OutboxEmail,
+)
