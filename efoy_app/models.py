@@ -174,7 +174,18 @@ class Payment(SQLModel, table=True):
     """One attempt to pay for a booking: a Checkout Session or a PaymentIntent."""
 
     __tablename__ = "payments"
-    __table_args__ = {"extend_existing": True}
+    __table_args__ = (
+        # One open payment of each kind per booking: concurrent "Pay now" clicks share it.
+        sa.Index(
+            "uq_payment_open_per_booking",
+            "booking_id",
+            "kind",
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+        {"extend_existing": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     booking_id: int = Field(foreign_key="bookings.id", index=True)
