@@ -1,0 +1,1 @@
+"""Efoy: a hospital appointment manager (Reflex app, REST API, Stripe payments)."""

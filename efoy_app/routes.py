@@ -1,0 +1,25 @@
+"""Route constants and URL builders, so no page spells a path by hand."""
+
+from __future__ import annotations
+
+HOME = "/"
+LOGIN = "/login"
+REGISTER = "/register"
+DOCTORS = "/doctors"
+DOCTOR_DETAIL = "/doctors/[doctor_id]"
+APPOINTMENTS = "/appointments"
+ADMIN = "/admin"
+# Built by the payment work; linked from here.
+PAYMENT = "/payment/[booking_id]"
+PAYMENT_SUCCESS = "/payment/success"
+PAYMENT_CANCEL = "/payment/cancel"
+
+
+def doctor(doctor_id: int | str) -> str:
+    """The page of one doctor, with their free slots."""
+    return f"/doctors/{doctor_id}"
+
+
+def payment(booking_id: int | str) -> str:
+    """Where a held booking is paid for."""
+    return f"/payment/{booking_id}"
