@@ -1,0 +1,101 @@
+"""`Idempotency-Key` for Efoy's own money-moving endpoints, with Stripe's semantics.
+
+The first request with a key runs and its answer (status and JSON body) is stored; the same key
+with the same body replays that answer; the same key with another body is refused, and so is a
+second request while the first is still running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from efoy_app.domain.errors import Conflict, DomainError, ValidationFailed
+from efoy_app.models import IdempotencyRecord, User
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKeyReused(DomainError):
+    http_status = 422
+    code = "idempotency_key_reused"
+
+
+def _hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_idempotent(
+    db: Session,
+    *,
+    user: User,
+    endpoint: str,
+    key: str | None,
+    body: Any,
+    action: Callable[[], tuple[int, dict[str, Any]]],
+) -> JSONResponse:
+    """Run `action` once per (user, endpoint, key); `action` returns (status, json body)."""
+    if key is None:
+        status, payload = action()
+        return JSONResponse(payload, status_code=status)
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed("Idempotency-Key must be 1 to 255 characters.")
+    request_hash = _hash(body)
+    record = IdempotencyRecord(user_id=user.id, endpoint=endpoint, key=key, request_hash=request_hash)
+    db.add(record)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        first = db.exec(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user.id,
+                IdempotencyRecord.endpoint == endpoint,
+                IdempotencyRecord.key == key,
+            )
+        ).one()
+        if first.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was already used with different parameters."
+            ) from None
+        if first.status_code is None:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed.",
+                code="idempotency_key_in_use",
+            ) from None
+        response = JSONResponse(json.loads(first.response_json or "{}"), status_code=first.status_code)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    record_id = record.id
+    try:
+        status, payload = action()
+    except DomainError as exc:
+        status, payload = exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
+        if status >= 500:
+            # Retryable failure (e.g. Stripe outage): forget the key so a retry runs again.
+            _forget(db, record_id)
+            raise
+    except Exception:
+        _forget(db, record_id)
+        raise
+    db.rollback()
+    stored = db.get(IdempotencyRecord, record_id)
+    stored.status_code = status
+    stored.response_json = json.dumps(payload, default=str)
+    db.add(stored)
+    db.commit()
+    return JSONResponse(payload, status_code=status)
+
+
+def _forget(db: Session, record_id: int) -> None:
+    db.rollback()
+    row = db.get(IdempotencyRecord, record_id)
+    if row is not None:
+        db.delete(row)
+        db.commit()

@@ -1,0 +1,316 @@
+"""REST payments under /api/v1/payment, with the paths the original design named.
+
+Thin: every rule is in `efoy_app.domain.payments`, `refunds` and `webhooks`.
+Routes are plain `def` so FastAPI runs them in its threadpool: the domain's database and Stripe
+calls block, and must not block the event loop that also serves Reflex.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from sqlmodel import Session
+
+from efoy_app.api.deps import current_user, get_session, require_admin
+from efoy_app.api.idempotency import run_idempotent
+from efoy_app.domain import payments, refunds, webhooks
+from efoy_app.domain.errors import ValidationFailed
+from efoy_app.domain.money import to_major, to_minor
+from efoy_app.models import Payment, User
+from efoy_app.settings import get_settings
+
+router = APIRouter(prefix="/api/v1/payment", tags=["payments"])
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class StartPaymentIn(_Camel):
+    booking_id: int
+    amount: Decimal | None = Field(default=None, description="Seed compatibility: major units")
+    amount_minor: int | None = None
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class CheckoutOut(_Camel):
+    session_id: str
+    url: str
+    payment_id: int
+    booking_id: int
+    reused: bool
+
+
+class PaymentIntentOut(_Camel):
+    payment_intent_id: str
+    client_secret: str
+    payment_id: int
+    booking_id: int
+    amount_minor: int
+    currency: str
+    publishable_key: str | None
+    card_page_url: str | None = Field(description="Sandbox only: the page standing in for Stripe.js")
+
+
+class PaymentStatusOut(_Camel):
+    session_id: str | None
+    payment_intent_id: str | None
+    payment_id: int
+    booking_id: int
+    kind: str
+    status: str
+    booking_status: str
+    amount: str = Field(description="Major units, as a decimal string")
+    amount_minor: int
+    currency: str
+    amount_refunded_minor: int
+    paid_at: datetime | None
+    card_brand: str | None
+    card_last4: str | None
+    failure_message: str | None
+    flagged: bool
+    flag_reason: str | None
+
+
+class RefundIn(_Camel):
+    amount: Decimal | None = Field(default=None, description="Major units, as in the seed")
+    amount_minor: int | None = None
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RefundOut(_Camel):
+    refund_id: int
+    stripe_refund_id: str | None
+    status: str
+    amount_minor: int
+    currency: str
+    payment: PaymentStatusOut
+
+
+def status_out(db: Session, payment: Payment) -> PaymentStatusOut:
+    view = payments.payment_view(db, payment)
+    return PaymentStatusOut(
+        session_id=view.session_id,
+        payment_intent_id=view.payment_intent_id,
+        payment_id=view.payment_id,
+        booking_id=view.booking_id,
+        kind=view.kind,
+        status=view.status,
+        booking_status=view.booking_status,
+        amount=str(to_major(view.amount_minor, view.currency)),
+        amount_minor=view.amount_minor,
+        currency=view.currency,
+        amount_refunded_minor=view.amount_refunded_minor,
+        paid_at=view.paid_at,
+        card_brand=view.card_brand,
+        card_last4=view.card_last4,
+        failure_message=view.failure_message,
+        flagged=view.flagged,
+        flag_reason=view.flag_reason,
+    )
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True)
+
+
+def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
+    """Against the sandbox, its card page stands in for Stripe.js' Payment Element."""
+    settings = get_settings()
+    if not settings.stripe_api_base or settings.stripe_publishable_key:
+        return None
+    query = urlencode(
+        {
+            "client_secret": client_secret,
+            "return_url": f"{settings.frontend_url.rstrip('/')}/payment/success",
+        }
+    )
+    return f"{settings.stripe_api_base.rstrip('/')}/pay/{payment_intent_id}?{query}"
+
+
+@router.post("/create-checkout-session", response_model=CheckoutOut, status_code=200)
+def create_checkout_session(
+    body: StartPaymentIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    user: User = Depends(current_user),
+    db: Session = Depends(get_session),
+) -> JSONResponse:
+    """Hosted Checkout for a held booking; the same booking always gets the same open session."""
+
+    def action() -> tuple[int, dict[str, Any]]:
+        start = payments.start_checkout(
+            db,
+            booking_id=body.booking_id,
+            user=user,
+            amount=body.amount,
+            amount_minor=body.amount_minor,
+            currency=body.currency,
+        )
+        return 200, _dump(
+            CheckoutOut(
+                session_id=start.session_id,
+                url=start.url,
+                payment_id=start.payment_id,
+                booking_id=start.booking_id,
+                reused=start.reused,
+            )
+        )
+
+    return run_idempotent(
+        db,
+        user=user,
+        endpoint="create-checkout-session",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+
+
+@router.post("/create-payment-intent", response_model=PaymentIntentOut, status_code=200)
+def create_payment_intent(
+    body: StartPaymentIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    user: User = Depends(current_user),
+    db: Session = Depends(get_session),
+) -> JSONResponse:
+    """A PaymentIntent for the on-page card form (Stripe's Payment Element or the sandbox page)."""
+
+    def action() -> tuple[int, dict[str, Any]]:
+        start = payments.start_card_payment(
+            db,
+            booking_id=body.booking_id,
+            user=user,
+            amount=body.amount,
+            amount_minor=body.amount_minor,
+            currency=body.currency,
+        )
+        return 200, _dump(
+            PaymentIntentOut(
+                payment_intent_id=start.payment_intent_id,
+                client_secret=start.client_secret,
+                payment_id=start.payment_id,
+                booking_id=start.booking_id,
+                amount_minor=start.amount_minor,
+                currency=start.currency,
+                publishable_key=get_settings().stripe_publishable_key,
+                card_page_url=card_page_url(start.payment_intent_id, start.client_secret),
+            )
+        )
+
+    return run_idempotent(
+        db,
+        user=user,
+        endpoint="create-payment-intent",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+
+
+@router.post("/confirm-payment/{payment_intent_id}", response_model=PaymentStatusOut)
+def confirm_payment(
+    payment_intent_id: str, user: User = Depends(current_user), db: Session = Depends(get_session)
+) -> PaymentStatusOut:
+    """Runs the same fulfilment as the webhook, for a client that just finished paying."""
+    payments.payment_by_intent_for(db, payment_intent_id, user)  # 404 unless it is theirs
+    payment = payments.fulfill_payment_intent(db, payment_intent_id, actor=f"user:{user.id}")
+    return status_out(db, payment)
+
+
+@router.get("/status/{session_id}", response_model=PaymentStatusOut)
+def payment_status(
+    session_id: str, user: User = Depends(current_user), db: Session = Depends(get_session)
+) -> PaymentStatusOut:
+    """Status by Checkout Session id (or PaymentIntent id), from our database."""
+    if session_id.startswith("pi_"):
+        payment = payments.payment_by_intent_for(db, session_id, user)
+    else:
+        payment = payments.payment_by_session_for(db, session_id, user)
+    return status_out(db, payment)
+
+
+@router.post("/refund/{session_id}", response_model=RefundOut)
+def refund(
+    session_id: str,
+    body: RefundIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    admin: User = Depends(require_admin),
+    db: Session = Depends(get_session),
+) -> JSONResponse:
+    """Admin refund, full or partial; never more than what is left on the payment."""
+    if session_id.startswith("pi_"):
+        payment = payments.payment_by_intent_for(db, session_id, admin)
+    else:
+        payment = payments.payment_by_session_for(db, session_id, admin)
+    if body.amount is not None and body.amount_minor is not None:
+        raise ValidationFailed("Send either amount or amountMinor, not both.")
+    amount_minor = body.amount_minor
+    if body.amount is not None:
+        amount_minor = to_minor(body.amount, payment.currency)
+    payment_id = payment.id
+
+    def action() -> tuple[int, dict[str, Any]]:
+        fresh = db.get(Payment, payment_id)
+        row = refunds.refund_payment(
+            db,
+            payment=fresh,
+            amount_minor=amount_minor,
+            reason=body.reason,
+            requested_by_user_id=admin.id,
+        )
+        paid = db.get(Payment, payment_id)
+        return 200, _dump(
+            RefundOut(
+                refund_id=row.id,
+                stripe_refund_id=row.stripe_refund_id,
+                status=row.status,
+                amount_minor=row.amount_minor,
+                currency=row.currency,
+                payment=status_out(db, paid),
+            )
+        )
+
+    return run_idempotent(
+        db,
+        user=admin,
+        endpoint=f"refund:{payment_id}",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+
+
+@router.post("/webhook", include_in_schema=True)
+async def webhook(request: Request) -> JSONResponse:
+    """Stripe's webhook: no JWT, the Stripe-Signature over the raw body is the authentication."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > webhooks.MAX_BODY_BYTES:
+        return _error(413, "payload_too_large", "Webhook body too large.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > webhooks.MAX_BODY_BYTES:
+            return _error(413, "payload_too_large", "Webhook body too large.")
+    signature = request.headers.get("stripe-signature")
+    try:
+        event = webhooks.verify(bytes(body), signature)
+    except webhooks.InvalidWebhook as exc:
+        return _error(400, exc.code, exc.message)
+    try:
+        outcome = await anyio.to_thread.run_sync(webhooks.process_event, event)
+    except webhooks.WebhookProcessingError:
+        return _error(500, "processing_failed", "The event could not be processed; retry later.")
+    return JSONResponse({"received": True, "outcome": outcome})
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+

@@ -1,0 +1,162 @@
+"""Reconciliation: what webhooks missed, this finds.
+
+One pass (`reconcile_once`):
+1. pending payments older than a grace period are fulfilled from Stripe's current state
+   (a dropped webhook still ends in a confirmed booking);
+2. held bookings whose hold lapsed: their open Checkout Session is expired (or PaymentIntent
+   canceled) at Stripe, then fulfilled once more (a payment that slipped in still counts), and
+   the slot is released;
+3. webhook events whose processing failed are processed again;
+4. refunds reserved in our ledger but never accepted by Stripe are submitted again.
+
+Every step is idempotent, so passes may overlap on several workers. On PostgreSQL a
+transaction-level advisory lock lets one worker run a pass while the others skip it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import stripe
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from efoy_app.db import get_engine
+from efoy_app.domain import payments, refunds, webhooks
+from efoy_app.domain.errors import DomainError
+from efoy_app.domain.stripe_gateway import call, get_stripe
+from efoy_app.logs import get_logger, log_kv
+from efoy_app.models import (
+    BOOKING_HELD,
+    PAYMENT_FAILED,
+    PAYMENT_KIND_CHECKOUT,
+    PAYMENT_PENDING,
+    REFUND_PENDING,
+    Booking,
+    Payment,
+    Refund,
+    utcnow,
+)
+
+log = get_logger("reconcile")
+ADVISORY_LOCK_KEY = 0x45464F59  # "EFOY"
+ACTOR = "system:reconcile"
+
+
+@dataclass
+class ReconcileReport:
+    fulfilled: int = 0
+    holds_released: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    refunds_submitted: int = 0
+    errors: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+def _try_lock(db: Session) -> bool:
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(db.exec(text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(k=ADVISORY_LOCK_KEY)).scalar())
+
+
+def _fulfil(db: Session, payment: Payment) -> None:
+    if payment.stripe_checkout_session_id:
+        payments.fulfill_checkout(db, payment.stripe_checkout_session_id, actor=ACTOR)
+    elif payment.stripe_payment_intent_id:
+        payments.fulfill_payment_intent(db, payment.stripe_payment_intent_id, actor=ACTOR)
+
+
+def _close_at_stripe(payment: Payment) -> None:
+    """Stop a lapsed hold's payment from succeeding later; already closed is fine."""
+    try:
+        if payment.kind == PAYMENT_KIND_CHECKOUT and payment.stripe_checkout_session_id:
+            sid = payment.stripe_checkout_session_id
+            call("checkout.sessions.expire", lambda: get_stripe().v1.checkout.sessions.expire(sid), session_id=sid)
+        elif payment.stripe_payment_intent_id:
+            pid = payment.stripe_payment_intent_id
+            call("payment_intents.cancel", lambda: get_stripe().v1.payment_intents.cancel(pid), payment_intent=pid)
+    except stripe.InvalidRequestError:
+        pass  # already complete, expired or canceled: the fulfil below reads which
+
+
+def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> ReconcileReport:
+    """One pass; safe to run on every worker at once."""
+    now = now or utcnow()
+    report = ReconcileReport()
+    with Session(get_engine(), expire_on_commit=False) as lock_db:
+        if not _try_lock(lock_db):
+            report.skipped = True
+            return report
+        with Session(get_engine(), expire_on_commit=False) as db:
+            # 1. pending payments whose webhook may never have come
+            stale = db.exec(
+                select(Payment).where(
+                    col(Payment.status).in_((PAYMENT_PENDING, PAYMENT_FAILED)),
+                    Payment.created_at <= now - timedelta(seconds=grace_seconds),
+                )
+            ).all()
+            db.rollback()
+            for payment in stale:
+                try:
+                    before = payment.status
+                    _fulfil(db, payment)
+                    after = db.get(Payment, payment.id)
+                    if after is not None and after.status != before and after.status in payments.PAID_STATUSES:
+                        report.fulfilled += 1
+                except DomainError as exc:
+                    db.rollback()
+                    report.errors.append(f"payment {payment.id}: {exc.code}")
+            # 2. lapsed holds
+            lapsed = db.exec(
+                select(Booking).where(
+                    Booking.status == BOOKING_HELD,
+                    col(Booking.hold_expires_at).is_not(None),
+                    col(Booking.hold_expires_at) <= now,
+                )
+            ).all()
+            db.rollback()
+            for booking in lapsed:
+                try:
+                    for payment in payments.payments_for_booking(db, booking.id):
+                        if payment.status in (PAYMENT_PENDING, PAYMENT_FAILED):
+                            db.rollback()
+                            _close_at_stripe(payment)
+                            _fulfil(db, payment)
+                            fresh = db.get(Payment, payment.id)
+                            if fresh.status in (PAYMENT_PENDING, PAYMENT_FAILED):
+                                payments._set_status(db, fresh, payments.PAYMENT_EXPIRED, ACTOR, "hold lapsed")
+                                db.commit()
+                    if payments.release_hold_if_unpaid(db, booking.id, ACTOR, "hold lapsed"):
+                        report.holds_released += 1
+                    db.commit()
+                except DomainError as exc:
+                    db.rollback()
+                    report.errors.append(f"booking {booking.id}: {exc.code}")
+            # 3. failed webhook events
+            report.events = webhooks.retry_failed_events()
+            # 4. refunds Stripe never accepted
+            pending = db.exec(
+                select(Refund.id).where(
+                    Refund.status == REFUND_PENDING, col(Refund.stripe_refund_id).is_(None)
+                )
+            ).all()
+            db.rollback()
+            for refund_id in pending:
+                try:
+                    refunds.submit_refund(db, refund_id)
+                    report.refunds_submitted += 1
+                except DomainError as exc:
+                    db.rollback()
+                    report.errors.append(f"refund {refund_id}: {exc.code}")
+        lock_db.commit()
+    log_kv(
+        log,
+        "reconcile.pass",
+        fulfilled=report.fulfilled,
+        holds_released=report.holds_released,
+        events_retried=report.events.get("retried"),
+        refunds_submitted=report.refunds_submitted,
+        errors=len(report.errors),
+    )
+    return report

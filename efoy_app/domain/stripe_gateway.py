@@ -1,0 +1,83 @@
+"""The one place that builds the Stripe client and turns Stripe's failures into ours.
+
+Every call goes through `call()`, which logs one line (operation, ids, outcome, duration) and
+maps connection trouble, rate limits and Stripe 5xx to `PaymentProviderUnavailable`, so pages and
+the API can say "try again" without knowing Stripe's exception classes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import stripe
+
+from efoy_app.domain.errors import PaymentFailed, PaymentProviderUnavailable
+from efoy_app.logs import get_logger, log_kv
+from efoy_app.settings import get_settings
+
+T = TypeVar("T")
+log = get_logger("stripe")
+
+# A hanging Stripe must not hang a patient's click: short timeouts, two retries.
+STRIPE_TIMEOUT_SECONDS = 10.0
+STRIPE_RETRIES = 2
+
+
+class StripeNotConfigured(PaymentProviderUnavailable):
+    code = "payments_not_configured"
+
+
+@lru_cache
+def get_stripe() -> stripe.StripeClient:
+    """The process-wide client; `STRIPE_API_BASE` points it at the sandbox."""
+    settings = get_settings()
+    if settings.stripe_secret_key is None:
+        raise StripeNotConfigured("Payments are not configured: STRIPE_SECRET_KEY is not set.")
+    kwargs: dict[str, Any] = {}
+    if settings.stripe_api_base:
+        kwargs["base_addresses"] = {"api": settings.stripe_api_base.rstrip("/")}
+    return stripe.StripeClient(
+        settings.stripe_secret_key.get_secret_value(),
+        max_network_retries=STRIPE_RETRIES,
+        http_client=stripe.HTTPXClient(timeout=STRIPE_TIMEOUT_SECONDS, allow_sync_methods=True),
+        **kwargs,
+    )
+
+
+def call(op: str, fn: Callable[[], T], **ids: Any) -> T:
+    """Run one Stripe call, log it, and translate the errors a caller can act on."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        return fn()
+    except stripe.CardError as exc:
+        outcome = f"card_error:{exc.code}"
+        raise PaymentFailed(exc.user_message or "Your card was declined.") from exc
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        outcome = f"unavailable:{type(exc).__name__}"
+        raise PaymentProviderUnavailable(
+            "The payment provider is not answering right now. Nothing was charged; "
+            "please try again in a moment."
+        ) from exc
+    except stripe.StripeError as exc:
+        outcome = f"error:{type(exc).__name__}:{getattr(exc, 'code', None)}"
+        raise
+    finally:
+        log_kv(
+            log,
+            "stripe.call",
+            op=op,
+            outcome=outcome,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            **ids,
+        )
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A plain dict of a Stripe object (16.x objects are not dicts)."""
+    if isinstance(obj, dict):
+        return obj
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
