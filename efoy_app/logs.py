@@ -21,7 +21,9 @@ def get_logger(name: str) -> logging.Logger:
         logging.getLogger("efoy").setLevel(level)
         if not logging.getLogger("efoy").handlers and not logging.getLogger().handlers:
             handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            )
             logging.getLogger("efoy").addHandler(handler)
         _configured = True
     return logging.getLogger(f"efoy.{name}")

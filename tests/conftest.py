@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -30,3 +34,54 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class StripeWorld:
+    """A sandbox process whose webhook points at `api_port`, where the API under test listens."""
+
+    sandbox: Any
+    webhook_secret: str
+    api_port: int
+
+
+@pytest.fixture(scope="session")
+def stripe_world() -> Iterator[StripeWorld]:
+    """Started before any in-process API server, so the app reads these settings at start."""
+    from stripe_sandbox.testing import SandboxProcess
+
+    from efoy_app.domain.stripe_gateway import get_stripe
+    from efoy_app.settings import get_settings
+
+    api_port = free_port()
+    secret = "whsec_" + secrets.token_hex(24)
+    process = SandboxProcess.start(
+        webhook_url=f"http://127.0.0.1:{api_port}/api/v1/payment/webhook",
+        webhook_secret=secret,
+        retry_base=0.2,
+    )
+    saved = {k: os.environ.get(k) for k in STRIPE_ENV}
+    os.environ.update(
+        {
+            "STRIPE_SECRET_KEY": process.api_key,
+            "STRIPE_API_BASE": process.url,
+            "STRIPE_WEBHOOK_SECRET": secret,
+            "EFOY_ENV": "demo",
+        }
+    )
+    get_settings.cache_clear()
+    get_stripe.cache_clear()
+    try:
+        yield StripeWorld(process, secret, api_port)
+    finally:
+        process.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+        get_stripe.cache_clear()
+
+
+STRIPE_ENV = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "EFOY_ENV")

@@ -47,7 +47,9 @@ def run_idempotent(
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise ValidationFailed("Idempotency-Key must be 1 to 255 characters.")
     request_hash = _hash(body)
-    record = IdempotencyRecord(user_id=user.id, endpoint=endpoint, key=key, request_hash=request_hash)
+    record = IdempotencyRecord(
+        user_id=user.id, endpoint=endpoint, key=key, request_hash=request_hash
+    )
     db.add(record)
     try:
         db.commit()
@@ -69,7 +71,9 @@ def run_idempotent(
                 "A request with this Idempotency-Key is still being processed.",
                 code="idempotency_key_in_use",
             ) from None
-        response = JSONResponse(json.loads(first.response_json or "{}"), status_code=first.status_code)
+        response = JSONResponse(
+            json.loads(first.response_json or "{}"), status_code=first.status_code
+        )
         response.headers["Idempotent-Replayed"] = "true"
         return response
     record_id = record.id

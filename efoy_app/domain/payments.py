@@ -1,4 +1,4 @@
-"""Paying for a booking, and the one fulfilment path that turns a Stripe payment into a confirmation.
+"""Paying for a booking, and the one fulfilment path that makes a payment a confirmation.
 
 Rules that live here and nowhere else:
 - the amount comes from the booking's price snapshot, never from the browser;
@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from efoy_app.domain.bookings import get_booking_for
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from efoy_app.domain import audit, mailer, refunds
-from efoy_app.domain.bookings import get_booking_for
 from efoy_app.domain.errors import Conflict, DomainError, NotFound
 from efoy_app.domain.money import format_money, to_minor
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
@@ -115,11 +115,15 @@ class PaymentView:
     patient_id: int
 
 
-# --- starting a payment --------------------------------------------------------------------
+# --- starting a payment ---
 
 
 def check_client_amount(
-    booking: Booking, *, amount: Any = None, amount_minor: int | None = None, currency: str | None = None
+    booking: Booking,
+    *,
+    amount: Any = None,
+    amount_minor: int | None = None,
+    currency: str | None = None,
 ) -> None:
     """The seed's client may send an amount; one that differs from the snapshot is refused."""
     if currency is not None and currency.upper() != booking.currency:
@@ -159,7 +163,9 @@ def ensure_payable(db: Session, booking: Booking, now: datetime | None = None) -
 def _open_payment(db: Session, booking_id: int, kind: str) -> Payment | None:
     return db.exec(
         select(Payment).where(
-            Payment.booking_id == booking_id, Payment.kind == kind, Payment.status == PAYMENT_PENDING
+            Payment.booking_id == booking_id,
+            Payment.kind == kind,
+            Payment.status == PAYMENT_PENDING,
         )
     ).first()
 
@@ -220,7 +226,9 @@ def _description(db: Session, booking: Booking) -> str:
     doctor = db.get(Doctor, booking.doctor_id)
     doctor_user = db.get(User, doctor.user_id) if doctor else None
     name = doctor_user.full_name if doctor_user else "your doctor"
-    return f"Consultation with {name}, {booking.starts_at:%Y-%m-%d %H:%M} UTC (booking #{booking.id})"
+    return (
+        f"Consultation with {name}, {booking.starts_at:%Y-%m-%d %H:%M} UTC (booking #{booking.id})"
+    )
 
 
 def start_checkout(
@@ -243,7 +251,11 @@ def start_checkout(
         payment = _wait_for_stripe_id(db, payment, "checkout_url")
         if payment.checkout_url and payment.stripe_checkout_session_id:
             return CheckoutStart(
-                payment.id, booking.id, payment.stripe_checkout_session_id, payment.checkout_url, True
+                payment.id,
+                booking.id,
+                payment.stripe_checkout_session_id,
+                payment.checkout_url,
+                True,
             )
     patient = db.get(User, booking.patient_id)
     base = get_settings().frontend_url.rstrip("/")
@@ -397,11 +409,16 @@ def start_card_payment(
     db.add(booking)
     db.commit()
     return CardPaymentStart(
-        payment.id, booking.id, pi["id"], pi["client_secret"], payment.amount_minor, payment.currency
+        payment.id,
+        booking.id,
+        pi["id"],
+        pi["client_secret"],
+        payment.amount_minor,
+        payment.currency,
     )
 
 
-# --- reading the truth from Stripe (network, no database) ---------------------------------------
+# --- reading the truth from Stripe (network, no database) ---
 
 
 def retrieve_checkout_session(session_id: str) -> dict[str, Any]:
@@ -428,7 +445,7 @@ def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any]:
     )
 
 
-# --- applying the truth (database only, no commit) ----------------------------------------------
+# --- applying the truth (database only, no commit) ---
 
 
 def _lock_payment(db: Session, payment_id: int) -> Payment | None:
@@ -473,7 +490,9 @@ def _charge_of(pi: dict[str, Any]) -> dict[str, Any] | None:
     return charge if isinstance(charge, dict) else None
 
 
-def _set_status(db: Session, payment: Payment, status: str, actor: str, reason: str | None = None) -> None:
+def _set_status(
+    db: Session, payment: Payment, status: str, actor: str, reason: str | None = None
+) -> None:
     if payment.status == status:
         return
     audit.record(
@@ -491,7 +510,9 @@ def _set_status(db: Session, payment: Payment, status: str, actor: str, reason: 
     db.add(payment)
 
 
-def _set_booking_status(db: Session, booking: Booking, status: str, actor: str, reason: str) -> None:
+def _set_booking_status(
+    db: Session, booking: Booking, status: str, actor: str, reason: str
+) -> None:
     if booking.status == status:
         return
     audit.record(
@@ -527,11 +548,15 @@ def _confirm_booking(db: Session, booking: Booking, payment: Payment, actor: str
         # The hold lapsed before the money arrived: confirm only if nobody took the slot since.
         try:
             with db.begin_nested():
-                _set_booking_status(db, booking, BOOKING_CONFIRMED, actor, "late payment, slot still free")
+                _set_booking_status(
+                    db, booking, BOOKING_CONFIRMED, actor, "late payment, slot still free"
+                )
                 db.flush()
         except IntegrityError:
             db.refresh(booking)
-            return "The payment arrived after the hold lapsed and the slot was taken by someone else."
+            return (
+                "The payment arrived after the hold lapsed and the slot was taken by someone else."
+            )
         return None
     return f"The booking was {booking.status} before the payment arrived."
 
@@ -581,7 +606,9 @@ def apply_paid(
     payment.failure_code = None
     payment.failure_message = None
     _set_status(db, payment, PAYMENT_PAID, actor, "payment succeeded")
-    booking = db.exec(select(Booking).where(Booking.id == payment.booking_id).with_for_update()).one()
+    booking = db.exec(
+        select(Booking).where(Booking.id == payment.booking_id).with_for_update()
+    ).one()
     problem = _confirm_booking(db, booking, payment, actor)
     if problem is None:
         return []
@@ -656,9 +683,14 @@ def apply_payment_intent(db: Session, pi: dict[str, Any], actor: str) -> list[in
         if payment.kind == PAYMENT_KIND_INTENT:
             _set_status(db, payment, PAYMENT_FAILED, actor, payment.failure_message)
         db.add(payment)
-    elif status == "canceled" and payment.kind == PAYMENT_KIND_INTENT and payment.status in (
-        PAYMENT_PENDING,
-        PAYMENT_FAILED,
+    elif (
+        status == "canceled"
+        and payment.kind == PAYMENT_KIND_INTENT
+        and payment.status
+        in (
+            PAYMENT_PENDING,
+            PAYMENT_FAILED,
+        )
     ):
         _set_status(db, payment, PAYMENT_EXPIRED, actor, "payment intent canceled")
     return []
@@ -681,7 +713,7 @@ def release_hold_if_unpaid(db: Session, booking_id: int, actor: str, reason: str
     return True
 
 
-# --- fulfilment: retrieve, apply, commit, then submit any refund ------------------------------------
+# --- fulfilment: retrieve, apply, commit, then submit any refund ---
 
 
 def _finish(db: Session, refund_ids: list[int]) -> None:
@@ -704,7 +736,9 @@ def fulfill_checkout(db: Session, session_id: str, *, actor: str = "system:fulfi
     return payment
 
 
-def fulfill_payment_intent(db: Session, payment_intent_id: str, *, actor: str = "system:fulfil") -> Payment:
+def fulfill_payment_intent(
+    db: Session, payment_intent_id: str, *, actor: str = "system:fulfil"
+) -> Payment:
     """The PaymentIntent twin of `fulfill_checkout`."""
     db.rollback()
     pi = retrieve_payment_intent(payment_intent_id)
@@ -717,7 +751,7 @@ def fulfill_payment_intent(db: Session, payment_intent_id: str, *, actor: str = 
     return payment
 
 
-# --- reading -----------------------------------------------------------------------------------------
+# --- reading ---
 
 
 def _owned(db: Session, payment: Payment | None, user: User) -> Payment:
@@ -733,7 +767,9 @@ def payment_by_session_for(db: Session, session_id: str, user: User) -> Payment:
 
 
 def payment_by_intent_for(db: Session, payment_intent_id: str, user: User) -> Payment:
-    row = db.exec(select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)).first()
+    row = db.exec(
+        select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
+    ).first()
     return _owned(db, row, user)
 
 

@@ -57,7 +57,11 @@ class ReconcileReport:
 def _try_lock(db: Session) -> bool:
     if db.get_bind().dialect.name != "postgresql":
         return True
-    return bool(db.exec(text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(k=ADVISORY_LOCK_KEY)).scalar())
+    return bool(
+        db.exec(
+            text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(k=ADVISORY_LOCK_KEY)
+        ).scalar()
+    )
 
 
 def _fulfil(db: Session, payment: Payment) -> None:
@@ -72,10 +76,18 @@ def _close_at_stripe(payment: Payment) -> None:
     try:
         if payment.kind == PAYMENT_KIND_CHECKOUT and payment.stripe_checkout_session_id:
             sid = payment.stripe_checkout_session_id
-            call("checkout.sessions.expire", lambda: get_stripe().v1.checkout.sessions.expire(sid), session_id=sid)
+            call(
+                "checkout.sessions.expire",
+                lambda: get_stripe().v1.checkout.sessions.expire(sid),
+                session_id=sid,
+            )
         elif payment.stripe_payment_intent_id:
             pid = payment.stripe_payment_intent_id
-            call("payment_intents.cancel", lambda: get_stripe().v1.payment_intents.cancel(pid), payment_intent=pid)
+            call(
+                "payment_intents.cancel",
+                lambda: get_stripe().v1.payment_intents.cancel(pid),
+                payment_intent=pid,
+            )
     except stripe.InvalidRequestError:
         pass  # already complete, expired or canceled: the fulfil below reads which
 
@@ -102,7 +114,11 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                     before = payment.status
                     _fulfil(db, payment)
                     after = db.get(Payment, payment.id)
-                    if after is not None and after.status != before and after.status in payments.PAID_STATUSES:
+                    if (
+                        after is not None
+                        and after.status != before
+                        and after.status in payments.PAID_STATUSES
+                    ):
                         report.fulfilled += 1
                 except DomainError as exc:
                     db.rollback()
@@ -125,7 +141,9 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                             _fulfil(db, payment)
                             fresh = db.get(Payment, payment.id)
                             if fresh.status in (PAYMENT_PENDING, PAYMENT_FAILED):
-                                payments._set_status(db, fresh, payments.PAYMENT_EXPIRED, ACTOR, "hold lapsed")
+                                payments._set_status(
+                                    db, fresh, payments.PAYMENT_EXPIRED, ACTOR, "hold lapsed"
+                                )
                                 db.commit()
                     if payments.release_hold_if_unpaid(db, booking.id, ACTOR, "hold lapsed"):
                         report.holds_released += 1

@@ -163,7 +163,9 @@ def apply_stripe_refund(db: Session, refund: Refund, obj: dict[str, Any], actor:
     db.add(refund)
 
 
-def sync_refunds(db: Session, payment: Payment, stripe_refunds: list[dict[str, Any]], actor: str) -> None:
+def sync_refunds(
+    db: Session, payment: Payment, stripe_refunds: list[dict[str, Any]], actor: str
+) -> None:
     """Apply every refund Stripe knows for this payment, whatever order the events came in."""
     for obj in stripe_refunds:
         row = db.exec(select(Refund).where(Refund.stripe_refund_id == obj["id"])).first()

@@ -97,7 +97,9 @@ def _on_checkout_async_failed(event: dict[str, Any]) -> Apply:
         payment = payments.payment_for_session(db, session)
         if payment is not None and payment.status == PAYMENT_PENDING:
             payment.failure_message = "The bank did not complete the payment."
-            payments._set_status(db, payment, payments.PAYMENT_FAILED, _actor(event), "async payment failed")
+            payments._set_status(
+                db, payment, payments.PAYMENT_FAILED, _actor(event), "async payment failed"
+            )
         return []
 
     return apply
@@ -120,7 +122,11 @@ def _on_refund_change(event: dict[str, Any]) -> Apply:
     charge_id, pi_id = _refund_target(event)
     if pi_id is None and charge_id is not None:
         charge = to_dict(
-            call("charges.retrieve", lambda: get_stripe().v1.charges.retrieve(charge_id), charge=charge_id)
+            call(
+                "charges.retrieve",
+                lambda: get_stripe().v1.charges.retrieve(charge_id),
+                charge=charge_id,
+            )
         )
         pi_id = charge.get("payment_intent")
     if pi_id is None:
@@ -161,7 +167,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], Apply]] = {
 }
 
 
-# --- processing ---------------------------------------------------------------------------------------
+# --- processing ---
 
 
 def _existing(db: Session, event_id: str) -> WebhookEvent | None:
