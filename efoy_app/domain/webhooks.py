@@ -78,7 +78,7 @@ def verify(raw_body: bytes, signature_header: str | None) -> dict[str, Any]:
     return event
 
 
-# --- handlers: read Stripe (network), return what to apply in the event's transaction ---------------
+# --- handlers: read Stripe (network), return what to apply in the transaction ---
 
 
 def _actor(event: dict[str, Any]) -> str:
