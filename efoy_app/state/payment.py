@@ -1,0 +1,281 @@
+"""States of the payment pages: pay for a held booking, come back from Stripe, or cancel.
+
+Thin: prices, holds, sessions and fulfilment are decided in `domain.payments`; this only calls it
+in a worker thread and keeps what the page shows. Stripe ids that the browser must not steer stay
+in backend vars (leading underscore).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import reflex as rx
+from efoy_app.domain.bookings import booking_view, get_booking_for
+from reflex.event import EventSpec
+
+from efoy_app import routes
+from efoy_app.api.payments import card_page_url
+from efoy_app.db import session_scope
+from efoy_app.domain import payments
+from efoy_app.domain.errors import DomainError
+from efoy_app.domain.money import format_money
+from efoy_app.models import BOOKING_HELD, PAYMENT_PENDING, User
+from efoy_app.state.auth import AuthState, SessionUser
+from efoy_app.state.display import when_label
+
+VERIFY_ATTEMPTS = 20
+VERIFY_INTERVAL_SECONDS = 1.0
+
+
+@dataclasses.dataclass
+class PaymentSummary:
+    """A booking as the payment page shows it."""
+
+    booking_id: int = 0
+    doctor_name: str = ""
+    speciality: str = ""
+    when: str = ""
+    price: str = ""
+    status: str = ""
+    hold_expires_at: str = ""
+    hold_until: str = ""
+    last_failure: str = ""
+
+
+def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
+    with session_scope() as db:
+        booking = get_booking_for(db, booking_id, db.get(User, user.id))
+        view = booking_view(db, booking)
+        failure = ""
+        for p in payments.payments_for_booking(db, booking_id):
+            if p.status in (PAYMENT_PENDING, payments.PAYMENT_FAILED) and p.failure_message:
+                failure = p.failure_message
+        hold = view.hold_expires_at
+        return PaymentSummary(
+            booking_id=view.id,
+            doctor_name=view.doctor_name,
+            speciality=view.speciality,
+            when=when_label(view.starts_at, user.timezone),
+            price=format_money(view.price_minor, view.currency),
+            status=view.status,
+            hold_expires_at=hold.isoformat() if hold else "",
+            hold_until=when_label(hold, user.timezone) if hold else "",
+            last_failure=failure,
+        )
+
+
+def _start_checkout(user: SessionUser, booking_id: int) -> str:
+    with session_scope() as db:
+        start = payments.start_checkout(db, booking_id=booking_id, user=db.get(User, user.id))
+        return start.url
+
+
+def _start_card(user: SessionUser, booking_id: int) -> str:
+    with session_scope() as db:
+        start = payments.start_card_payment(db, booking_id=booking_id, user=db.get(User, user.id))
+        url = card_page_url(start.payment_intent_id, start.client_secret)
+        if url is None:
+            raise DomainError(
+                "Card payments on this page need Stripe's Payment Element, which is not "
+                "configured here. Please use Pay now.",
+                code="card_form_unavailable",
+            )
+        return url
+
+
+class PaymentState(AuthState):
+    """/payment/[booking_id]: the price, the hold's countdown, `Pay now` and `Pay by card`."""
+
+    summary: PaymentSummary = PaymentSummary()
+    error: str = ""
+    not_found: bool = False
+    busy: bool = False
+
+    @rx.var
+    def can_pay(self) -> bool:
+        return self.summary.status == BOOKING_HELD and not self.busy
+
+    def _booking_id(self) -> int | None:
+        raw = self.router.page.params.get("booking_id", "")
+        return int(raw) if str(raw).isdigit() else None
+
+    async def _reload(self, user: SessionUser) -> None:
+        booking_id = self._booking_id()
+        if booking_id is None:
+            self.not_found = True
+            return
+        try:
+            self.summary = await asyncio.to_thread(_summary, user, booking_id)
+            self.not_found = False
+        except DomainError:
+            self.not_found = True
+            self.summary = PaymentSummary()
+
+    @rx.event
+    async def load_page(self) -> EventSpec | None:
+        self.error, self.busy = "", False
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        await self._reload(user)
+        return None
+
+    async def _pay(self, start):  # type: ignore[no-untyped-def]
+        """Shared by both buttons: one request at a time, errors shown on the page."""
+        if self.busy:
+            return  # a double click: the first one is already on its way
+        user = await self.current_user()
+        if user is None:
+            yield self.login_redirect()
+            return
+        booking_id = self._booking_id()
+        if booking_id is None:
+            return
+        self.busy, self.error = True, ""
+        yield
+        try:
+            url = await asyncio.to_thread(start, user, booking_id)
+        except DomainError as exc:
+            self.error = exc.message
+            self.busy = False
+            await self._reload(user)
+            return
+        yield rx.redirect(url)
+
+    @rx.event
+    async def pay_now(self):  # type: ignore[no-untyped-def]
+        """Hosted Checkout: the same tab goes to Stripe's page."""
+        async for step in self._pay(_start_checkout):
+            yield step
+
+    @rx.event
+    async def pay_by_card(self):  # type: ignore[no-untyped-def]
+        """The card form (against the sandbox, its card page stands in for Stripe.js)."""
+        async for step in self._pay(_start_card):
+            yield step
+
+
+@dataclasses.dataclass
+class Confirmation:
+    booking_id: int = 0
+    doctor_name: str = ""
+    when: str = ""
+    amount: str = ""
+    payment_status: str = ""
+    booking_status: str = ""
+    stripe_payment_id: str = ""
+    card: str = ""
+    flag_reason: str = ""
+    failure: str = ""
+
+
+def _fulfil(user: SessionUser, session_id: str, payment_intent_id: str) -> Confirmation:
+    """Ownership first (404 for others), then the one fulfil function."""
+    with session_scope() as db:
+        me = db.get(User, user.id)
+        if session_id:
+            payments.payment_by_session_for(db, session_id, me)
+            payment = payments.fulfill_checkout(db, session_id, actor=f"user:{user.id}")
+        else:
+            payments.payment_by_intent_for(db, payment_intent_id, me)
+            payment = payments.fulfill_payment_intent(
+                db, payment_intent_id, actor=f"user:{user.id}"
+            )
+        view = payments.payment_view(db, payment)
+        return Confirmation(
+            booking_id=view.booking_id,
+            doctor_name=view.doctor_name,
+            when=when_label(view.starts_at, user.timezone),
+            amount=view.amount_display,
+            payment_status=view.status,
+            booking_status=view.booking_status,
+            stripe_payment_id=view.payment_intent_id or "",
+            card=f"{(view.card_brand or '').title()} •••• {view.card_last4}"
+            if view.card_last4
+            else "",
+            flag_reason=view.flag_reason or "",
+            failure=view.failure_message or "",
+        )
+
+
+class PaymentResultState(AuthState):
+    """/payment/success: verify with Stripe, then confirm (or say honestly what happened)."""
+
+    phase: str = "verifying"  # verifying | confirmed | processing | failed | refunded | error
+    result: Confirmation = Confirmation()
+    error: str = ""
+    _session_id: str = ""
+    _payment_intent_id: str = ""
+
+    @rx.event
+    async def load_page(self) -> EventSpec | None:
+        self.phase, self.error, self.result = "verifying", "", Confirmation()
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        params = self.router.url.query_parameters
+        self._session_id = str(params.get("session_id", ""))[:255]
+        self._payment_intent_id = str(params.get("payment_intent", ""))[:255]
+        if not self._session_id and not self._payment_intent_id:
+            self.phase, self.error = "error", "This page needs a payment reference."
+            return None
+        return PaymentResultState.verify
+
+    @rx.event(background=True)
+    async def verify(self) -> None:
+        """Poll the fulfil function until Stripe says paid or failed (or we give up waiting)."""
+        async with self:
+            user = await self.current_user()
+            session_id, pi = self._session_id, self._payment_intent_id
+        if user is None:
+            return
+        for _ in range(VERIFY_ATTEMPTS):
+            try:
+                result = await asyncio.to_thread(_fulfil, user, session_id, pi)
+            except DomainError as exc:
+                async with self:
+                    self.phase, self.error = "error", exc.message
+                return
+            phase = _phase_of(result)
+            async with self:
+                self.result, self.phase = result, phase
+            if phase != "processing":
+                return
+            await asyncio.sleep(VERIFY_INTERVAL_SECONDS)
+
+
+def _phase_of(result: Confirmation) -> str:
+    if result.flag_reason and result.payment_status in ("refunded", "paid", "partially_refunded"):
+        return "refunded"
+    if result.booking_status == "confirmed" and result.payment_status in (
+        "paid",
+        "partially_refunded",
+    ):
+        return "confirmed"
+    if result.payment_status == "failed" or result.failure:
+        return "failed"
+    if result.payment_status == "expired":
+        return "failed"
+    return "processing"
+
+
+class PaymentCancelState(AuthState):
+    """/payment/cancel: nothing was charged; the hold keeps running."""
+
+    summary: PaymentSummary = PaymentSummary()
+    pay_again_href: str = routes.APPOINTMENTS
+
+    @rx.event
+    async def load_page(self) -> EventSpec | None:
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        raw = str(self.router.url.query_parameters.get("booking_id", ""))
+        if raw.isdigit():
+            try:
+                self.summary = await asyncio.to_thread(_summary, user, int(raw))
+                self.pay_again_href = routes.payment(int(raw))
+            except DomainError:
+                self.summary = PaymentSummary()
+        return None
