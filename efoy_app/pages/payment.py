@@ -97,7 +97,8 @@ def _pay_card() -> rx.Component:
                         color_scheme="green",
                     ),
                     rx.callout(
-                        "This booking can no longer be paid. Book a new slot from the doctor's page.",
+                        "This booking can no longer be paid. "
+                        "Book a new slot from the doctor's page.",
                         icon="info",
                     ),
                 ),
