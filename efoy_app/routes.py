@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 HOME = "/"
 LOGIN = "/login"
 REGISTER = "/register"
@@ -23,3 +25,10 @@ def doctor(doctor_id: int | str) -> str:
 def payment(booking_id: int | str) -> str:
     """Where a held booking is paid for."""
     return f"/payment/{booking_id}"
+
+
+def login(next_path: str | None = None) -> str:
+    """The login page, coming back to `next_path` afterwards."""
+    if not next_path or next_path in (HOME, LOGIN, REGISTER):
+        return LOGIN
+    return f"{LOGIN}?{urlencode({'next': next_path})}"

@@ -1,0 +1,52 @@
+# Efoy: `make run` serves the app with its embedded defaults, `make test` runs every test.
+# Both set up whatever is missing on a fresh machine (venv, requirements, bun, Chromium) and skip
+# what is already done, so a second run starts in seconds.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUN_VERSION := 1.4.5
+BUN_STAMP := .tools/.bun-$(BUN_VERSION).stamp
+REQ_STAMP := $(VENV)/.requirements.stamp
+DEV_STAMP := $(VENV)/.requirements-dev.stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint setup setup-dev chromium
+
+run: setup
+	$(BIN)/python -m efoy_app.launcher
+
+test: setup-dev chromium
+	$(BIN)/python -m pytest tests
+
+lint: setup-dev
+	$(BIN)/ruff check .
+
+setup: $(REQ_STAMP) $(BUN_STAMP)
+
+setup-dev: setup $(DEV_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(REQ_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Reflex's own bun download reaches outside the registries; take bun from npm instead (its
+# postinstall script fetches the real binary, so scripts must stay enabled).
+$(BUN_STAMP):
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund bun@$(BUN_VERSION)
+	.tools/node_modules/.bin/bun --version
+	touch $@
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
+	fi

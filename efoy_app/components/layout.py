@@ -1,0 +1,171 @@
+"""The frame every page shares: a navbar that knows who is signed in, a content column, a footer."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from efoy_app import routes
+from efoy_app.state.auth import AuthState
+
+
+def brand() -> rx.Component:
+    return rx.link(
+        rx.hstack(
+            rx.center(
+                rx.icon("heart-pulse", size=20, color="white"),
+                background=rx.color("teal", 9),
+                border_radius="8px",
+                width="32px",
+                height="32px",
+            ),
+            rx.heading("Efoy", size="5", weight="bold", color=rx.color("gray", 12)),
+            align="center",
+            spacing="2",
+        ),
+        href=routes.HOME,
+        underline="none",
+        aria_label="Efoy home",
+    )
+
+
+def link_button(*children: rx.Component | str, href: str, **props: object) -> rx.Component:
+    """A link that looks like a button (one interactive element, one accessible name)."""
+    return rx.button(rx.link(*children, href=href, underline="none"), as_child=True, **props)
+
+
+def nav_link(label: str, href: str) -> rx.Component:
+    return rx.link(label, href=href, size="3", weight="medium", color=rx.color("gray", 11))
+
+
+def account_menu() -> rx.Component:
+    return rx.cond(
+        AuthState.is_authenticated,
+        rx.hstack(
+            rx.hstack(
+                rx.icon("circle-user-round", size=18, color=rx.color("gray", 10)),
+                rx.text(AuthState.user_name, size="2", weight="medium", id="navbar-user"),
+                align="center",
+                spacing="1",
+            ),
+            rx.button(
+                "Log out",
+                on_click=AuthState.logout,
+                variant="soft",
+                color_scheme="gray",
+                size="2",
+            ),
+            align="center",
+            spacing="3",
+        ),
+        rx.hstack(
+            link_button("Log in", href=routes.LOGIN, variant="soft", size="2"),
+            link_button("Register", href=routes.REGISTER, size="2"),
+            spacing="2",
+        ),
+    )
+
+
+def navbar() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            brand(),
+            rx.hstack(
+                nav_link("Doctors", routes.DOCTORS),
+                rx.cond(
+                    AuthState.is_authenticated,
+                    nav_link("My appointments", routes.APPOINTMENTS),
+                ),
+                rx.cond(AuthState.is_admin, nav_link("Admin", routes.ADMIN)),
+                spacing="5",
+                align="center",
+                display=["none", "none", "flex"],
+            ),
+            rx.spacer(),
+            account_menu(),
+            align="center",
+            width="100%",
+            max_width="1100px",
+            margin_x="auto",
+            padding_x="1.5em",
+            padding_y="0.9em",
+            spacing="6",
+        ),
+        as_="nav",
+        aria_label="Main",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 1),
+        position="sticky",
+        top="0",
+        z_index="10",
+        width="100%",
+    )
+
+
+def footer() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.text("Efoy — hospital appointments", size="1", color=rx.color("gray", 10)),
+            rx.spacer(),
+            rx.text(
+                "Payments are processed by Stripe; card details never touch our servers.",
+                size="1",
+                color=rx.color("gray", 10),
+            ),
+            max_width="1100px",
+            margin_x="auto",
+            padding_x="1.5em",
+            padding_y="1.5em",
+            width="100%",
+        ),
+        as_="footer",
+        border_top=f"1px solid {rx.color('gray', 4)}",
+        margin_top="3em",
+        width="100%",
+    )
+
+
+def page_shell(*children: rx.Component, max_width: str = "1100px") -> rx.Component:
+    """Navbar, then the page's own content in a centred column, then the footer."""
+    return rx.box(
+        navbar(),
+        rx.box(
+            *children,
+            as_="main",
+            max_width=max_width,
+            margin_x="auto",
+            padding_x="1.5em",
+            padding_top="2em",
+            width="100%",
+        ),
+        footer(),
+        min_height="100vh",
+        background=rx.color("gray", 2),
+    )
+
+
+def page_heading(title: str | rx.Var, subtitle: str | rx.Var | None = None) -> rx.Component:
+    parts = [rx.heading(title, size="7", as_="h1")]
+    if subtitle is not None:
+        parts.append(rx.text(subtitle, color=rx.color("gray", 11)))
+    return rx.vstack(
+        *parts,
+        spacing="1",
+        margin_bottom="1.5em",
+        align="start",
+    )
+
+
+def error_callout(message: rx.Var, **props: object) -> rx.Component:
+    """A red callout shown only while `message` is not empty."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", **props),
+    )
+
+
+def notice_callout(message: rx.Var, **props: object) -> rx.Component:
+    """A green callout shown only while `message` is not empty."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="circle-check", color_scheme="green", role="status", **props),
+    )

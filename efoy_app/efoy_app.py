@@ -1,0 +1,17 @@
+"""The Reflex app: the REST API mounted beside the pages, and the pages themselves.
+
+Tables need no registration here: every model shares `SQLModel.metadata`, which is what
+`reflex db makemigrations` compares against once `efoy_app.models` is imported.
+"""
+
+import reflex as rx
+
+import efoy_app.models  # noqa: F401  (tables on SQLModel.metadata for `reflex db`)
+from efoy_app.api import api
+from efoy_app.pages import admin, appointments, doctor, doctors, home, login  # noqa: F401
+
+app = rx.App(
+    api_transformer=api,
+    stylesheets=["/efoy.css"],
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)

@@ -1,0 +1,232 @@
+"""What `make run` executes: migrate, seed the demo, start the Stripe sandbox, serve the app.
+
+Written in Python rather than as a long Makefile recipe so that the end-to-end tests can start the
+app exactly as `make run` does (`serve_command()` and `reflex_env()` are shared with them).
+
+    python -m efoy_app.launcher [--port 3000] [--no-sandbox] [--no-seed]
+
+Demo mode (no STRIPE_SECRET_KEY and EFOY_ENV not "production") loads the demo data and starts the
+project's Stripe sandbox on loopback; the webhook secret they share is generated once into
+`var/demo.env`. Everything Reflex would otherwise fetch from the internet is kept inside the
+project (`.tools/`), so the app starts on a machine that reaches only PyPI and npm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / ".tools"
+VAR = ROOT / "var"
+DEMO_ENV_FILE = VAR / "demo.env"
+DEFAULT_PORT = 3000
+DEFAULT_SANDBOX_PORT = 12111
+DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/"
+SANDBOX_SECRET_KEY = "sk_test_sandbox"
+SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
+
+
+def npm_registry() -> str:
+    """The npm registry this machine uses; asking npm once spares Reflex probing others."""
+    if os.environ.get("NPM_CONFIG_REGISTRY"):
+        return os.environ["NPM_CONFIG_REGISTRY"]
+    npm = shutil.which("npm")
+    if npm:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                [npm, "config", "get", "registry"], capture_output=True, text=True, timeout=20
+            ).stdout.strip()
+            if out.startswith("http"):
+                return out
+    return DEFAULT_NPM_REGISTRY
+
+
+def reflex_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment that keeps Reflex off the network and its downloads inside the project."""
+    env = dict(os.environ if base is None else base)
+    bun_bin = TOOLS / "node_modules" / ".bin"
+    env["PATH"] = (
+        f"{bun_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    )
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+    env.setdefault("REFLEX_SHOW_BUILT_WITH_REFLEX", "false")
+    env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    env.setdefault("REFLEX_DIR", str(TOOLS / "reflex"))
+    env.setdefault("BUN_INSTALL_CACHE_DIR", str(TOOLS / "bun-cache"))
+    env["NPM_CONFIG_REGISTRY"] = env.get("NPM_CONFIG_REGISTRY") or npm_registry()
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def is_demo(env: Mapping[str, str]) -> bool:
+    """Same rule as `Settings.env`: demo unless told otherwise or a real Stripe key is set."""
+    if env.get("EFOY_ENV"):
+        return env["EFOY_ENV"] == "demo"
+    return not env.get("STRIPE_SECRET_KEY")
+
+
+def demo_webhook_secret() -> str:
+    """The sandbox's webhook secret, made once and kept in var/demo.env (git-ignored)."""
+    VAR.mkdir(exist_ok=True)
+    if DEMO_ENV_FILE.exists():
+        for line in DEMO_ENV_FILE.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "STRIPE_WEBHOOK_SECRET" and value.strip():
+                return value.strip()
+    secret = "whsec_" + secrets.token_hex(24)
+    DEMO_ENV_FILE.write_text(f"STRIPE_WEBHOOK_SECRET={secret}\n")
+    DEMO_ENV_FILE.chmod(0o600)
+    return secret
+
+
+def run_step(args: list[str], env: Mapping[str, str]) -> None:
+    """Run one set-up step in the project folder; stop everything if it fails."""
+    subprocess.run(args, cwd=ROOT, env=dict(env), check=True)
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    """Bring the database (REFLEX_DB_URL) to the newest migration."""
+    run_step([sys.executable, "-m", "reflex", "db", "migrate"], env)
+
+
+def seed(env: Mapping[str, str]) -> None:
+    """Load the demo doctors and accounts (idempotent) and print the demo accounts."""
+    run_step([sys.executable, "-m", "efoy_app.seed"], env)
+
+
+def serve_command(port: int) -> list[str]:
+    """`reflex run --env prod`: one port for pages, `/_event` and `/api/*`."""
+    return [
+        sys.executable, "-m", "reflex", "run", "--env", "prod",
+        "--single-port", "--frontend-port", str(port), "--backend-port", str(port),
+    ]  # fmt: skip
+
+
+def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll `url` until it answers 2xx; fail early if `proc` dies meanwhile."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with code {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if 200 <= resp.status < 300:
+                    return
+        except OSError as exc:
+            last_error = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s ({last_error})")
+
+
+def start_sandbox(
+    env: Mapping[str, str], sandbox_port: int, app_port: int, secret: str
+) -> subprocess.Popen | None:
+    """Start the project's Stripe sandbox in the background, if this checkout has it."""
+    if importlib.util.find_spec("stripe_sandbox") is None:
+        print("efoy: stripe_sandbox is not available; payments are disabled in this demo.")
+        return None
+    VAR.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "stripe_sandbox",
+            "--port", str(sandbox_port),
+            "--state", str(VAR / "sandbox.db"),
+            "--webhook", f"http://127.0.0.1:{app_port}/api/v1/payment/webhook",
+            "--webhook-secret", secret,
+        ],
+        cwd=ROOT,
+        env=dict(env),
+        start_new_session=True,
+    )  # fmt: skip
+    return proc
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
+    """Stop a child and everything it started (it runs in its own process group)."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit so `finally` blocks stop the children."""
+
+    def _handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("EFOY_PORT", DEFAULT_PORT)))
+    parser.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=int(os.environ.get("EFOY_SANDBOX_PORT", DEFAULT_SANDBOX_PORT)),
+    )
+    parser.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox")
+    parser.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    args = parser.parse_args(argv)
+
+    env = reflex_env()
+    env["EFOY_PORT"] = str(args.port)
+    demo = is_demo(env)
+    sandbox: subprocess.Popen | None = None
+    app: subprocess.Popen | None = None
+    with _sigterm_as_exit():
+        try:
+            if demo:
+                env["EFOY_ENV"] = "demo"
+                env.setdefault("FRONTEND_URL", f"http://localhost:{args.port}")
+                if not args.no_sandbox and not env.get("STRIPE_API_BASE"):
+                    secret = demo_webhook_secret()
+                    sandbox = start_sandbox(env, args.sandbox_port, args.port, secret)
+                    if sandbox is not None:
+                        env["STRIPE_API_BASE"] = f"http://127.0.0.1:{args.sandbox_port}"
+                        env["STRIPE_SECRET_KEY"] = SANDBOX_SECRET_KEY
+                        env.setdefault("STRIPE_PUBLISHABLE_KEY", SANDBOX_PUBLISHABLE_KEY)
+                        env["STRIPE_WEBHOOK_SECRET"] = secret
+            migrate(env)
+            if demo and not args.no_seed:
+                seed(env)
+            print(f"efoy: serving on http://localhost:{args.port} (Ctrl-C stops)", flush=True)
+            app = subprocess.Popen(
+                serve_command(args.port), cwd=ROOT, env=env, start_new_session=True
+            )
+            return app.wait()
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            stop(app)
+            stop(sandbox)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""/doctors: the directory, searchable by name and filterable by speciality."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from efoy_app import routes
+from efoy_app.components.layout import link_button, page_heading, page_shell
+from efoy_app.state.doctors import ALL_SPECIALITIES, DoctorCard, DoctorsState
+
+
+def avatar(initials: rx.Var, size: str = "56px") -> rx.Component:
+    return rx.center(
+        rx.text(initials, weight="bold", size="4", color=rx.color("teal", 11)),
+        width=size,
+        height=size,
+        min_width=size,
+        border_radius="50%",
+        background=rx.color("teal", 3),
+        border=f"1px solid {rx.color('teal', 6)}",
+    )
+
+
+def doctor_card(doc: DoctorCard) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                avatar(doc.initials),
+                rx.vstack(
+                    rx.heading(doc.full_name, size="4", as_="h2"),
+                    rx.badge(doc.speciality, color_scheme="teal", variant="soft"),
+                    spacing="1",
+                    align="start",
+                ),
+                spacing="3",
+                align="center",
+            ),
+            rx.text(doc.bio, size="2", color=rx.color("gray", 11), class_name="efoy-clamp"),
+            rx.divider(),
+            rx.hstack(
+                rx.vstack(
+                    rx.text("Consultation", size="1", color=rx.color("gray", 10)),
+                    rx.text(doc.fee_display, size="4", weight="bold", class_name="doctor-fee"),
+                    spacing="0",
+                    align="start",
+                ),
+                rx.spacer(),
+                rx.vstack(
+                    rx.text("Practises in", size="1", color=rx.color("gray", 10)),
+                    rx.text(doc.timezone, size="2"),
+                    spacing="0",
+                    align="end",
+                ),
+                width="100%",
+                align="end",
+            ),
+            link_button(
+                "See available times",
+                href=doc.href,
+                width="100%",
+                variant="soft",
+                aria_label="See available times with " + doc.full_name,
+            ),
+            spacing="3",
+            align="start",
+            height="100%",
+        ),
+        size="3",
+        class_name="doctor-card",
+        custom_attrs={"data-doctor-id": doc.id},
+    )
+
+
+def filters() -> rx.Component:
+    return rx.hstack(
+        rx.input(
+            rx.input.slot(rx.icon("search", size=16)),
+            placeholder="Search doctors by name",
+            aria_label="Search doctors by name",
+            type="search",
+            value=DoctorsState.search,
+            on_change=DoctorsState.set_search.debounce(250),
+            size="3",
+            flex="1",
+            min_width="240px",
+        ),
+        rx.select.root(
+            rx.select.trigger(placeholder="Speciality", aria_label="Speciality"),
+            rx.select.content(
+                rx.select.item("All specialities", value=ALL_SPECIALITIES),
+                rx.foreach(DoctorsState.specialities, lambda s: rx.select.item(s, value=s)),
+            ),
+            value=DoctorsState.speciality,
+            on_change=DoctorsState.set_speciality,
+            size="3",
+        ),
+        spacing="3",
+        width="100%",
+        wrap="wrap",
+        margin_bottom="1em",
+    )
+
+
+@rx.page(route=routes.DOCTORS, title="Doctors — Efoy", on_load=DoctorsState.load_page)
+def doctors() -> rx.Component:
+    return page_shell(
+        page_heading(
+            "Find a doctor",
+            "Every fee is shown in the currency the doctor charges; times appear in your timezone.",
+        ),
+        filters(),
+        rx.cond(
+            DoctorsState.loaded,
+            rx.text(DoctorsState.result_count_label, size="2", color=rx.color("gray", 10)),
+        ),
+        rx.cond(
+            DoctorsState.loaded & (DoctorsState.doctors.length() == 0),
+            rx.card(
+                rx.vstack(
+                    rx.text("No doctor matches your search."),
+                    rx.button("Clear filters", on_click=DoctorsState.clear_filters, variant="soft"),
+                    align="center",
+                ),
+                margin_top="1em",
+            ),
+        ),
+        rx.grid(
+            rx.foreach(DoctorsState.doctors, doctor_card),
+            columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+            spacing="4",
+            width="100%",
+            margin_top="1em",
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Reflex state classes: thin, they call domain/ through efoy_app.db.session_scope()."""

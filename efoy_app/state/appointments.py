@@ -1,0 +1,122 @@
+"""My appointments: every booking of the signed-in patient, `Cancel` and `Pay` for held ones."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from efoy_app import routes
+from efoy_app.db import session_scope
+from efoy_app.domain.bookings import BookingView, cancel_booking, list_bookings_for
+from efoy_app.domain.errors import DomainError
+from efoy_app.domain.money import format_money
+from efoy_app.models import BOOKING_HELD
+from efoy_app.state.auth import AuthState, SessionUser, db_user
+from efoy_app.state.display import when_label
+
+STATUS_COLORS = {
+    "held": "amber",
+    "confirmed": "green",
+    "completed": "blue",
+    "cancelled": "gray",
+    "expired": "gray",
+}
+
+
+@dataclasses.dataclass
+class BookingRow:
+    """One booking as a patient (or an admin) sees it."""
+
+    id: int = 0
+    doctor_name: str = ""
+    speciality: str = ""
+    doctor_href: str = ""
+    when: str = ""
+    price: str = ""
+    status: str = ""
+    status_color: str = "gray"
+    reason: str = ""
+    hold_note: str = ""
+    can_cancel: bool = False
+    can_pay: bool = False
+    pay_href: str = ""
+
+    @classmethod
+    def of(cls, view: BookingView, tz: str) -> BookingRow:
+        held = view.status == BOOKING_HELD
+        hold_note = ""
+        if held and view.hold_expires_at is not None:
+            hold_note = f"Held until {when_label(view.hold_expires_at, tz)}. Pay to confirm it."
+        return cls(
+            id=view.id,
+            doctor_name=view.doctor_name,
+            speciality=view.speciality,
+            doctor_href=routes.doctor(view.doctor_id),
+            when=when_label(view.starts_at, tz),
+            price=format_money(view.price_minor, view.currency),
+            status=view.status,
+            status_color=STATUS_COLORS.get(view.status, "gray"),
+            reason=view.reason,
+            hold_note=hold_note,
+            can_cancel=held,
+            can_pay=held,
+            pay_href=routes.payment(view.id),
+        )
+
+
+def _my_bookings(user: SessionUser) -> list[BookingRow]:
+    with session_scope() as session:
+        views = list_bookings_for(session, db_user(session, user))
+        return [BookingRow.of(v, user.timezone) for v in views]
+
+
+def _cancel(user: SessionUser, booking_id: int) -> None:
+    with session_scope() as session:
+        cancel_booking(
+            session, booking_id=booking_id, actor=db_user(session, user), reason="patient"
+        )
+
+
+class AppointmentsState(AuthState):
+    """State of /appointments."""
+
+    bookings: list[BookingRow] = []
+    notice: str = ""
+    error: str = ""
+    loaded: bool = False
+
+    async def _reload(self, user: SessionUser) -> None:
+        self.bookings = await asyncio.to_thread(_my_bookings, user)
+        self.loaded = True
+
+    @rx.event
+    async def load_page(self) -> EventSpec | None:
+        self.notice, self.error = "", ""
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        await self._reload(user)
+        held = self.router.url.query_parameters.get("held", "")
+        if held.isdigit() and any(b.id == int(held) and b.can_pay for b in self.bookings):
+            self.notice = (
+                "Your appointment is held for you. Pay within the hold time to confirm it."
+            )
+        return None
+
+    @rx.event
+    async def cancel(self, booking_id: int) -> EventSpec | None:
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        self.notice, self.error = "", ""
+        try:
+            await asyncio.to_thread(_cancel, user, int(booking_id))
+        except DomainError as exc:
+            self.error = exc.message
+        else:
+            self.notice = "Your appointment was cancelled and the time is free again."
+        await self._reload(user)
+        return None

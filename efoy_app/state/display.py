@@ -1,0 +1,41 @@
+"""How times are shown to a person: in their own timezone, with the zone's name beside them.
+
+Presentation only: which slots exist and what they cost is decided in domain/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """A timezone by IANA name; UTC when the name is empty or unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def day_label(moment: datetime, tz: str) -> str:
+    """The local day of `moment` in `tz`, as "Monday 1 December 2025"."""
+    local = moment.astimezone(zone(tz))
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def time_label(moment: datetime, tz: str) -> str:
+    """The clock time in `tz`, as "09:30"."""
+    return moment.astimezone(zone(tz)).strftime("%H:%M")
+
+
+def when_label(moment: datetime, tz: str) -> str:
+    """A full appointment time in `tz`, as "Mon 1 Dec 2025, 09:30 EAT"."""
+    local = moment.astimezone(zone(tz))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+def zone_label(tz: str, at: datetime) -> str:
+    """Which clock the page uses, as "Africa/Addis_Ababa (EAT, UTC+03:00)"."""
+    local = at.astimezone(zone(tz))
+    offset = local.strftime("%z")
+    return f"{tz} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
