@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 MIN_LIFETIME = 30 * 60
 MAX_LIFETIME = 24 * 60 * 60
-CLOCK_SLACK = 60  # a client computes now+30 min a moment before the request arrives
+CLOCK_SLACK = 10  # a client computes now+30 min a moment before the request arrives
 
 CREATE_PARAMS = {
     "mode", "line_items", "success_url", "cancel_url", "metadata", "client_reference_id",
