@@ -1,0 +1,44 @@
+"""The audit trail: who or what changed a booking, payment or refund, when, and why.
+
+`record` only adds the row to the caller's session so it commits (or rolls back) together with
+the change it describes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session
+
+from efoy_app.models import AuditLog, utcnow
+
+MAX_REASON = 500
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    entity_type: str,
+    entity_id: int,
+    action: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Add one audit row, uncommitted; actor like "user:12", "system:reconcile", "stripe:evt_1"."""
+    row = AuditLog(
+        at=utcnow(),
+        actor=actor[:200],
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason[:MAX_REASON] if reason else reason,
+        details=json.dumps(details, sort_keys=True, default=str) if details else None,
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,254 @@
+"""Accounts: passwords (argon2id), registration, throttled login, and JWT bearer tokens.
+
+Tokens are HS256 only: the algorithm is pinned on decode, so a token signed with another
+algorithm, or with "none", is refused however its header is dressed up. Roles are read from the
+database on every request (`user_from_token`), so demoting a user takes effect at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+import jwt
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from efoy_app.domain.errors import (
+    EmailTaken,
+    Forbidden,
+    InvalidCredentials,
+    InvalidToken,
+    LoginThrottled,
+    ValidationFailed,
+)
+from efoy_app.models import ROLE_PATIENT, ROLES, User, utcnow
+from efoy_app.settings import DEMO_JWT_SECRET, get_settings
+
+JWT_ALGORITHM = "HS256"
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+# Failures 1..5 answer "wrong email or password"; the 5th locks the account for 1 minute, every
+# further failure after a lock doubles it (capped), and a success resets the count.
+MAX_FAILED_LOGINS = 5
+LOCK_BASE_SECONDS = 60
+LOCK_MAX_SECONDS = 3600
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# OWASP's argon2id baseline (19 MiB, 2 passes): sound, and cheap enough that fifty concurrent
+# registrations do not exhaust memory the way the 64 MiB default would.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    role: str
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash with its own salt and parameters."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when the password matches; a malformed hash is a mismatch, never an error."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash("efoy-timing-equaliser")
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def validate_timezone(timezone: str) -> str:
+    """An IANA name such as "Europe/Berlin"; ValidationFailed otherwise."""
+    tz = (timezone or "").strip()
+    if tz not in _timezones():
+        raise ValidationFailed(f"Unknown timezone: {timezone!r}.")
+    return tz
+
+
+def register_patient(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    phone: str | None = None,
+    timezone: str = "UTC",
+) -> User:
+    """Create a patient account (commits); EmailTaken when the email already has one."""
+    email = normalize_email(email)
+    if len(email) > 320 or not EMAIL_RE.match(email):
+        raise ValidationFailed("Enter a valid email address.")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.")
+    full_name = (full_name or "").strip()
+    if not full_name or len(full_name) > 200:
+        raise ValidationFailed("Full name must be 1 to 200 characters.")
+    phone = (phone or "").strip() or None
+    if phone is not None and len(phone) > 40:
+        raise ValidationFailed("Phone must be at most 40 characters.")
+    tz = validate_timezone(timezone or "UTC")
+    password_hash = hash_password(password)  # before touching the database (see authenticate)
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        session.rollback()
+        raise EmailTaken()
+    user = User(
+        email=email,
+        password_hash=password_hash,
+        role=ROLE_PATIENT,
+        full_name=full_name,
+        phone=phone,
+        timezone=tz,
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise EmailTaken() from None
+    session.refresh(user)
+    return user
+
+
+def _retry_after(locked_until: datetime, now: datetime) -> int:
+    return max(1, int((locked_until - now).total_seconds() + 0.999))
+
+
+def authenticate(
+    session: Session, *, email: str, password: str, now: datetime | None = None
+) -> User:
+    """The user for these credentials (commits the failure counter either way).
+
+    A locked account is refused without looking at the password, so guessing during the lock
+    learns nothing. The read transaction ends before the (deliberately slow) hash check, so
+    SQLite's write lock is never held while argon2 runs.
+    """
+    now = now or utcnow()
+    row = session.exec(
+        select(User.id, User.password_hash, User.locked_until).where(
+            User.email == normalize_email(email)
+        )
+    ).first()
+    session.rollback()
+    if row is None:
+        verify_password(_dummy_hash(), password or "")  # same time as a wrong password
+        raise InvalidCredentials()
+    user_id, password_hash, locked_until = row
+    if locked_until is not None and locked_until > now:
+        raise LoginThrottled(retry_after_seconds=_retry_after(locked_until, now))
+    if verify_password(password_hash, password or ""):
+        values: dict[str, object] = {"failed_login_count": 0, "locked_until": None}
+        if _hasher.check_needs_rehash(password_hash):
+            values["password_hash"] = hash_password(password)
+        # Only a login still unlocked at this instant succeeds: a concurrent wrong guess may
+        # have locked the account while the hash was being checked.
+        done = session.execute(
+            sa.update(User)
+            .where(
+                User.id == user_id,
+                sa.or_(User.locked_until.is_(None), User.locked_until <= now),
+            )
+            .values(**values)
+        ).rowcount
+        session.commit()
+        user = session.get(User, user_id, populate_existing=True)
+        if not done or user is None:
+            raise InvalidCredentials()
+        return user
+    # Atomic increment: concurrent wrong guesses on PostgreSQL must not lose a count.
+    failures = session.execute(
+        sa.update(User)
+        .where(User.id == user_id)
+        .values(failed_login_count=User.failed_login_count + 1)
+        .returning(User.failed_login_count)
+    ).scalar_one()
+    if failures >= MAX_FAILED_LOGINS:
+        seconds = min(LOCK_MAX_SECONDS, LOCK_BASE_SECONDS * 2 ** (failures - MAX_FAILED_LOGINS))
+        session.execute(
+            sa.update(User)
+            .where(User.id == user_id)
+            .values(locked_until=now + timedelta(seconds=seconds))
+        )
+    session.commit()
+    raise InvalidCredentials()
+
+
+def _secret() -> str:
+    settings = get_settings()
+    secret = settings.jwt_secret.get_secret_value()
+    if settings.env == "production" and secret == DEMO_JWT_SECRET:
+        raise RuntimeError("EFOY_JWT_SECRET must be set in production")
+    return secret
+
+
+def issue_token(user: User) -> tuple[str, int]:
+    """A signed HS256 bearer token for this user and its lifetime in seconds."""
+    ttl = get_settings().jwt_ttl_seconds
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user.id),
+        "role": user.role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+    }
+    return jwt.encode(claims, _secret(), algorithm=JWT_ALGORITHM), ttl
+
+
+def decode_token(token: str) -> TokenClaims:
+    """Verified claims; InvalidToken for a bad signature, another algorithm, expiry, or junk."""
+    if not token:
+        raise InvalidToken()
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != JWT_ALGORITHM:
+            raise InvalidToken()
+        claims = jwt.decode(
+            token,
+            _secret(),
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "exp", "iat"]},
+        )
+    except jwt.PyJWTError:
+        raise InvalidToken() from None
+    sub, role = claims.get("sub"), claims.get("role")
+    if not isinstance(sub, str) or not sub.isdigit() or role not in ROLES:
+        raise InvalidToken()
+    return TokenClaims(user_id=int(sub), role=role)
+
+
+def user_from_token(session: Session, token: str) -> User:
+    """The user behind a valid token; InvalidToken when the account no longer exists."""
+    claims = decode_token(token)
+    user = session.get(User, claims.user_id)
+    if user is None:
+        raise InvalidToken()
+    return user
+
+
+def require_role(user: User, *roles: str) -> None:
+    """Forbidden unless the user has one of these roles."""
+    if user.role not in roles:
+        raise Forbidden()

@@ -1,0 +1,87 @@
+"""Doctors as patients see them: active ones only, with the fee already formatted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from efoy_app.domain.errors import NotFound
+from efoy_app.domain.money import format_money
+from efoy_app.models import Doctor, User
+
+
+@dataclass(frozen=True)
+class DoctorView:
+    id: int
+    full_name: str
+    speciality: str
+    bio: str
+    fee_minor: int
+    currency: str
+    fee_display: str
+    slot_minutes: int
+    timezone: str
+
+
+def doctor_view(doctor: Doctor, user: User) -> DoctorView:
+    return DoctorView(
+        id=doctor.id,
+        full_name=user.full_name,
+        speciality=doctor.speciality,
+        bio=doctor.bio,
+        fee_minor=doctor.fee_minor,
+        currency=doctor.currency,
+        fee_display=format_money(doctor.fee_minor, doctor.currency),
+        slot_minutes=doctor.slot_minutes,
+        timezone=doctor.timezone,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_doctors(
+    session: Session, *, search: str = "", speciality: str | None = None
+) -> list[DoctorView]:
+    """Active doctors by name; `search` matches part of the name, ignoring case."""
+    query = (
+        select(Doctor, User)
+        .join(User, User.id == Doctor.user_id)
+        .where(Doctor.active == sa.true())
+        .order_by(User.full_name, Doctor.id)
+    )
+    search = (search or "").strip()
+    if search:
+        pattern = f"%{_escape_like(search.lower())}%"
+        query = query.where(sa.func.lower(User.full_name).like(pattern, escape="\\"))
+    if speciality and speciality.strip():
+        query = query.where(sa.func.lower(Doctor.speciality) == speciality.strip().lower())
+    return [doctor_view(doctor, user) for doctor, user in session.exec(query).all()]
+
+
+def get_active_doctor(session: Session, doctor_id: int) -> Doctor:
+    """The Doctor row; NotFound when unknown or inactive."""
+    doctor = session.get(Doctor, doctor_id)
+    if doctor is None or not doctor.active:
+        raise NotFound("Doctor not found.")
+    return doctor
+
+
+def get_doctor(session: Session, doctor_id: int) -> DoctorView:
+    """One active doctor; NotFound otherwise."""
+    doctor = get_active_doctor(session, doctor_id)
+    user = session.get(User, doctor.user_id)
+    if user is None:
+        raise NotFound("Doctor not found.")
+    return doctor_view(doctor, user)
+
+
+def list_specialities(session: Session) -> list[str]:
+    """The specialities of active doctors, sorted, for a filter list."""
+    rows = session.exec(
+        select(Doctor.speciality).where(Doctor.active == sa.true()).distinct()
+    ).all()
+    return sorted(rows)

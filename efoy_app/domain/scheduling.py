@@ -1,0 +1,273 @@
+"""Free slots: weekly working hours, minus days off, minus busy bookings, minus the past.
+
+Working hours are wall-clock times in the doctor's own timezone. A working window is turned
+into two instants (its local start and end, through zoneinfo) and slots are laid out in real
+elapsed time between them, so a daylight-saving change inside a window gives the hours that
+really pass: one slot fewer per half hour on the spring-forward night, more on the fall-back
+night, and ordinary days are untouched. Every instant handled here is timezone-aware UTC.
+
+A held booking whose hold has lapsed no longer blocks its slot, even before the reconciliation
+task marks it expired: the rule is `busy_clause(now)`, used by every query that asks "is this
+slot taken".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from efoy_app.domain.doctors import get_active_doctor
+from efoy_app.domain.errors import ValidationFailed
+from efoy_app.models import (
+    BOOKING_CONFIRMED,
+    BOOKING_HELD,
+    Booking,
+    DayOff,
+    Doctor,
+    WorkingHours,
+    utcnow,
+)
+from efoy_app.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Slot:
+    starts_at: datetime
+    ends_at: datetime
+
+
+def _aware_utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def to_local(instant: datetime, timezone: str) -> datetime:
+    """The same instant in a user's timezone, for display."""
+    return instant.astimezone(ZoneInfo(timezone))
+
+
+def local_today(timezone: str, now: datetime | None = None) -> date:
+    """Today's calendar date in that timezone."""
+    return to_local(now or utcnow(), timezone).date()
+
+
+def local_day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants at which a calendar day begins and ends in that timezone."""
+    tz = ZoneInfo(timezone)
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def _window_instants(day: date, wh: WorkingHours, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, wh.start_time, tzinfo=tz).astimezone(UTC)
+    # An end of 00:00 means "until midnight".
+    end_day = day + timedelta(days=1) if wh.end_time == time(0) else day
+    end = datetime.combine(end_day, wh.end_time, tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def compute_free_slots(
+    *,
+    doctor: Doctor,
+    working_hours: list[WorkingHours],
+    days_off: list[date],
+    busy_starts: set[datetime],
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    busy_intervals: Iterable[tuple[datetime, datetime]] = (),
+) -> list[Slot]:
+    """Free slots starting in [window_start, window_end), later than `now`, sorted.
+
+    Pure: no database. `busy_starts` removes slots starting at those instants; `busy_intervals`
+    (start, end) also removes any slot overlapping them, for bookings that do not line up with
+    the current grid (e.g. the doctor changed slot length).
+    """
+    window_start = _aware_utc(window_start, "window_start")
+    window_end = _aware_utc(window_end, "window_end")
+    now = _aware_utc(now, "now")
+    tz = ZoneInfo(doctor.timezone)
+    step = timedelta(minutes=doctor.slot_minutes)
+    off = set(days_off)
+    busy = {_aware_utc(b, "busy start") for b in busy_starts}
+    intervals = sorted(
+        (_aware_utc(s, "busy start"), _aware_utc(e, "busy end")) for s, e in busy_intervals
+    )
+    by_weekday: dict[int, list[WorkingHours]] = {}
+    for wh in working_hours:
+        by_weekday.setdefault(wh.weekday, []).append(wh)
+
+    first_day = window_start.astimezone(tz).date() - timedelta(days=1)
+    last_day = window_end.astimezone(tz).date()
+    slots: set[Slot] = set()
+    day = first_day
+    while day <= last_day:
+        if day not in off:
+            for wh in by_weekday.get(day.weekday(), ()):
+                start, end = _window_instants(day, wh, tz)
+                cursor = start
+                while cursor + step <= end:
+                    if (
+                        window_start <= cursor < window_end
+                        and cursor > now
+                        and cursor not in busy
+                        and not _overlaps(cursor, cursor + step, intervals)
+                    ):
+                        slots.add(Slot(starts_at=cursor, ends_at=cursor + step))
+                    cursor += step
+        day += timedelta(days=1)
+    return sorted(slots, key=lambda s: s.starts_at)
+
+
+def _overlaps(start: datetime, end: datetime, intervals: list[tuple[datetime, datetime]]) -> bool:
+    for busy_start, busy_end in intervals:
+        if busy_start >= end:
+            return False  # sorted by start: nothing later can overlap
+        if busy_end > start:
+            return True
+    return False
+
+
+def busy_clause(now: datetime) -> sa.ColumnElement[bool]:
+    """Bookings that block their slot: confirmed, or held with a hold that has not lapsed."""
+    return sa.or_(
+        col(Booking.status) == BOOKING_CONFIRMED,
+        sa.and_(
+            col(Booking.status) == BOOKING_HELD,
+            sa.or_(col(Booking.hold_expires_at).is_(None), col(Booking.hold_expires_at) > now),
+        ),
+    )
+
+
+def _load(
+    session: Session,
+    doctor: Doctor,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    with_busy: bool = True,
+) -> tuple[list[WorkingHours], list[date], list[tuple[datetime, datetime]]]:
+    hours = list(session.exec(select(WorkingHours).where(WorkingHours.doctor_id == doctor.id)))
+    tz = ZoneInfo(doctor.timezone)
+    first = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    days_off = list(
+        session.exec(
+            select(DayOff.day).where(
+                DayOff.doctor_id == doctor.id, DayOff.day >= first, DayOff.day <= last
+            )
+        )
+    )
+    if not with_busy:
+        return hours, days_off, []
+    busy = [
+        (row[0], row[1])
+        for row in session.exec(
+            select(Booking.starts_at, Booking.ends_at).where(
+                Booking.doctor_id == doctor.id,
+                col(Booking.starts_at) < end,
+                col(Booking.ends_at) > start,
+                busy_clause(now),
+            )
+        )
+    ]
+    return hours, days_off, busy
+
+
+def _slots_between(
+    session: Session, doctor: Doctor, start: datetime, end: datetime, now: datetime
+) -> list[Slot]:
+    hours, days_off, busy = _load(session, doctor, start, end, now)
+    return compute_free_slots(
+        doctor=doctor,
+        working_hours=hours,
+        days_off=days_off,
+        busy_starts={s for s, _ in busy},
+        busy_intervals=busy,
+        window_start=start,
+        window_end=end,
+        now=now,
+    )
+
+
+def horizon_last_day(doctor: Doctor, now: datetime) -> date:
+    """The last bookable calendar day in the doctor's timezone (today + horizon)."""
+    return local_today(doctor.timezone, now) + timedelta(days=get_settings().booking_horizon_days)
+
+
+def free_slots_for_day(
+    session: Session, doctor_id: int, day: date, now: datetime | None = None
+) -> list[Slot]:
+    """Free slots on one calendar day of the doctor's timezone.
+
+    NotFound for an unknown or inactive doctor; ValidationFailed for a day before today or
+    beyond the booking horizon (both in the doctor's timezone).
+    """
+    now = _aware_utc(now or utcnow(), "now")
+    doctor = get_active_doctor(session, doctor_id)
+    today = local_today(doctor.timezone, now)
+    if day < today:
+        raise ValidationFailed("That date is in the past.")
+    if day > horizon_last_day(doctor, now):
+        raise ValidationFailed(
+            f"Appointments can be booked up to {get_settings().booking_horizon_days} days ahead."
+        )
+    start, end = local_day_bounds(day, doctor.timezone)
+    return _slots_between(session, doctor, start, end, now)
+
+
+def upcoming_free_slots(
+    session: Session, doctor_id: int, days: int | None = None, now: datetime | None = None
+) -> list[Slot]:
+    """Every free slot from now to the end of the booking horizon (or `days` days ahead)."""
+    now = _aware_utc(now or utcnow(), "now")
+    doctor = get_active_doctor(session, doctor_id)
+    horizon = get_settings().booking_horizon_days if days is None else days
+    last = local_today(doctor.timezone, now) + timedelta(days=horizon)
+    end = local_day_bounds(last, doctor.timezone)[1]
+    return _slots_between(session, doctor, now, end, now)
+
+
+def is_bookable_slot(
+    session: Session,
+    doctor: Doctor,
+    starts_at: datetime,
+    now: datetime,
+    *,
+    ignore_busy: bool = False,
+) -> bool:
+    """True when `starts_at` is exactly the start of a free slot within the horizon.
+
+    With `ignore_busy`, only the schedule counts (working hours, days off, past, horizon): the
+    booking code asks that first so "taken" and "not a slot" get different answers.
+    """
+    starts_at = _aware_utc(starts_at, "starts_at")
+    now = _aware_utc(now, "now")
+    if starts_at <= now or not doctor.active:
+        return False
+    day = to_local(starts_at, doctor.timezone).date()
+    if day > horizon_last_day(doctor, now):
+        return False
+    start, end = local_day_bounds(day, doctor.timezone)
+    if ignore_busy:
+        hours, days_off, _ = _load(session, doctor, start, end, now, with_busy=False)
+        slots = compute_free_slots(
+            doctor=doctor,
+            working_hours=hours,
+            days_off=days_off,
+            busy_starts=set(),
+            window_start=start,
+            window_end=end,
+            now=now,
+        )
+    else:
+        slots = _slots_between(session, doctor, start, end, now)
+    return any(s.starts_at == starts_at for s in slots)
