@@ -154,9 +154,9 @@ def test_faults_only_hit_their_path_prefix(
 
 def test_a_hanging_api_times_the_client_out(sandbox: SandboxProcess) -> None:
     sandbox.control("faults/api", {"count": 1, "status": 500, "hang_seconds": 1.0})
+    http = stripe.HTTPXClient(timeout=0.3, allow_sync_methods=True)
     client = stripe.StripeClient(sandbox.api_key, base_addresses={"api": sandbox.url},
-                                 http_client=stripe.HTTPXClient(timeout=0.3, allow_sync_methods=True),
-                                 max_network_retries=0)
+                                 http_client=http, max_network_retries=0)
     started = time.monotonic()
     with pytest.raises(stripe.APIConnectionError):
         client.v1.payment_intents.list()
@@ -168,7 +168,8 @@ def test_a_hanging_api_times_the_client_out(sandbox: SandboxProcess) -> None:
 
 
 def test_events_name_their_request_and_filter_by_type(client: stripe.StripeClient) -> None:
-    intent = client.v1.payment_intents.create(params=pi_params(), options={"idempotency_key": "e-1"})
+    intent = client.v1.payment_intents.create(params=pi_params(),
+                                              options={"idempotency_key": "e-1"})
     client.v1.payment_intents.cancel(intent.id)
     events = client.v1.events.list().data
     assert [e.type for e in events] == ["payment_intent.canceled", "payment_intent.created"]
