@@ -8,7 +8,15 @@ import reflex as rx
 
 import efoy_app.models  # noqa: F401  (tables on SQLModel.metadata for `reflex db`)
 from efoy_app.api import api
-from efoy_app.pages import admin, appointments, doctor, doctors, home, login  # noqa: F401
+from efoy_app.pages import (  # noqa: F401  (each page registers itself)
+    admin,
+    appointments,
+    doctor,
+    doctors,
+    home,
+    login,
+    payment,
+)
 
 app = rx.App(
     api_transformer=api,

@@ -29,7 +29,7 @@ def row(item: AdminBookingRow) -> rx.Component:
         ),
         rx.table.cell(b.when),
         rx.table.cell(b.price),
-        rx.table.cell(rx.badge(b.status, color_scheme=b.status_color, variant="soft")),
+        rx.table.cell(rx.badge(b.status_label, color_scheme=b.status_color, variant="soft")),
         custom_attrs={"data-booking-id": b.id},
     )
 

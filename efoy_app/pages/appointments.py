@@ -15,8 +15,8 @@ from efoy_app.components.layout import (
 from efoy_app.state.appointments import AppointmentsState, BookingRow
 
 
-def status_badge(status: rx.Var, color: rx.Var) -> rx.Component:
-    return rx.badge(status, color_scheme=color, size="2", variant="soft", class_name="status")
+def status_badge(label: rx.Var, color: rx.Var) -> rx.Component:
+    return rx.badge(label, color_scheme=color, size="2", variant="soft", class_name="status")
 
 
 def booking_card(row: BookingRow) -> rx.Component:
@@ -30,7 +30,7 @@ def booking_card(row: BookingRow) -> rx.Component:
                         underline="none",
                         color=rx.color("gray", 12),
                     ),
-                    status_badge(row.status, row.status_color),
+                    status_badge(row.status_label, row.status_color),
                     align="center",
                     spacing="3",
                 ),

@@ -17,6 +17,13 @@ from efoy_app.models import BOOKING_HELD
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
 
+STATUS_LABELS = {
+    "held": "Held, awaiting payment",
+    "confirmed": "Confirmed",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
 STATUS_COLORS = {
     "held": "amber",
     "confirmed": "green",
@@ -37,6 +44,7 @@ class BookingRow:
     when: str = ""
     price: str = ""
     status: str = ""
+    status_label: str = ""
     status_color: str = "gray"
     reason: str = ""
     hold_note: str = ""
@@ -58,6 +66,7 @@ class BookingRow:
             when=when_label(view.starts_at, tz),
             price=format_money(view.price_minor, view.currency),
             status=view.status,
+            status_label=STATUS_LABELS.get(view.status, view.status),
             status_color=STATUS_COLORS.get(view.status, "gray"),
             reason=view.reason,
             hold_note=hold_note,

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain.auth import authenticate, issue_token, register_patient, user_from_token
-from efoy_app.domain.errors import DomainError, InvalidToken
+from efoy_app.domain.errors import DomainError, InvalidToken, LoginThrottled
 from efoy_app.models import ROLE_ADMIN, User
 
 # Offered first in the registration form; any IANA name the browser reports is added to them.
@@ -180,6 +180,9 @@ class AuthState(rx.State):
         self.auth_busy = True
         try:
             token, user = await asyncio.to_thread(_login, email, password)
+        except LoginThrottled as exc:
+            self.login_error = f"{exc.message} Wait {exc.retry_after_seconds} seconds."
+            return None
         except DomainError as exc:
             self.login_error = exc.message
             return None
