@@ -1,0 +1,63 @@
+"""Accounts over REST: register a patient, exchange credentials for a JWT, and "who am I"."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from sqlmodel import Session
+
+from efoy_app.api.deps import current_user, get_session
+from efoy_app.api.schemas import ErrorOut, RegisterIn, TokenIn, TokenOut, UserOut
+from efoy_app.domain import auth
+from efoy_app.models import User
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        phone=user.phone,
+        timezone=user.timezone,
+        role=user.role,
+        created_at=user.created_at,
+    )
+
+
+@router.post(
+    "/register",
+    response_model=UserOut,
+    status_code=201,
+    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+def register(body: RegisterIn, db: Session = Depends(get_session)) -> UserOut:
+    """Public. Creates a patient account (never another role)."""
+    user = auth.register_patient(
+        db,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        phone=body.phone,
+        timezone=body.timezone or "UTC",
+    )
+    return user_out(user)
+
+
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+)
+def token(body: TokenIn, db: Session = Depends(get_session)) -> TokenOut:
+    """Public. Email and password for a bearer token; repeated failures lock the account briefly
+    (429 with Retry-After)."""
+    user = auth.authenticate(db, email=body.email, password=body.password)
+    access_token, expires_in = auth.issue_token(user)
+    return TokenOut(access_token=access_token, token_type="bearer", expires_in=expires_in)
+
+
+@router.get("/me", response_model=UserOut, responses={401: {"model": ErrorOut}})
+def me(user: User = Depends(current_user)) -> UserOut:
+    """The account the bearer token belongs to."""
+    return user_out(user)

@@ -1,0 +1,97 @@
+"""Bookings over REST: hold a slot, list and read one's own, cancel a hold.
+
+A patient only ever sees their own bookings (another patient's id answers 404, as if it did
+not exist); an admin sees all. Times are shown in the caller's timezone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path
+from sqlmodel import Session
+
+from efoy_app.api.deps import current_user, get_session
+from efoy_app.api.schemas import MAX_ID, BookingIn, BookingOut, CancelIn, ErrorOut
+from efoy_app.domain import bookings
+from efoy_app.domain.money import format_money
+from efoy_app.domain.scheduling import to_local
+from efoy_app.models import User
+
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+
+BookingId = Annotated[int, Path(ge=1, le=MAX_ID, description="Booking id")]
+
+
+def booking_out(view: bookings.BookingView, timezone: str) -> BookingOut:
+    return BookingOut(
+        id=view.id,
+        patient_id=view.patient_id,
+        doctor_id=view.doctor_id,
+        doctor_name=view.doctor_name,
+        speciality=view.speciality,
+        starts_at=to_local(view.starts_at, timezone),
+        ends_at=to_local(view.ends_at, timezone),
+        status=view.status,
+        reason=view.reason,
+        price_minor=view.price_minor,
+        currency=view.currency,
+        price=format_money(view.price_minor, view.currency),
+        hold_expires_at=to_local(view.hold_expires_at, timezone) if view.hold_expires_at else None,
+        created_at=to_local(view.created_at, timezone),
+    )
+
+
+@router.post(
+    "",
+    response_model=BookingOut,
+    status_code=201,
+    responses={
+        404: {"model": ErrorOut, "description": "Unknown doctor"},
+        409: {"model": ErrorOut, "description": "slot_taken: someone else holds this slot"},
+        422: {"model": ErrorOut, "description": "Not one of the doctor's free slots"},
+    },
+)
+def create_booking(
+    body: BookingIn, user: User = Depends(current_user), db: Session = Depends(get_session)
+) -> BookingOut:
+    """Hold a free slot; the price is the doctor's fee now, whatever the client believes."""
+    booking = bookings.hold_slot(
+        db, patient=user, doctor_id=body.doctor_id, starts_at=body.starts_at, reason=body.reason
+    )
+    return booking_out(bookings.booking_view(db, booking), user.timezone)
+
+
+@router.get("", response_model=list[BookingOut], responses={401: {"model": ErrorOut}})
+def list_bookings(
+    user: User = Depends(current_user), db: Session = Depends(get_session)
+) -> list[BookingOut]:
+    """The caller's bookings (an admin: everyone's), latest appointment first."""
+    return [booking_out(v, user.timezone) for v in bookings.list_bookings_for(db, user)]
+
+
+@router.get("/{booking_id}", response_model=BookingOut, responses={404: {"model": ErrorOut}})
+def get_booking(
+    booking_id: BookingId, user: User = Depends(current_user), db: Session = Depends(get_session)
+) -> BookingOut:
+    """One of the caller's bookings."""
+    booking = bookings.get_booking_for(db, booking_id, user)
+    return booking_out(bookings.booking_view(db, booking), user.timezone)
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    response_model=BookingOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+def cancel_booking(
+    booking_id: BookingId,
+    body: Annotated[CancelIn | None, Body()] = None,
+    user: User = Depends(current_user),
+    db: Session = Depends(get_session),
+) -> BookingOut:
+    """Cancel a held (unpaid) booking, which frees its slot."""
+    booking = bookings.cancel_booking(
+        db, booking_id=booking_id, actor=user, reason=(body.reason if body else None) or ""
+    )
+    return booking_out(bookings.booking_view(db, booking), user.timezone)

@@ -1,0 +1,64 @@
+"""FastAPI dependencies: a database session per request, and the bearer-token user.
+
+`current_user` ends its read transaction before the route runs, so with SQLite (where every
+transaction begins IMMEDIATE, i.e. takes the write lock) a slow route — a Stripe call, a PDF —
+never holds the lock it does not need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from efoy_app.db import get_engine
+from efoy_app.domain.auth import require_role, user_from_token
+from efoy_app.domain.errors import Unauthorized
+from efoy_app.models import ROLE_ADMIN, User
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="The accessToken from POST /api/v1/auth/token",
+)
+
+
+def get_session() -> Iterator[Session]:
+    """One Session per request; domain functions commit their own unit of work."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def _user_for(session: Session, credentials: HTTPAuthorizationCredentials) -> User:
+    try:
+        return user_from_token(session, credentials.credentials)
+    finally:
+        session.commit()  # end the read transaction (releases SQLite's lock)
+
+
+def current_user(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    session: Session = Depends(get_session),
+) -> User:
+    """The user of the `Authorization: Bearer <jwt>` header; 401 otherwise."""
+    if credentials is None:
+        raise Unauthorized("Authentication required: send Authorization: Bearer <token>.")
+    return _user_for(session, credentials)
+
+
+def optional_user(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    session: Session = Depends(get_session),
+) -> User | None:
+    """For public routes that personalise when a token is sent; a bad token is still a 401."""
+    if credentials is None:
+        return None
+    return _user_for(session, credentials)
+
+
+def require_admin(user: User = Depends(current_user)) -> User:
+    """The current user if an admin; 403 otherwise."""
+    require_role(user, ROLE_ADMIN)
+    return user

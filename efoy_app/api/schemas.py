@@ -1,0 +1,122 @@
+"""Request and response bodies of the REST API: camelCase on the wire, snake_case in Python."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+MAX_ID = 2**63 - 1
+
+# ISO-8601 with an explicit offset ("+03:00", "+00:00"), never a bare "Z" or a naive time.
+IsoDateTime = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class CamelIn(CamelModel):
+    """Request bodies refuse unknown fields, so a stray `role` or `price` is an error."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# --- auth ---
+
+
+class RegisterIn(CamelIn):
+    email: str = Field(max_length=320, examples=["ada@example.com"])
+    password: str = Field(min_length=8, max_length=1024)
+    full_name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    timezone: str | None = Field(default=None, max_length=64, examples=["Africa/Addis_Ababa"])
+
+
+class TokenIn(CamelIn):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class TokenOut(CamelModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires")
+
+
+class UserOut(CamelModel):
+    id: int
+    email: str
+    full_name: str
+    phone: str | None
+    timezone: str
+    role: str
+    created_at: IsoDateTime
+
+
+# --- doctors and slots ---
+
+
+class DoctorOut(CamelModel):
+    id: int
+    full_name: str
+    speciality: str
+    bio: str
+    fee_minor: int = Field(description="Fee in minor units of `currency` (JPY has none)")
+    currency: str
+    fee: str = Field(description="The fee for display, e.g. \"$45.00\"")
+    slot_minutes: int
+    timezone: str = Field(description="The doctor's IANA timezone; working hours are in it")
+
+
+class SlotOut(CamelModel):
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
+
+
+class SlotsOut(CamelModel):
+    doctor_id: int
+    date: str = Field(description="The calendar day, in the doctor's timezone")
+    timezone: str = Field(description="The timezone the slot times are shown in")
+    slots: list[SlotOut]
+
+
+# --- bookings ---
+
+
+class BookingIn(CamelIn):
+    doctor_id: int = Field(ge=1, le=MAX_ID)
+    starts_at: AwareDatetime = Field(description="A slot start, with its offset")
+    reason: str = Field(default="", max_length=500)
+
+
+class CancelIn(CamelIn):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class BookingOut(CamelModel):
+    id: int
+    patient_id: int
+    doctor_id: int
+    doctor_name: str
+    speciality: str
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
+    status: str = Field(description="held | confirmed | completed | cancelled | expired")
+    reason: str
+    price_minor: int
+    currency: str
+    price: str = Field(description="The price for display, e.g. \"¥5,000\"")
+    hold_expires_at: IsoDateTime | None
+    created_at: IsoDateTime
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,158 @@
+"""The real FastAPI app under uvicorn on a free port, over a fresh SQLite file with the demo data.
+
+Fixtures other folders reuse (payments): `api_server` (`.url`, `.engine`, `.set_env(...)`),
+`patient_token`, `admin_token`, `make_patient()` (a fresh patient registered over HTTP; returns
+its bearer token, a `str` that also carries `.email`, `.password` and `.user_id`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from efoy_app.db import get_engine
+from efoy_app.settings import get_settings
+from tests.conftest import free_port
+
+PATIENT = ("patient@example.com", "patient-demo-pass")
+ADMIN = ("admin@example.com", "admin-demo-pass")
+
+
+class UvicornThread:
+    """uvicorn serving an ASGI app from a daemon thread, stopped cleanly at the end."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class ApiServer:
+    url: str
+    engine: Engine
+    app: FastAPI
+
+    def set_env(self, **values: str | None) -> None:
+        """Change settings the running app reads per request (e.g. STRIPE_API_BASE)."""
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    from efoy_app.api.app import create_api
+    from efoy_app.seed import load_demo_data
+
+    db_path: Path = tmp_path_factory.mktemp("api") / "efoy-test.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REFLEX_DB_URL", f"sqlite:///{db_path}")
+        mp.setenv("EFOY_ENV", "demo")
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+        engine = get_engine()
+        SQLModel.metadata.create_all(engine)
+        with Session(engine) as session:
+            load_demo_data(session)
+        app = create_api()
+        server = UvicornThread(app, free_port())
+        server.start()
+        try:
+            yield ApiServer(url=server.url, engine=engine, app=app)
+        finally:
+            server.stop()
+            engine.dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def login(url: str, email: str, password: str) -> str:
+    r = httpx.post(
+        f"{url}/api/v1/auth/token", json={"email": email, "password": password}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["accessToken"]
+
+
+@pytest.fixture(scope="session")
+def patient_token(api_server: ApiServer) -> str:
+    """The demo patient's bearer token."""
+    return login(api_server.url, *PATIENT)
+
+
+@pytest.fixture(scope="session")
+def admin_token(api_server: ApiServer) -> str:
+    """The demo admin's bearer token."""
+    return login(api_server.url, *ADMIN)
+
+
+class PatientToken(str):
+    """A bearer token that remembers whose it is."""
+
+    email: str
+    password: str
+    user_id: int
+
+
+_patient_numbers = itertools.count(1)
+
+
+def register_patient(url: str, timezone: str = "Africa/Addis_Ababa") -> PatientToken:
+    n = next(_patient_numbers)
+    email = f"patient{n}-{os.getpid()}-{time.monotonic_ns()}@example.com"
+    password = f"patient-{n}-password"
+    r = httpx.post(
+        f"{url}/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": password,
+            "fullName": f"Patient {n}",
+            "timezone": timezone,
+        },
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    token = PatientToken(login(url, email, password))
+    token.email, token.password, token.user_id = email, password, r.json()["id"]
+    return token
+
+
+@pytest.fixture
+def make_patient(api_server: ApiServer) -> Callable[..., PatientToken]:
+    """`make_patient(timezone=...)` registers a fresh patient over HTTP and returns its token."""
+
+    def make(timezone: str = "Africa/Addis_Ababa") -> PatientToken:
+        return register_patient(api_server.url, timezone)
+
+    return make
