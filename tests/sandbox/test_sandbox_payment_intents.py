@@ -4,6 +4,7 @@ PaymentMethods."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -177,4 +178,8 @@ def test_async_methods(sandbox: SandboxProcess) -> None:
             code = exc.code or ""
         return confirmed.status, charge.payment_method_details.card.brand, code
 
-    assert asyncio.run(flow()) == ("succeeded", "mastercard", "payment_intent_unexpected_state")
+    # A thread of its own: pytest-playwright's sync API keeps an event loop running in the main
+    # thread once a browser test has run, and asyncio.run() refuses to nest in it.
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(asyncio.run, flow()).result(timeout=30)
+    assert result == ("succeeded", "mastercard", "payment_intent_unexpected_state")
