@@ -24,7 +24,7 @@ from sqlmodel import Session, SQLModel
 
 from efoy_app.db import get_engine
 from efoy_app.settings import get_settings
-from tests.conftest import free_port
+from tests.conftest import StripeWorld
 
 PATIENT = ("patient@example.com", "patient-demo-pass")
 ADMIN = ("admin@example.com", "admin-demo-pass")
@@ -71,7 +71,10 @@ class ApiServer:
 
 
 @pytest.fixture(scope="session")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+def api_server(
+    tmp_path_factory: pytest.TempPathFactory, stripe_world: StripeWorld
+) -> Iterator[ApiServer]:
+    """The API with payments wired to the sandbox (whose webhook already points at this port)."""
     from efoy_app.api.app import create_api
     from efoy_app.seed import load_demo_data
 
@@ -86,7 +89,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         with Session(engine) as session:
             load_demo_data(session)
         app = create_api()
-        server = UvicornThread(app, free_port())
+        server = UvicornThread(app, stripe_world.api_port)
         server.start()
         try:
             yield ApiServer(url=server.url, engine=engine, app=app)
