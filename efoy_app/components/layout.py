@@ -18,7 +18,7 @@ def brand() -> rx.Component:
                 width="32px",
                 height="32px",
             ),
-            rx.heading("Efoy", size="5", weight="bold", color=rx.color("gray", 12)),
+            rx.text("Efoy", size="5", weight="bold", color=rx.color("gray", 12)),
             align="center",
             spacing="2",
         ),
@@ -66,7 +66,7 @@ def account_menu() -> rx.Component:
 
 
 def navbar() -> rx.Component:
-    return rx.box(
+    return rx.el.nav(
         rx.hstack(
             brand(),
             rx.hstack(
@@ -90,19 +90,20 @@ def navbar() -> rx.Component:
             padding_y="0.9em",
             spacing="6",
         ),
-        as_="nav",
         aria_label="Main",
-        border_bottom=f"1px solid {rx.color('gray', 5)}",
-        background=rx.color("gray", 1),
-        position="sticky",
-        top="0",
-        z_index="10",
-        width="100%",
+        style={
+            "border_bottom": f"1px solid {rx.color('gray', 5)}",
+            "background": rx.color("gray", 1),
+            "position": "sticky",
+            "top": "0",
+            "z_index": "10",
+            "width": "100%",
+        },
     )
 
 
 def footer() -> rx.Component:
-    return rx.box(
+    return rx.el.footer(
         rx.hstack(
             rx.text("Efoy — hospital appointments", size="1", color=rx.color("gray", 10)),
             rx.spacer(),
@@ -117,10 +118,11 @@ def footer() -> rx.Component:
             padding_y="1.5em",
             width="100%",
         ),
-        as_="footer",
-        border_top=f"1px solid {rx.color('gray', 4)}",
-        margin_top="3em",
-        width="100%",
+        style={
+            "border_top": f"1px solid {rx.color('gray', 4)}",
+            "margin_top": "3em",
+            "width": "100%",
+        },
     )
 
 
@@ -128,14 +130,15 @@ def page_shell(*children: rx.Component, max_width: str = "1100px") -> rx.Compone
     """Navbar, then the page's own content in a centred column, then the footer."""
     return rx.box(
         navbar(),
-        rx.box(
+        rx.el.main(
             *children,
-            as_="main",
-            max_width=max_width,
-            margin_x="auto",
-            padding_x="1.5em",
-            padding_top="2em",
-            width="100%",
+            style={
+                "max_width": max_width,
+                "margin_x": "auto",
+                "padding_x": "1.5em",
+                "padding_top": "2em",
+                "width": "100%",
+            },
         ),
         footer(),
         min_height="100vh",

@@ -149,7 +149,7 @@ class AuthState(rx.State):
 
     def login_redirect(self) -> EventSpec:
         """Send a signed-out visitor to the login page, coming back here afterwards."""
-        here = self.router.url.path or routes.HOME
+        here = self.router.url.path.rstrip("/") or routes.HOME
         return rx.redirect(routes.login(next_path=here))
 
     @rx.event

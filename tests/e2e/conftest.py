@@ -1,0 +1,146 @@
+"""An Efoy server for end-to-end tests, started exactly as `make run` starts it.
+
+`app_server` runs `python -m efoy_app.launcher` (migrate, seed the demo data, `reflex run --env
+prod` on one port) on a free port, with its own database, its own Reflex build folder
+(`REFLEX_WEB_WORKDIR`) and its own state folder, so it never disturbs a `make run` serving from
+the same checkout. Extra environment (for example a Stripe sandbox's STRIPE_API_BASE,
+STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET) comes from the `app_server_extra_env` fixture, which
+a conftest closer to the tests may override.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from efoy_app.db import make_engine
+from efoy_app.launcher import ROOT, reflex_env, wait_for_http
+from tests.conftest import free_port
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+START_TIMEOUT = 240
+
+
+@dataclass
+class AppServer:
+    """A running Efoy server: where it answers and which database it uses."""
+
+    url: str
+    db_url: str
+    port: int
+    workdir: Path
+    log_path: Path
+    start_seconds: float
+    proc: subprocess.Popen = field(repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.db_url)
+        return self._engine
+
+    def session(self) -> Session:
+        """A session on the server's database, to assert the rows behind what a page shows."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
+    """Migrate, seed and serve the app on a free port; returns once pages answer."""
+    workdir = Path(tempfile.mkdtemp(prefix="efoy-e2e-"))
+    port = free_port()
+    db_url = f"sqlite:///{workdir / 'efoy.db'}"
+    env = reflex_env()
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "EFOY_ENV"):
+        env.pop(name, None)
+    env.update(
+        {
+            "EFOY_PORT": str(port),
+            "REFLEX_DB_URL": db_url,
+            "REFLEX_WEB_WORKDIR": str(workdir / ".web"),
+            "REFLEX_STATES_WORKDIR": str(workdir / ".states"),
+            "REFLEX_UPLOADED_FILES_DIR": str(workdir / "uploaded_files"),
+            "EFOY_ENV": "demo",
+            "FRONTEND_URL": f"http://localhost:{port}",
+        }
+    )
+    env.update(extra_env or {})
+    log_path = workdir / "server.log"
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "efoy_app.launcher", "--port", str(port), "--no-sandbox"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = AppServer(
+        url=f"http://localhost:{port}",
+        db_url=db_url,
+        port=port,
+        workdir=workdir,
+        log_path=log_path,
+        start_seconds=0.0,
+        proc=proc,
+    )
+    try:
+        wait_for_http(f"{server.url}/ping", START_TIMEOUT, proc)
+        wait_for_http(f"{server.url}/doctors", 30, proc)
+    except (RuntimeError, TimeoutError) as exc:
+        stop_app_server(server, keep_files=True)
+        raise RuntimeError(f"Efoy did not start: {exc}\n{server.log_tail()}") from exc
+    server.start_seconds = time.monotonic() - started
+    return server
+
+
+def stop_app_server(server: AppServer, keep_files: bool = False) -> None:
+    """SIGTERM the launcher (it stops reflex and its workers), then clean up."""
+    if server.proc.poll() is None:
+        os.killpg(server.proc.pid, signal.SIGTERM)
+        try:
+            server.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
+    if server._engine is not None:
+        server._engine.dispose()
+    if not keep_files:
+        shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app_server_extra_env() -> dict[str, str]:
+    """Environment added to the server's; override to plug in a Stripe sandbox."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def app_server(app_server_extra_env: dict[str, str]) -> Iterator[AppServer]:
+    server = start_app_server(app_server_extra_env)
+    print(f"\nEfoy e2e server on {server.url} started in {server.start_seconds:.1f}s")
+    yield server
+    stop_app_server(server)
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

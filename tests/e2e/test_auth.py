@@ -1,0 +1,117 @@
+"""Login failures are shown on the page; /admin is for admins only."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from efoy_app.domain.auth import register_patient
+from efoy_app.domain.bookings import hold_slot
+from efoy_app.domain.scheduling import upcoming_free_slots
+from efoy_app.models import Doctor, User
+from tests.e2e.conftest import AppServer
+from tests.e2e.ui import DEMO_ADMIN, DEMO_PATIENT, log_in, stored_token
+
+
+def _new_patient(server: AppServer, password: str) -> str:
+    email = f"login-{uuid.uuid4().hex[:10]}@example.com"
+    with server.session() as s:
+        register_patient(s, email=email, password=password, full_name="Login Tester")
+    return email
+
+
+def _failed_count(server: AppServer, email: str) -> int:
+    with server.session() as s:
+        return s.exec(select(User.failed_login_count).where(User.email == email)).one()
+
+
+def test_wrong_password_shows_message_and_stays_logged_out(
+    app_server: AppServer, page: Page
+) -> None:
+    email = _new_patient(app_server, "right-password")
+    page.goto(f"{app_server.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("wrong-password")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    expect(page).to_have_url(re.compile(r"/login/?$"))
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+    assert stored_token(page) == ""
+    assert _failed_count(app_server, email) == 1
+
+    # The right password still works and resets the counter.
+    page.get_by_label("Password").fill("right-password")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    assert stored_token(page) != ""
+    assert _failed_count(app_server, email) == 0
+
+
+def test_repeated_failures_lock_the_account(app_server: AppServer, page: Page) -> None:
+    email = _new_patient(app_server, "right-password")
+    page.goto(f"{app_server.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("wrong-password")
+    submit = page.get_by_role("button", name="Log in", exact=True)
+    for _ in range(5):
+        submit.click()  # events of one tab are handled in order, one after the other
+    # Locked now: even the right password is refused until the lock ends.
+    page.get_by_label("Password").fill("right-password")
+    submit.click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Too many failed attempts. Please try again later."
+    )
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+    assert stored_token(page) == ""
+    with app_server.session() as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+        assert user.failed_login_count == 5
+        assert user.locked_until is not None
+
+
+def test_patient_cannot_open_admin(app_server: AppServer, page: Page) -> None:
+    log_in(page, app_server.url, *DEMO_PATIENT)
+    nav = page.get_by_role("navigation")
+    expect(nav.get_by_role("link", name="My appointments")).to_be_visible()
+    expect(nav.get_by_role("link", name="Admin")).to_have_count(0)
+    page.goto(f"{app_server.url}/admin")
+    expect(page.locator("#forbidden-message")).to_have_text("You do not have access to this page.")
+    expect(page.get_by_role("table")).to_have_count(0)
+
+
+def test_admin_sees_recent_bookings(app_server: AppServer, page: Page) -> None:
+    with app_server.session() as s:
+        patient = register_patient(
+            s,
+            email=f"admin-view-{uuid.uuid4().hex[:8]}@example.com",
+            password="patient-password",
+            full_name="Listed Patient",
+        )
+        doctor = s.exec(select(Doctor).where(Doctor.currency == "USD")).one()
+        slot = upcoming_free_slots(s, doctor.id)[-1]
+        booking = hold_slot(s, patient=patient, doctor_id=doctor.id, starts_at=slot.starts_at)
+
+    log_in(page, app_server.url, *DEMO_ADMIN)
+    page.get_by_role("navigation").get_by_role("link", name="Admin").click()
+    expect(page).to_have_url(re.compile(r"/admin/?$"))
+    expect(page.get_by_role("heading", name="Admin", exact=True)).to_be_visible()
+    expect(page.get_by_role("table")).to_have_count(1)
+    row = page.locator(f'tr[data-booking-id="{booking.id}"]')
+    expect(row).to_contain_text(patient.email)
+    expect(row).to_contain_text("Listed Patient")
+    expect(row).to_contain_text("Held, awaiting payment")
+    expect(row).to_contain_text(f"${booking.price_minor / 100:,.2f}")
+    expect(page.locator("#forbidden-message")).to_have_count(0)
+
+
+def test_signed_out_visitor_is_sent_to_login_and_back(app_server: AppServer, page: Page) -> None:
+    page.goto(f"{app_server.url}/appointments")
+    expect(page).to_have_url(re.compile(r"/login/?\?next=%2Fappointments$"))
+    page.get_by_label("Email").fill(DEMO_PATIENT[0])
+    page.get_by_label("Password").fill(DEMO_PATIENT[1])
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/appointments/?$"))
+    expect(page.get_by_role("heading", name="My appointments")).to_be_visible()
