@@ -11,13 +11,15 @@ ZERO_DECIMAL = frozenset({
 })
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 
-# The common settlement currencies Stripe accepts (a subset; enough for a hospital's patients).
-SUPPORTED = frozenset({
-    "usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "nzd", "sek", "nok", "dkk", "pln", "czk",
-    "huf", "ron", "bgn", "inr", "sgd", "hkd", "mxn", "brl", "zar", "aed", "sar", "ils", "try",
-    "thb", "myr", "php", "idr", "krw", "twd", "cny", "clp", "cop", "pen", "ngn", "kes", "egp",
-    "mad", "bhd", "jod", "kwd", "omr", "tnd", "vnd", "isk", "uah"
-})
+# Stripe's presentment currencies (https://docs.stripe.com/currencies), lower-case.
+SUPPORTED = frozenset("""
+    aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp byn bzd
+    cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq
+    gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt lak lbp lkr lrd
+    lsl mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk
+    php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs tnd top
+    try ttd twd tzs uah ugx usd uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw
+""".split())
 SUPPORTED = SUPPORTED | ZERO_DECIMAL
 
 # Minimum charge amounts in minor units

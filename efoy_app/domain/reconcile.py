@@ -79,6 +79,7 @@ def _close_at_stripe(payment: Payment) -> None:
             call(
                 "checkout.sessions.expire",
                 lambda: get_stripe().v1.checkout.sessions.expire(sid),
+                passthrough_invalid=True,
                 session_id=sid,
             )
         elif payment.stripe_payment_intent_id:
@@ -86,6 +87,7 @@ def _close_at_stripe(payment: Payment) -> None:
             call(
                 "payment_intents.cancel",
                 lambda: get_stripe().v1.payment_intents.cancel(pid),
+                passthrough_invalid=True,
                 payment_intent=pid,
             )
     except stripe.InvalidRequestError:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import stripe
 
-from efoy_app.domain.errors import PaymentFailed, PaymentProviderUnavailable
+from efoy_app.domain.errors import DomainError, PaymentFailed, PaymentProviderUnavailable
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.settings import get_settings
 
@@ -28,6 +28,13 @@ STRIPE_RETRIES = 2
 
 class StripeNotConfigured(PaymentProviderUnavailable):
     code = "payments_not_configured"
+
+
+class PaymentProviderRejected(DomainError):
+    """Stripe refused a request we built: our bug or configuration, never the patient's."""
+
+    http_status = 502
+    code = "payment_provider_error"
 
 
 @lru_cache
@@ -47,7 +54,7 @@ def get_stripe() -> stripe.StripeClient:
     )
 
 
-def call(op: str, fn: Callable[[], T], **ids: Any) -> T:
+def call(op: str, fn: Callable[[], T], *, passthrough_invalid: bool = False, **ids: Any) -> T:
     """Run one Stripe call, log it, and translate the errors a caller can act on."""
     started = time.perf_counter()
     outcome = "ok"
@@ -61,6 +68,14 @@ def call(op: str, fn: Callable[[], T], **ids: Any) -> T:
         raise PaymentProviderUnavailable(
             "The payment provider is not answering right now. Nothing was charged; "
             "please try again in a moment."
+        ) from exc
+    except stripe.InvalidRequestError as exc:
+        outcome = f"rejected:{exc.code}"
+        if passthrough_invalid:
+            raise
+        raise PaymentProviderRejected(
+            "The payment provider refused this payment. Nothing was charged; our team has been "
+            "told. Please try again later."
         ) from exc
     except stripe.StripeError as exc:
         outcome = f"error:{type(exc).__name__}:{getattr(exc, 'code', None)}"

@@ -11,6 +11,9 @@ from sqlmodel import Session, select
 from efoy_app.models import Booking, Payment
 from tests.integration.payments.helpers import auth, book_slot, wait_for
 
+# What Stripe.js passes when it confirms: where to come back after any redirect.
+RETURN_URL = "http://127.0.0.1/payment/success"
+
 
 def _create_intent(api_url: str, token: str, booking_id: int) -> dict:
     r = httpx.post(
@@ -42,7 +45,7 @@ def test_card_payment_confirms_the_booking(api_server, sandbox, make_patient, st
         == intent["paymentIntentId"]
     )
     stripe_client.v1.payment_intents.confirm(
-        intent["paymentIntentId"], {"payment_method": "pm_card_visa"}
+        intent["paymentIntentId"], {"payment_method": "pm_card_visa", "return_url": RETURN_URL}
     )
     r = _confirm(api_server.url, token, intent["paymentIntentId"])
     assert r.status_code == 200, r.text
@@ -67,7 +70,8 @@ def test_declined_card_then_retry_on_the_same_intent(
     intent = _create_intent(api_server.url, token, booking["id"])
     with pytest.raises(stripe.CardError):
         stripe_client.v1.payment_intents.confirm(
-            intent["paymentIntentId"], {"payment_method": "pm_card_chargeDeclined"}
+            intent["paymentIntentId"],
+            {"payment_method": "pm_card_chargeDeclined", "return_url": RETURN_URL},
         )
     body = _confirm(api_server.url, token, intent["paymentIntentId"]).json()
     assert body["status"] == "failed"
@@ -76,7 +80,7 @@ def test_declined_card_then_retry_on_the_same_intent(
     retry = _create_intent(api_server.url, token, booking["id"])
     assert retry["paymentIntentId"] == intent["paymentIntentId"]
     stripe_client.v1.payment_intents.confirm(
-        intent["paymentIntentId"], {"payment_method": "pm_card_visa"}
+        intent["paymentIntentId"], {"payment_method": "pm_card_visa", "return_url": RETURN_URL}
     )
     body = _confirm(api_server.url, token, intent["paymentIntentId"]).json()
     assert (body["status"], body["bookingStatus"]) == ("paid", "confirmed")
@@ -97,7 +101,7 @@ def test_webhook_alone_confirms_a_card_payment(api_server, sandbox, make_patient
     booking = book_slot(api_server.url, token, doctor_index=5)
     intent = _create_intent(api_server.url, token, booking["id"])
     stripe_client.v1.payment_intents.confirm(
-        intent["paymentIntentId"], {"payment_method": "pm_card_visa"}
+        intent["paymentIntentId"], {"payment_method": "pm_card_visa", "return_url": RETURN_URL}
     )
 
     def confirmed():
