@@ -13,13 +13,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import anyio
-from efoy_app.api.deps import current_user, get_session, require_admin
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session
 
+from efoy_app.api.deps import current_user, get_session, require_admin
 from efoy_app.api.idempotency import run_idempotent
 from efoy_app.domain import payments, refunds, webhooks
 from efoy_app.domain.errors import ValidationFailed

@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from efoy_app.domain.bookings import get_booking_for
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from efoy_app.domain import audit, mailer, refunds
+from efoy_app.domain.bookings import get_booking_for
 from efoy_app.domain.errors import Conflict, DomainError, NotFound
 from efoy_app.domain.money import format_money, to_minor
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
