@@ -75,6 +75,10 @@ def create(sb: Sandbox, params: Params) -> dict[str, Any]:
         raise invalid_request(
             "The `expires_at` timestamp must be less than 24 hours from Checkout Session "
             "creation.", param="expires_at")
+    for key in ("success_url", "cancel_url"):
+        url = params.str(key, max_length=5000)
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise invalid_request("Not a valid URL", param=key, code="url_invalid")
     intent_data = params.dict("payment_intent_data")
     intent_data.reject_unknown(INTENT_DATA_PARAMS)
     if intent_data.enum("capture_method", ("automatic", "automatic_async", "manual")) == "manual":

@@ -9,7 +9,7 @@ page). A succeeded PaymentIntent that came from Checkout completes its Checkout 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -46,10 +46,9 @@ class Outcome:
     redirect: str | None = None
     error: dict[str, Any] | None = None
     status: int = 200
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"outcome": self.outcome, **self.extra}
+        body: dict[str, Any] = {"outcome": self.outcome}
         if self.redirect is not None:
             body["redirect"] = self.redirect
         if self.error is not None:
