@@ -27,12 +27,15 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from efoy_app.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 VAR = ROOT / "var"
 DEMO_ENV_FILE = VAR / "demo.env"
 DEFAULT_PORT = 3000
 DEFAULT_SANDBOX_PORT = 12111
+DEFAULT_FRONTEND_URL = "http://localhost:3000"
 DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/"
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
@@ -71,11 +74,9 @@ def reflex_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def is_demo(env: Mapping[str, str]) -> bool:
-    """Same rule as `Settings.env`: demo unless told otherwise or a real Stripe key is set."""
-    if env.get("EFOY_ENV"):
-        return env["EFOY_ENV"] == "demo"
-    return not env.get("STRIPE_SECRET_KEY")
+def configured() -> Settings:
+    """Settings as the app will see them (environment first, then `.env`)."""
+    return Settings()
 
 
 def demo_webhook_secret() -> str:
@@ -197,15 +198,18 @@ def main(argv: list[str] | None = None) -> int:
 
     env = reflex_env()
     env["EFOY_PORT"] = str(args.port)
-    demo = is_demo(env)
+    settings = configured()
+    demo = settings.is_demo
     sandbox: subprocess.Popen | None = None
     app: subprocess.Popen | None = None
     with _sigterm_as_exit():
         try:
+            if settings.frontend_url == DEFAULT_FRONTEND_URL:
+                # Links in emails and Stripe's return URLs must point at the port we serve.
+                env["FRONTEND_URL"] = f"http://localhost:{args.port}"
             if demo:
                 env["EFOY_ENV"] = "demo"
-                env.setdefault("FRONTEND_URL", f"http://localhost:{args.port}")
-                if not args.no_sandbox and not env.get("STRIPE_API_BASE"):
+                if not args.no_sandbox and not settings.stripe_api_base:
                     secret = demo_webhook_secret()
                     sandbox = start_sandbox(env, args.sandbox_port, args.port, secret)
                     if sandbox is not None:
