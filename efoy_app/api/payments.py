@@ -127,8 +127,8 @@ def _dump(model: BaseModel) -> dict[str, Any]:
 def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
     """Against the sandbox, its card page stands in for Stripe.js' Payment Element."""
     settings = get_settings()
-    if not settings.stripe_api_base or settings.stripe_publishable_key:
-        return None
+    if not settings.stripe_api_base:
+        return None  # real Stripe: the page mounts Stripe's Payment Element instead
     query = urlencode(
         {
             "client_secret": client_secret,
