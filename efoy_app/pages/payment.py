@@ -6,7 +6,13 @@ import reflex as rx
 
 from efoy_app import routes
 from efoy_app.components.layout import error_callout, page_heading, page_shell
-from efoy_app.state.payment import PaymentCancelState, PaymentResultState, PaymentState
+from efoy_app.components.stripe_elements import stripe_card_form
+from efoy_app.state.payment import (
+    PaymentCancelState,
+    PaymentResultState,
+    PaymentState,
+    payment_element_enabled,
+)
 
 
 def _row(label: str, value: rx.Var | str, **props: object) -> rx.Component:
@@ -103,6 +109,7 @@ def _pay_card() -> rx.Component:
                     ),
                 ),
             ),
+            _payment_element(),
             rx.text(
                 "Pay now takes you to Stripe's secure payment page; Pay by card opens the card "
                 "form. Card details never reach Efoy.",
@@ -114,6 +121,23 @@ def _pay_card() -> rx.Component:
         ),
         width="100%",
         max_width="640px",
+    )
+
+
+def _payment_element() -> rx.Component:
+    """Stripe's Payment Element, compiled in only when real Stripe keys are configured."""
+    if not payment_element_enabled():
+        return rx.fragment()
+    return rx.cond(
+        PaymentState.card_client_secret != "",
+        rx.box(
+            stripe_card_form(
+                publishable_key=PaymentState.publishable_key,
+                client_secret=PaymentState.card_client_secret,
+                return_url=PaymentState.card_return_url,
+            ),
+            width="100%",
+        ),
     )
 
 

@@ -11,16 +11,17 @@ import asyncio
 import dataclasses
 
 import reflex as rx
-from efoy_app.domain.bookings import booking_view, get_booking_for
 from reflex.event import EventSpec
 
 from efoy_app import routes
 from efoy_app.api.payments import card_page_url
 from efoy_app.db import session_scope
 from efoy_app.domain import payments
+from efoy_app.domain.bookings import booking_view, get_booking_for
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
 from efoy_app.models import BOOKING_HELD, PAYMENT_PENDING, User
+from efoy_app.settings import get_settings
 from efoy_app.state.auth import AuthState, SessionUser
 from efoy_app.state.display import when_label
 
@@ -65,23 +66,38 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
         )
 
 
-def _start_checkout(user: SessionUser, booking_id: int) -> str:
+def _start_checkout(user: SessionUser, booking_id: int) -> tuple[str, str]:
+    """(Stripe's hosted page to go to, "")."""
     with session_scope() as db:
         start = payments.start_checkout(db, booking_id=booking_id, user=db.get(User, user.id))
-        return start.url
+        return start.url, ""
 
 
-def _start_card(user: SessionUser, booking_id: int) -> str:
+def _start_card(user: SessionUser, booking_id: int) -> tuple[str, str]:
+    """Against the sandbox, (its card page, ""); with real Stripe, ("", client secret) for the
+    Payment Element on our page."""
     with session_scope() as db:
         start = payments.start_card_payment(db, booking_id=booking_id, user=db.get(User, user.id))
         url = card_page_url(start.payment_intent_id, start.client_secret)
-        if url is None:
+        if url is not None:
+            return url, ""
+        if not payment_element_enabled():
             raise DomainError(
-                "Card payments on this page need Stripe's Payment Element, which is not "
-                "configured here. Please use Pay now.",
+                "Card payments on this page are not configured (no STRIPE_PUBLISHABLE_KEY). "
+                "Please use Pay now.",
                 code="card_form_unavailable",
             )
-        return url
+        return "", start.client_secret
+
+
+def payment_element_enabled() -> bool:
+    """Stripe's Payment Element is compiled in only with a real publishable key."""
+    settings = get_settings()
+    return bool(settings.stripe_publishable_key) and not settings.stripe_api_base
+
+
+def card_return_url() -> str:
+    return f"{get_settings().frontend_url.rstrip('/')}{routes.PAYMENT_SUCCESS}"
 
 
 class PaymentState(AuthState):
@@ -91,6 +107,10 @@ class PaymentState(AuthState):
     error: str = ""
     not_found: bool = False
     busy: bool = False
+    # Stripe's design: the PaymentIntent's client secret is handed to the payer's browser only.
+    card_client_secret: str = ""
+    publishable_key: str = ""
+    card_return_url: str = ""
 
     @rx.var
     def can_pay(self) -> bool:
@@ -114,7 +134,7 @@ class PaymentState(AuthState):
 
     @rx.event
     async def load_page(self) -> EventSpec | None:
-        self.error, self.busy = "", False
+        self.error, self.busy, self.card_client_secret = "", False, ""
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
@@ -135,13 +155,19 @@ class PaymentState(AuthState):
         self.busy, self.error = True, ""
         yield
         try:
-            url = await asyncio.to_thread(start, user, booking_id)
+            url, client_secret = await asyncio.to_thread(start, user, booking_id)
         except DomainError as exc:
             self.error = exc.message
             self.busy = False
             await self._reload(user)
             return
-        yield rx.redirect(url)
+        if url:
+            yield rx.redirect(url)
+            return
+        self.busy = False
+        self.card_client_secret = client_secret
+        self.publishable_key = get_settings().stripe_publishable_key or ""
+        self.card_return_url = card_return_url()
 
     @rx.event
     async def pay_now(self):  # type: ignore[no-untyped-def]
