@@ -28,7 +28,9 @@ def test_enabled_only_with_a_publishable_key_and_real_stripe(settings_env) -> No
     assert payment_element_enabled() is True
     settings_env(STRIPE_PUBLISHABLE_KEY="pk_test_123", STRIPE_API_BASE="http://127.0.0.1:12111")
     assert payment_element_enabled() is False
-    settings_env(STRIPE_PUBLISHABLE_KEY=None, VITE_STRIPE_PUBLISHABLE_KEY=None, STRIPE_API_BASE=None)
+    settings_env(
+        STRIPE_PUBLISHABLE_KEY=None, VITE_STRIPE_PUBLISHABLE_KEY=None, STRIPE_API_BASE=None
+    )
     assert payment_element_enabled() is False
     settings_env(VITE_STRIPE_PUBLISHABLE_KEY="pk_test_seed")
     assert payment_element_enabled() is True
