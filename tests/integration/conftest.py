@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
@@ -25,33 +23,10 @@ from sqlmodel import Session, SQLModel
 from efoy_app.db import get_engine
 from efoy_app.settings import get_settings
 from tests.conftest import StripeWorld
+from tests.integration.support import UvicornThread
 
 PATIENT = ("patient@example.com", "patient-demo-pass")
 ADMIN = ("admin@example.com", "admin-demo-pass")
-
-
-class UvicornThread:
-    """uvicorn serving an ASGI app from a daemon thread, stopped cleanly at the end."""
-
-    def __init__(self, app: FastAPI, port: int) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @dataclass

@@ -1,0 +1,71 @@
+"""Helpers for integration tests: uvicorn in a thread, and a throwaway PostgreSQL schema."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from efoy_app.db import make_engine
+
+PG_URL_ENV = "TEST_DATABASE_URL"
+
+
+class UvicornThread:
+    """uvicorn serving an ASGI app from a daemon thread, stopped cleanly at the end."""
+
+    def __init__(self, app: object, port: int) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def postgres_url() -> str:
+    """TEST_DATABASE_URL, or skip (CI sets it; a laptop may have no PostgreSQL)."""
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        pytest.skip(f"{PG_URL_ENV} is not set: PostgreSQL variant not run")
+    return url
+
+
+@contextmanager
+def postgres_schema_engine(url: str) -> Iterator[Engine]:
+    """An engine (built by our own `make_engine`) confined to a fresh schema, dropped after."""
+    schema = f"efoy_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    engine = make_engine(f"{url}{separator}options=-csearch_path%3D{schema}")
+    try:
+        SQLModel.metadata.create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
