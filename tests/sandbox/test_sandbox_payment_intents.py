@@ -164,7 +164,7 @@ def test_unknown_ids_and_bad_amounts(client: stripe.StripeClient) -> None:
 
 
 def test_async_methods(sandbox: SandboxProcess) -> None:
-    async def flow() -> tuple[str, str, str]:
+    async def flow() -> tuple[str, str, str, str, int]:
         client = stripe.StripeClient(sandbox.api_key, base_addresses={"api": sandbox.url})
         intent = await client.v1.payment_intents.create_async(
             params={"amount": 3000, "currency": "usd"})
@@ -176,10 +176,17 @@ def test_async_methods(sandbox: SandboxProcess) -> None:
                 intent.id, params={"payment_method": "pm_card_visa"})
         except stripe.InvalidRequestError as exc:
             code = exc.code or ""
-        return confirmed.status, charge.payment_method_details.card.brand, code
+        refund = await client.v1.refunds.create_async(
+            params={"payment_intent": intent.id, "amount": 1000})
+        session = await client.v1.checkout.sessions.create_async(params={
+            "mode": "payment", "line_items": [{"quantity": 1, "price_data": {
+                "currency": "usd", "unit_amount": 1500, "product_data": {"name": "Visit"}}}]})
+        found = await client.v1.checkout.sessions.retrieve_async(session.id)
+        return (confirmed.status, charge.payment_method_details.card.brand, code, found.status,
+                refund.amount)
 
     # A thread of its own: pytest-playwright's sync API keeps an event loop running in the main
     # thread once a browser test has run, and asyncio.run() refuses to nest in it.
     with ThreadPoolExecutor(1) as pool:
         result = pool.submit(asyncio.run, flow()).result(timeout=30)
-    assert result == ("succeeded", "mastercard", "payment_intent_unexpected_state")
+    assert result == ("succeeded", "mastercard", "payment_intent_unexpected_state", "open", 1000)

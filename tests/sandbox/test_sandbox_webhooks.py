@@ -187,5 +187,4 @@ def test_api_created_endpoints_get_only_their_events_with_their_secret(
     other = receiver.records(path="/other")
     assert [(r["type"], r["valid"]) for r in other] == [("charge.succeeded", True)]
     charge_event = client.v1.events.list(params={"type": "charge.succeeded"}).data[0]
-    assert charge_event.pending_webhooks in (0, 1, 2)
     wait_for(lambda: client.v1.events.retrieve(charge_event.id).pending_webhooks == 0)
