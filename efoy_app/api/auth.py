@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sqlmodel import Session
 
-from efoy_app.api.deps import current_user, get_session
+from efoy_app.api.deps import current_user, finish, get_session
 from efoy_app.api.schemas import ErrorOut, RegisterIn, TokenIn, TokenOut, UserOut
 from efoy_app.domain import auth
 from efoy_app.models import User
@@ -41,7 +41,7 @@ def register(body: RegisterIn, db: Session = Depends(get_session)) -> UserOut:
         phone=body.phone,
         timezone=body.timezone or "UTC",
     )
-    return user_out(user)
+    return finish(db, user_out(user))
 
 
 @router.post(
@@ -54,7 +54,9 @@ def token(body: TokenIn, db: Session = Depends(get_session)) -> TokenOut:
     (429 with Retry-After)."""
     user = auth.authenticate(db, email=body.email, password=body.password)
     access_token, expires_in = auth.issue_token(user)
-    return TokenOut(access_token=access_token, token_type="bearer", expires_in=expires_in)
+    return finish(
+        db, TokenOut(access_token=access_token, token_type="bearer", expires_in=expires_in)
+    )
 
 
 @router.get("/me", response_model=UserOut, responses={401: {"model": ErrorOut}})

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path
 from sqlmodel import Session
 
-from efoy_app.api.deps import current_user, get_session
+from efoy_app.api.deps import current_user, finish, get_session
 from efoy_app.api.schemas import MAX_ID, BookingIn, BookingOut, CancelIn, ErrorOut
 from efoy_app.domain import bookings
 from efoy_app.domain.money import format_money
@@ -59,7 +59,7 @@ def create_booking(
     booking = bookings.hold_slot(
         db, patient=user, doctor_id=body.doctor_id, starts_at=body.starts_at, reason=body.reason
     )
-    return booking_out(bookings.booking_view(db, booking), user.timezone)
+    return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))
 
 
 @router.get("", response_model=list[BookingOut], responses={401: {"model": ErrorOut}})
@@ -67,7 +67,8 @@ def list_bookings(
     user: User = Depends(current_user), db: Session = Depends(get_session)
 ) -> list[BookingOut]:
     """The caller's bookings (an admin: everyone's), latest appointment first."""
-    return [booking_out(v, user.timezone) for v in bookings.list_bookings_for(db, user)]
+    views = bookings.list_bookings_for(db, user)
+    return finish(db, [booking_out(v, user.timezone) for v in views])
 
 
 @router.get("/{booking_id}", response_model=BookingOut, responses={404: {"model": ErrorOut}})
@@ -76,7 +77,7 @@ def get_booking(
 ) -> BookingOut:
     """One of the caller's bookings."""
     booking = bookings.get_booking_for(db, booking_id, user)
-    return booking_out(bookings.booking_view(db, booking), user.timezone)
+    return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))
 
 
 @router.post(
@@ -94,4 +95,4 @@ def cancel_booking(
     booking = bookings.cancel_booking(
         db, booking_id=booking_id, actor=user, reason=(body.reason if body else None) or ""
     )
-    return booking_out(bookings.booking_view(db, booking), user.timezone)
+    return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))

@@ -1,13 +1,15 @@
 """FastAPI dependencies: a database session per request, and the bearer-token user.
 
-`current_user` ends its read transaction before the route runs, so with SQLite (where every
-transaction begins IMMEDIATE, i.e. takes the write lock) a slow route — a Stripe call, a PDF —
-never holds the lock it does not need.
+`current_user` ends its read transaction before the route runs, and routes end theirs with
+`finish()` before FastAPI serializes the answer: with SQLite every transaction begins IMMEDIATE,
+i.e. takes the write lock, and must never be held while waiting for something else (a Stripe
+call, a PDF, a free threadpool worker).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +19,8 @@ from efoy_app.db import get_engine
 from efoy_app.domain.auth import require_role, user_from_token
 from efoy_app.domain.errors import Unauthorized
 from efoy_app.models import ROLE_ADMIN, User
+
+T = TypeVar("T")
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -29,6 +33,18 @@ def get_session() -> Iterator[Session]:
     """One Session per request; domain functions commit their own unit of work."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
+
+
+def finish(session: Session, value: T) -> T:
+    """End the request's transaction, then hand back the response body.
+
+    A sync route's return value is validated in FastAPI's threadpool. With SQLite every
+    transaction holds the write lock (BEGIN IMMEDIATE), so a route that returned with a read
+    transaction open would keep the lock while waiting for a pool thread — and under load every
+    pool thread may be waiting for that lock. Routes call this on their way out.
+    """
+    session.close()
+    return value
 
 
 def _user_for(session: Session, credentials: HTTPAuthorizationCredentials) -> User:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session
 
-from efoy_app.api.deps import get_session, optional_user
+from efoy_app.api.deps import finish, get_session, optional_user
 from efoy_app.api.schemas import MAX_ID, DoctorOut, ErrorOut, SlotOut, SlotsOut
 from efoy_app.domain import doctors, scheduling
 from efoy_app.domain.auth import validate_timezone
@@ -48,19 +48,20 @@ def list_doctors(
     db: Session = Depends(get_session),
 ) -> list[DoctorOut]:
     """Public. Active doctors, by name."""
-    return [doctor_out(v) for v in doctors.list_doctors(db, search=search, speciality=speciality)]
+    views = doctors.list_doctors(db, search=search, speciality=speciality)
+    return finish(db, [doctor_out(v) for v in views])
 
 
 @router.get("/specialities", response_model=list[str])
 def list_specialities(db: Session = Depends(get_session)) -> list[str]:
     """Public. The specialities of active doctors, for a filter."""
-    return doctors.list_specialities(db)
+    return finish(db, doctors.list_specialities(db))
 
 
 @router.get("/{doctor_id}", response_model=DoctorOut, responses={404: {"model": ErrorOut}})
 def get_doctor(doctor_id: DoctorId, db: Session = Depends(get_session)) -> DoctorOut:
     """Public. One active doctor."""
-    return doctor_out(doctors.get_doctor(db, doctor_id))
+    return finish(db, doctor_out(doctors.get_doctor(db, doctor_id)))
 
 
 def parse_day(text: str) -> date_type:
@@ -97,7 +98,7 @@ def get_slots(
     shown_in = validate_timezone(timezone) if timezone else (user.timezone if user else None)
     shown_in = shown_in or doctor.timezone
     slots = scheduling.free_slots_for_day(db, doctor_id, day)
-    return SlotsOut(
+    out = SlotsOut(
         doctor_id=doctor_id,
         date=day.isoformat(),
         timezone=shown_in,
@@ -109,3 +110,4 @@ def get_slots(
             for s in slots
         ],
     )
+    return finish(db, out)
