@@ -79,17 +79,18 @@ def configured() -> Settings:
     return Settings()
 
 
-def demo_webhook_secret() -> str:
+def demo_webhook_secret(var_dir: Path = VAR) -> str:
     """The sandbox's webhook secret, made once and kept in var/demo.env (git-ignored)."""
-    VAR.mkdir(exist_ok=True)
-    if DEMO_ENV_FILE.exists():
-        for line in DEMO_ENV_FILE.read_text().splitlines():
+    var_dir.mkdir(parents=True, exist_ok=True)
+    demo_env = var_dir / DEMO_ENV_FILE.name
+    if demo_env.exists():
+        for line in demo_env.read_text().splitlines():
             key, _, value = line.partition("=")
             if key.strip() == "STRIPE_WEBHOOK_SECRET" and value.strip():
                 return value.strip()
     secret = "whsec_" + secrets.token_hex(24)
-    DEMO_ENV_FILE.write_text(f"STRIPE_WEBHOOK_SECRET={secret}\n")
-    DEMO_ENV_FILE.chmod(0o600)
+    demo_env.write_text(f"STRIPE_WEBHOOK_SECRET={secret}\n")
+    demo_env.chmod(0o600)
     return secret
 
 
@@ -134,18 +135,18 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None
 
 
 def start_sandbox(
-    env: Mapping[str, str], sandbox_port: int, app_port: int, secret: str
+    env: Mapping[str, str], sandbox_port: int, app_port: int, secret: str, var_dir: Path = VAR
 ) -> subprocess.Popen | None:
     """Start the project's Stripe sandbox in the background, if this checkout has it."""
     if importlib.util.find_spec("stripe_sandbox") is None:
         print("efoy: stripe_sandbox is not available; payments are disabled in this demo.")
         return None
-    VAR.mkdir(exist_ok=True)
+    var_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "stripe_sandbox",
             "--port", str(sandbox_port),
-            "--state", str(VAR / "sandbox.db"),
+            "--state", str(var_dir / "sandbox.db"),
             "--webhook", f"http://127.0.0.1:{app_port}/api/v1/payment/webhook",
             "--webhook-secret", secret,
         ],
@@ -192,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=int(os.environ.get("EFOY_SANDBOX_PORT", DEFAULT_SANDBOX_PORT)),
     )
+    parser.add_argument(
+        "--var-dir",
+        type=Path,
+        default=VAR,
+        help="where demo.env and the sandbox's state live (default: var/)",
+    )
     parser.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox")
     parser.add_argument("--no-seed", action="store_true", help="do not load the demo data")
     args = parser.parse_args(argv)
@@ -210,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             if demo:
                 env["EFOY_ENV"] = "demo"
                 if not args.no_sandbox and not settings.stripe_api_base:
-                    secret = demo_webhook_secret()
-                    sandbox = start_sandbox(env, args.sandbox_port, args.port, secret)
+                    secret = demo_webhook_secret(args.var_dir)
+                    sandbox = start_sandbox(env, args.sandbox_port, args.port, secret, args.var_dir)
                     if sandbox is not None:
                         env["STRIPE_API_BASE"] = f"http://127.0.0.1:{args.sandbox_port}"
                         env["STRIPE_SECRET_KEY"] = SANDBOX_SECRET_KEY

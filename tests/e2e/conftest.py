@@ -1,11 +1,12 @@
 """An Efoy server for end-to-end tests, started exactly as `make run` starts it.
 
-`app_server` runs `python -m efoy_app.launcher` (migrate, seed the demo data, `reflex run --env
-prod` on one port) on a free port, with its own database, its own Reflex build folder
-(`REFLEX_WEB_WORKDIR`) and its own state folder, so it never disturbs a `make run` serving from
-the same checkout. Extra environment (for example a Stripe sandbox's STRIPE_API_BASE,
-STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET) comes from the `app_server_extra_env` fixture, which
-a conftest closer to the tests may override.
+`app_server` runs `python -m efoy_app.launcher` (start the Stripe sandbox, migrate, seed the demo
+data, `reflex run --env prod` on one port) on free ports, with its own database, its own Reflex
+build folder (`REFLEX_WEB_WORKDIR`), its own state folder and its own sandbox state and webhook
+secret (`--var-dir`), so it never disturbs a `make run` serving from the same checkout. Extra
+environment comes from the `app_server_extra_env` fixture, which a conftest closer to the tests
+may override; setting STRIPE_API_BASE there (with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET)
+replaces the launcher's sandbox by one of the test's own.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from efoy_app.db import make_engine
-from efoy_app.launcher import ROOT, reflex_env, wait_for_http
+from efoy_app.launcher import ROOT, demo_webhook_secret, reflex_env, wait_for_http
 from tests.conftest import free_port
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -41,6 +42,8 @@ class AppServer:
     db_url: str
     port: int
     workdir: Path
+    sandbox_url: str | None
+    webhook_secret: str | None
     log_path: Path
     start_seconds: float
     proc: subprocess.Popen = field(repr=False)
@@ -65,6 +68,7 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
     """Migrate, seed and serve the app on a free port; returns once pages answer."""
     workdir = Path(tempfile.mkdtemp(prefix="efoy-e2e-"))
     port = free_port()
+    sandbox_port = free_port()
     db_url = f"sqlite:///{workdir / 'efoy.db'}"
     env = reflex_env()
     for name in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "EFOY_ENV"):
@@ -81,11 +85,15 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
         }
     )
     env.update(extra_env or {})
+    own_sandbox = not env.get("STRIPE_API_BASE")
+    var_dir = workdir / "var"
+    command = [sys.executable, "-m", "efoy_app.launcher", "--port", str(port)]
+    command += ["--sandbox-port", str(sandbox_port), "--var-dir", str(var_dir)]
     log_path = workdir / "server.log"
     started = time.monotonic()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "efoy_app.launcher", "--port", str(port), "--no-sandbox"],
+            command,
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -97,6 +105,8 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
         db_url=db_url,
         port=port,
         workdir=workdir,
+        sandbox_url=f"http://127.0.0.1:{sandbox_port}" if own_sandbox else env["STRIPE_API_BASE"],
+        webhook_secret=None,
         log_path=log_path,
         start_seconds=0.0,
         proc=proc,
@@ -104,6 +114,11 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
     try:
         wait_for_http(f"{server.url}/ping", START_TIMEOUT, proc)
         wait_for_http(f"{server.url}/doctors", 30, proc)
+        if own_sandbox:
+            wait_for_http(f"{server.sandbox_url}/_sandbox/health", 30, proc)
+            server.webhook_secret = demo_webhook_secret(var_dir)
+        else:
+            server.webhook_secret = env.get("STRIPE_WEBHOOK_SECRET")
     except (RuntimeError, TimeoutError) as exc:
         stop_app_server(server, keep_files=True)
         raise RuntimeError(f"Efoy did not start: {exc}\n{server.log_tail()}") from exc
