@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import stripe
-from sandbox_support import WEBHOOK_SECRET, Receiver, line_item
+from sandbox_support import WEBHOOK_SECRET, Receiver, line_item, wait_for
 
 from stripe_sandbox.testing import SandboxProcess
 
@@ -32,8 +32,13 @@ def sandbox(receiver: Receiver) -> Iterator[SandboxProcess]:
 
 @pytest.fixture(autouse=True)
 def clean(sandbox: SandboxProcess, receiver: Receiver) -> None:
-    """Every test starts from an empty sandbox (the `--webhook` endpoint stays)."""
+    """Every test starts from an empty sandbox (the `--webhook` endpoint stays).
+
+    Reset cancels pending deliveries; one already on the wire may still land, so wait until
+    nothing is in flight before clearing what the receiver saw."""
     sandbox.control("reset")
+    wait_for(lambda: sandbox.control("webhooks", method="GET")["in_flight"] == 0)
+    time.sleep(0.02)
     receiver.clear()
 
 
