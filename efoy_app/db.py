@@ -20,7 +20,13 @@ from efoy_app.settings import get_settings
 def make_engine(url: str) -> Engine:
     """SQLite gets WAL and a busy timeout so concurrent writers wait instead of failing."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # As many connections as FastAPI's threadpool has threads, so none waits for the pool.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=10,
+            max_overflow=40,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

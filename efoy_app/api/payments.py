@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session
 
-from efoy_app.api.deps import current_user, get_session, require_admin
+from efoy_app.api.deps import current_user, finish, get_session, require_admin
 from efoy_app.api.idempotency import run_idempotent
 from efoy_app.domain import payments, refunds, webhooks
 from efoy_app.domain.errors import ValidationFailed
@@ -166,13 +166,16 @@ def create_checkout_session(
             )
         )
 
-    return run_idempotent(
+    return finish(
         db,
-        user=user,
-        endpoint="create-checkout-session",
-        key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        run_idempotent(
+            db,
+            user=user,
+            endpoint="create-checkout-session",
+            key=idempotency_key,
+            body=body.model_dump(mode="json"),
+            action=action,
+        ),
     )
 
 
@@ -207,13 +210,16 @@ def create_payment_intent(
             )
         )
 
-    return run_idempotent(
+    return finish(
         db,
-        user=user,
-        endpoint="create-payment-intent",
-        key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        run_idempotent(
+            db,
+            user=user,
+            endpoint="create-payment-intent",
+            key=idempotency_key,
+            body=body.model_dump(mode="json"),
+            action=action,
+        ),
     )
 
 
@@ -224,7 +230,7 @@ def confirm_payment(
     """Runs the same fulfilment as the webhook, for a client that just finished paying."""
     payments.payment_by_intent_for(db, payment_intent_id, user)  # 404 unless it is theirs
     payment = payments.fulfill_payment_intent(db, payment_intent_id, actor=f"user:{user.id}")
-    return status_out(db, payment)
+    return finish(db, status_out(db, payment))
 
 
 @router.get("/status/{session_id}", response_model=PaymentStatusOut)
@@ -236,7 +242,7 @@ def payment_status(
         payment = payments.payment_by_intent_for(db, session_id, user)
     else:
         payment = payments.payment_by_session_for(db, session_id, user)
-    return status_out(db, payment)
+    return finish(db, status_out(db, payment))
 
 
 @router.post("/refund/{session_id}", response_model=RefundOut)
@@ -280,13 +286,16 @@ def refund(
             )
         )
 
-    return run_idempotent(
+    return finish(
         db,
-        user=admin,
-        endpoint=f"refund:{payment_id}",
-        key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        run_idempotent(
+            db,
+            user=admin,
+            endpoint=f"refund:{payment_id}",
+            key=idempotency_key,
+            body=body.model_dump(mode="json"),
+            action=action,
+        ),
     )
 
 

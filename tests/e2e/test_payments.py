@@ -1,0 +1,146 @@
+"""Paying in Chromium: our pages, the sandbox's hosted Checkout and card pages, the webhook.
+
+The server runs as `make run` runs it, sandbox included, so a confirmation seen here went
+through Stripe-shaped HTTP, a signed webhook and the one fulfil function.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from efoy_app.domain.auth import register_patient
+from efoy_app.domain.scheduling import upcoming_free_slots
+from efoy_app.models import Booking, Doctor, Payment
+from tests.e2e.conftest import AppServer
+from tests.e2e.ui import log_in
+
+CONFIRMED = "Payment received: your appointment is confirmed."
+PASSWORD = "e2e-payments-pass"
+
+
+def _patient_with_booking(server: AppServer, page: Page, currency: str) -> tuple[int, Doctor]:
+    """A fresh patient, logged in, who books a slot through the doctor page."""
+    email = f"pay-{uuid.uuid4().hex[:10]}@example.com"
+    with server.session() as s:
+        register_patient(s, email=email, password=PASSWORD, full_name="Abebe Bikila")
+        doctor = s.exec(select(Doctor).where(Doctor.currency == currency)).first()
+        assert doctor is not None
+    log_in(page, server.url, email, PASSWORD)
+    page.goto(f"{server.url}/doctors/{doctor.id}")
+    page.locator("[data-slot]").first.click()
+    page.get_by_role("button", name="Book appointment").click()
+    expect(page).to_have_url(re.compile(r"/appointments/?\?held=\d+$"))
+    booking_id = int(page.url.rsplit("=", 1)[1])
+    return booking_id, doctor
+
+
+def _status(server: AppServer, booking_id: int) -> str:
+    with server.session() as s:
+        booking = s.get(Booking, booking_id)
+        assert booking is not None
+        return booking.status
+
+
+def _fill_card(page: Page, card: str, email: str | None = "patient@example.com") -> None:
+    if email is not None:
+        page.get_by_label("Email").fill(email)
+    page.get_by_label("Card number").fill(card)
+    page.get_by_label("Expiry").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_label("Cardholder name").fill("Abebe Bikila")
+
+
+def test_pay_now_with_4242_confirms(app_server: AppServer, page: Page, screenshots_dir) -> None:
+    booking_id, doctor = _patient_with_booking(app_server, page, "ETB")
+    page.locator(".booking-card").get_by_role("link", name="Pay").click()
+    expect(page).to_have_url(re.compile(rf"/payment/{booking_id}/?$"))
+    expect(page.locator("#payment-price")).to_contain_text(f"{doctor.fee_minor / 100:,.2f}")
+    expect(page.locator("#hold-countdown")).to_contain_text("in ")
+    page.screenshot(path=str(screenshots_dir / "payment.png"))
+    page.get_by_role("button", name="Pay now").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(app_server.sandbox_url)}/"))
+    _fill_card(page, "4242 4242 4242 4242")
+    started = time.monotonic()
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/payment/success\?session_id=cs_"))
+    expect(page.get_by_text(CONFIRMED)).to_be_visible()
+    seen = time.monotonic() - started
+    print(f"\nPay -> confirmation seen (hosted Checkout): {seen:.2f}s")
+    expect(page.locator("#confirmation-payment-id")).to_contain_text("pi_")
+    with app_server.session() as s:
+        [payment] = s.exec(select(Payment).where(Payment.booking_id == booking_id)).all()
+        assert (payment.status, payment.card_last4, payment.amount_minor) == (
+            "paid",
+            "4242",
+            doctor.fee_minor,
+        )
+    assert _status(app_server, booking_id) == "confirmed"
+    page.goto(f"{app_server.url}/appointments")
+    card = page.locator(f'.booking-card[data-booking-id="{booking_id}"]')
+    expect(card).to_have_attribute("data-status", "confirmed")
+    # Back on the payment page, a paid booking offers no second payment.
+    page.goto(f"{app_server.url}/payment/{booking_id}")
+    expect(page.get_by_text("This appointment is paid and confirmed.")).to_be_visible()
+    expect(page.get_by_role("button", name="Pay now")).to_have_count(0)
+
+
+def test_pay_by_card_confirms(app_server: AppServer, page: Page) -> None:
+    booking_id, _doctor = _patient_with_booking(app_server, page, "JPY")
+    page.goto(f"{app_server.url}/payment/{booking_id}")
+    page.get_by_role("button", name="Pay by card").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(app_server.sandbox_url)}/pay/pi_"))
+    _fill_card(page, "4242424242424242", email=None)
+    started = time.monotonic()
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/payment/success\?payment_intent=pi_"))
+    expect(page.get_by_text(CONFIRMED)).to_be_visible()
+    print(f"\nPay -> confirmation seen (card form): {time.monotonic() - started:.2f}s")
+    assert _status(app_server, booking_id) == "confirmed"
+
+
+def test_decline_shows_message_and_keeps_hold(app_server: AppServer, page: Page) -> None:
+    booking_id, _doctor = _patient_with_booking(app_server, page, "EUR")
+    page.goto(f"{app_server.url}/payment/{booking_id}")
+    page.get_by_role("button", name="Pay now").click()
+    _fill_card(page, "4000 0000 0000 0002")
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(page.get_by_text("Your card was declined.")).to_be_visible()
+    assert _status(app_server, booking_id) == "held"
+    # Still within the hold: a good card on the same page goes through.
+    _fill_card(page, "4242 4242 4242 4242")
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(page.get_by_text(CONFIRMED)).to_be_visible()
+    assert _status(app_server, booking_id) == "confirmed"
+
+
+def test_3ds_completed_and_failed(app_server: AppServer, page: Page) -> None:
+    booking_id, doctor = _patient_with_booking(app_server, page, "USD")
+    page.goto(f"{app_server.url}/payment/{booking_id}")
+    page.get_by_role("button", name="Pay now").click()
+    _fill_card(page, "4000 0025 0000 3155")
+    page.get_by_role("button", name="Pay", exact=True).click()
+    page.get_by_role("button", name="Complete authentication").click()
+    expect(page.get_by_text(CONFIRMED)).to_be_visible()
+    assert _status(app_server, booking_id) == "confirmed"
+
+    # A second booking with the same doctor, this time failing authentication.
+    with app_server.session() as s:
+        free = upcoming_free_slots(s, doctor.id)
+        assert free
+    page.goto(f"{app_server.url}/doctors/{doctor.id}")
+    page.locator("[data-slot]").first.click()
+    page.get_by_role("button", name="Book appointment").click()
+    expect(page).to_have_url(re.compile(r"/appointments/?\?held=\d+$"))
+    second = int(page.url.rsplit("=", 1)[1])
+    page.goto(f"{app_server.url}/payment/{second}")
+    page.get_by_role("button", name="Pay now").click()
+    _fill_card(page, "4000 0025 0000 3155")
+    page.get_by_role("button", name="Pay", exact=True).click()
+    page.get_by_role("button", name="Fail authentication").click()
+    expect(page.get_by_text("We are unable to authenticate your payment method.")).to_be_visible()
+    assert _status(app_server, second) == "held"
