@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from efoy_app.api.deps import current_user, finish, get_session
 from efoy_app.api.schemas import MAX_ID, BookingIn, BookingOut, CancelIn, ErrorOut
-from efoy_app.domain import bookings
+from efoy_app.domain import bookings, payments
 from efoy_app.domain.money import format_money
 from efoy_app.domain.scheduling import to_local
 from efoy_app.models import User
@@ -91,8 +91,8 @@ def cancel_booking(
     user: User = Depends(current_user),
     db: Session = Depends(get_session),
 ) -> BookingOut:
-    """Cancel a held (unpaid) booking, which frees its slot."""
-    booking = bookings.cancel_booking(
+    """Cancel a held (unpaid) booking, which frees its slot and closes its open payment."""
+    booking = payments.cancel_held_booking(
         db, booking_id=booking_id, actor=user, reason=(body.reason if body else None) or ""
     )
     return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))

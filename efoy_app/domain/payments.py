@@ -20,11 +20,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import stripe
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from efoy_app.domain import audit, mailer, refunds
-from efoy_app.domain.bookings import get_booking_for
+from efoy_app.domain.bookings import cancel_booking, get_booking_for
 from efoy_app.domain.errors import Conflict, DomainError, NotFound
 from efoy_app.domain.money import format_money, to_minor
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
@@ -749,6 +750,65 @@ def fulfill_payment_intent(
         raise NotFound("No payment of ours matches this payment.")
     db.refresh(payment)
     return payment
+
+
+# --- closing open payments ---
+
+
+def close_at_stripe(payment: Payment) -> None:
+    """Stop an open Checkout Session or PaymentIntent from taking money later.
+
+    Already complete, expired or canceled is fine: the caller reads which afterwards.
+    """
+    try:
+        if payment.kind == PAYMENT_KIND_CHECKOUT and payment.stripe_checkout_session_id:
+            sid = payment.stripe_checkout_session_id
+            call(
+                "checkout.sessions.expire",
+                lambda: get_stripe().v1.checkout.sessions.expire(sid),
+                passthrough_invalid=True,
+                session_id=sid,
+            )
+        elif payment.stripe_payment_intent_id:
+            pid = payment.stripe_payment_intent_id
+            call(
+                "payment_intents.cancel",
+                lambda: get_stripe().v1.payment_intents.cancel(pid),
+                passthrough_invalid=True,
+                payment_intent=pid,
+            )
+    except stripe.InvalidRequestError:
+        pass
+
+
+def cancel_held_booking(db: Session, *, booking_id: int, actor: User, reason: str = "") -> Booking:
+    """A patient (or admin) cancels before paying: close the booking's open payments at Stripe
+    first, so a payment racing the cancel is either confirmed (and the cancel refused) or
+    impossible; then cancel the booking."""
+    get_booking_for(db, booking_id, actor)  # 404 for another patient's booking
+    who = f"user:{actor.id}"
+    # Closed in our books first, so a racing "session expired" webhook cannot expire the booking.
+    open_payments = [
+        p
+        for p in payments_for_booking(db, booking_id)
+        if p.status in (PAYMENT_PENDING, PAYMENT_FAILED)
+    ]
+    for payment in open_payments:
+        _set_status(db, payment, PAYMENT_EXPIRED, who, "booking cancelled")
+    db.commit()
+    for payment in open_payments:
+        close_at_stripe(payment)
+        refund_ids: list[int] = []
+        if payment.stripe_checkout_session_id:
+            session = retrieve_checkout_session(payment.stripe_checkout_session_id)
+            if session.get("payment_status") == "paid":
+                refund_ids = apply_checkout_session(db, session, who)
+        elif payment.stripe_payment_intent_id:
+            pi = retrieve_payment_intent(payment.stripe_payment_intent_id)
+            if pi.get("status") == "succeeded":
+                refund_ids = apply_payment_intent(db, pi, who)
+        _finish(db, refund_ids)
+    return cancel_booking(db, booking_id=booking_id, actor=actor, reason=reason)
 
 
 # --- reading ---

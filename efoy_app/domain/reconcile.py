@@ -18,19 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import stripe
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from efoy_app.db import get_engine
 from efoy_app.domain import payments, refunds, webhooks
 from efoy_app.domain.errors import DomainError
-from efoy_app.domain.stripe_gateway import call, get_stripe
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
     BOOKING_HELD,
     PAYMENT_FAILED,
-    PAYMENT_KIND_CHECKOUT,
     PAYMENT_PENDING,
     REFUND_PENDING,
     Booking,
@@ -69,29 +66,6 @@ def _fulfil(db: Session, payment: Payment) -> None:
         payments.fulfill_checkout(db, payment.stripe_checkout_session_id, actor=ACTOR)
     elif payment.stripe_payment_intent_id:
         payments.fulfill_payment_intent(db, payment.stripe_payment_intent_id, actor=ACTOR)
-
-
-def _close_at_stripe(payment: Payment) -> None:
-    """Stop a lapsed hold's payment from succeeding later; already closed is fine."""
-    try:
-        if payment.kind == PAYMENT_KIND_CHECKOUT and payment.stripe_checkout_session_id:
-            sid = payment.stripe_checkout_session_id
-            call(
-                "checkout.sessions.expire",
-                lambda: get_stripe().v1.checkout.sessions.expire(sid),
-                passthrough_invalid=True,
-                session_id=sid,
-            )
-        elif payment.stripe_payment_intent_id:
-            pid = payment.stripe_payment_intent_id
-            call(
-                "payment_intents.cancel",
-                lambda: get_stripe().v1.payment_intents.cancel(pid),
-                passthrough_invalid=True,
-                payment_intent=pid,
-            )
-    except stripe.InvalidRequestError:
-        pass  # already complete, expired or canceled: the fulfil below reads which
 
 
 def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> ReconcileReport:
@@ -139,7 +113,7 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                     for payment in payments.payments_for_booking(db, booking.id):
                         if payment.status in (PAYMENT_PENDING, PAYMENT_FAILED):
                             db.rollback()
-                            _close_at_stripe(payment)
+                            payments.close_at_stripe(payment)
                             _fulfil(db, payment)
                             fresh = db.get(Payment, payment.id)
                             if fresh.status in (PAYMENT_PENDING, PAYMENT_FAILED):

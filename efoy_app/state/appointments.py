@@ -10,9 +10,10 @@ from reflex.event import EventSpec
 
 from efoy_app import routes
 from efoy_app.db import session_scope
-from efoy_app.domain.bookings import BookingView, cancel_booking, list_bookings_for
+from efoy_app.domain.bookings import BookingView, list_bookings_for
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
+from efoy_app.domain.payments import cancel_held_booking
 from efoy_app.models import BOOKING_HELD
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
@@ -84,7 +85,7 @@ def _my_bookings(user: SessionUser) -> list[BookingRow]:
 
 def _cancel(user: SessionUser, booking_id: int) -> None:
     with session_scope() as session:
-        cancel_booking(
+        cancel_held_booking(
             session, booking_id=booking_id, actor=db_user(session, user), reason="patient"
         )
 

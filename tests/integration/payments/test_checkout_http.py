@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
-from efoy_app.domain.bookings import expire_lapsed_holds
 from sqlmodel import Session, select
 
+from efoy_app.domain.bookings import expire_lapsed_holds
 from efoy_app.domain.reconcile import reconcile_once
 from efoy_app.models import Booking, Payment, Refund, utcnow
 from tests.integration.payments.helpers import (
@@ -253,3 +253,41 @@ def test_dropped_webhook_is_caught_by_reconciliation(api_server, sandbox, make_p
     assert report.fulfilled >= 1
     assert _booking_status(api_server.engine, booking["id"]) == "confirmed"
     assert payment_status(api_server.url, token, checkout["sessionId"])["status"] == "paid"
+
+
+def test_cancel_before_paying_closes_the_checkout_session(api_server, sandbox, make_patient):
+    """A patient cancels with the Checkout page still open: that page can no longer charge."""
+    token = make_patient()
+    booking = book_slot(api_server.url, token, doctor_index=4)
+    checkout = start_checkout(api_server.url, token, booking["id"])
+    r = httpx.post(
+        f"{api_server.url}/api/v1/bookings/{booking['id']}/cancel",
+        json={"reason": "changed my mind"},
+        headers=auth(token),
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled"
+    late = pay_session(sandbox, checkout["sessionId"])
+    assert late["outcome"] == "invalid"
+    assert late["error"]["code"] == "checkout_session_expired"
+    [payment] = _payments(api_server.engine, booking["id"])
+    assert payment.status == "expired"
+    assert _booking_status(api_server.engine, booking["id"]) == "cancelled"
+
+
+def test_cancel_after_paying_is_refused(api_server, sandbox, make_patient):
+    token = make_patient()
+    booking = book_slot(api_server.url, token, doctor_index=5)
+    with sandbox.webhooks_paused():
+        checkout = start_checkout(api_server.url, token, booking["id"])
+        assert pay_session(sandbox, checkout["sessionId"])["outcome"] == "succeeded"
+        # The webhook has not arrived yet; cancelling still finds the payment at Stripe.
+        r = httpx.post(
+            f"{api_server.url}/api/v1/bookings/{booking['id']}/cancel",
+            json={},
+            headers=auth(token),
+            timeout=30,
+        )
+    assert r.status_code == 409, r.text
+    assert _booking_status(api_server.engine, booking["id"]) == "confirmed"
