@@ -219,6 +219,12 @@ def _release_claim(db: Session, payment_id: int, attr: str) -> None:
         db.commit()
 
 
+def idempotency_key(kind: str, row: Payment) -> str:
+    """Derived from the row, so every retry and every concurrent click sends the same key; the
+    creation time makes it unique even if the database is reset against the same Stripe account."""
+    return f"efoy-{kind}-{row.id}-{int(row.created_at.timestamp() * 1_000_000)}"
+
+
 def _metadata(booking: Booking, payment: Payment) -> dict[str, str]:
     return {"booking_id": str(booking.id), "payment_id": str(payment.id)}
 
@@ -282,13 +288,14 @@ def start_checkout(
     }
     params = {k: v for k, v in params.items() if v is not None}
     payment_id, b_id = payment.id, booking.id
+    key = idempotency_key("checkout", payment)
     db.rollback()  # no transaction (and no SQLite write lock) across the network call
     try:
         session = to_dict(
             call(
                 "checkout.sessions.create",
                 lambda: get_stripe().v1.checkout.sessions.create(
-                    params, options={"idempotency_key": f"efoy-checkout-{payment_id}"}
+                    params, options={"idempotency_key": key}
                 ),
                 booking_id=b_id,
                 payment_id=payment_id,
@@ -377,13 +384,14 @@ def start_card_payment(
     if patient is not None:
         params["receipt_email"] = patient.email
     payment_id, b_id = payment.id, booking.id
+    key = idempotency_key("intent", payment)
     db.rollback()  # no transaction (and no SQLite write lock) across the network call
     try:
         pi = to_dict(
             call(
                 "payment_intents.create",
                 lambda: get_stripe().v1.payment_intents.create(
-                    params, options={"idempotency_key": f"efoy-intent-{payment_id}"}
+                    params, options={"idempotency_key": key}
                 ),
                 booking_id=b_id,
                 payment_id=payment_id,

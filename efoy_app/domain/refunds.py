@@ -107,12 +107,13 @@ def submit_refund(db: Session, refund_id: int) -> Refund:
     else:
         params["charge"] = payment.stripe_charge_id
     rid = refund.id
+    key = f"efoy-refund-{rid}-{int(refund.created_at.timestamp() * 1_000_000)}"
     db.rollback()  # no transaction across the network call
     obj = to_dict(
         call(
             "refunds.create",
             lambda: get_stripe().v1.refunds.create(
-                params, options={"idempotency_key": f"efoy-refund-{rid}"}
+                params, options={"idempotency_key": key}
             ),
             refund_id=rid,
             payment_id=params["metadata"]["payment_id"],
