@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -41,7 +42,10 @@ class Client:
             ) as c:
                 return await c.get(path)
 
-        return asyncio.run(go())
+        # Its own thread: after a Playwright test, pytest-playwright leaves an event loop
+        # running in the main thread and asyncio.run() would refuse to start there.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, go()).result()
 
 
 @pytest.fixture
