@@ -17,9 +17,12 @@ from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     login,
     payment,
 )
+from efoy_app.reconcile import reconcile_forever
 
 app = rx.App(
     api_transformer=api,
     stylesheets=["/efoy.css"],
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
+# Every worker runs reconciliation; its steps are idempotent and PostgreSQL lets one at a time.
+app.register_lifespan_task(reconcile_forever)

@@ -22,7 +22,9 @@ async def reconcile_forever(interval_seconds: float | None = None) -> None:
         if get_settings().stripe_secret_key is None:
             continue
         try:
-            await asyncio.to_thread(reconcile_once)
+            await asyncio.to_thread(
+                reconcile_once, grace_seconds=get_settings().reconcile_grace_seconds
+            )
         except Exception as exc:  # keep the loop alive; the next pass retries
             log_kv(log, "reconcile.error", level=logging.ERROR, error=type(exc).__name__)
 

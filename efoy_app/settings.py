@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=30, alias="EFOY_HOLD_MINUTES", ge=30, le=24 * 60)
     booking_horizon_days: int = Field(default=14, alias="EFOY_BOOKING_HORIZON_DAYS")
     reconcile_interval_seconds: float = Field(default=60.0, alias="EFOY_RECONCILE_INTERVAL_SECONDS")
+    reconcile_grace_seconds: int = Field(default=120, alias="EFOY_RECONCILE_GRACE_SECONDS")
     log_level: str = Field(default="INFO", alias="EFOY_LOG_LEVEL")
 
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")

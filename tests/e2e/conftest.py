@@ -81,6 +81,9 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
             "REFLEX_STATES_WORKDIR": str(workdir / ".states"),
             "REFLEX_UPLOADED_FILES_DIR": str(workdir / "uploaded_files"),
             "EFOY_ENV": "demo",
+            # Reconciliation runs in the app's lifespan; quick passes let a test see it work.
+            "EFOY_RECONCILE_INTERVAL_SECONDS": "2",
+            "EFOY_RECONCILE_GRACE_SECONDS": "3",
             "FRONTEND_URL": f"http://localhost:{port}",
         }
     )

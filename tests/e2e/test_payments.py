@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 
+import httpx
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
@@ -145,3 +146,44 @@ def test_3ds_completed_and_failed(app_server: AppServer, page: Page) -> None:
     page.get_by_role("button", name="Fail authentication").click()
     expect(page.get_by_text("We are unable to authenticate your payment method.")).to_be_visible()
     assert _status(app_server, second) == "held"
+
+
+def test_dropped_webhook_is_confirmed_by_the_running_apps_reconciliation(
+    app_server: AppServer,
+) -> None:
+    """Stripe's webhook never arrives: the app's own lifespan task confirms the booking."""
+    api = f"{app_server.url}/api/v1"
+    email = f"recon-{uuid.uuid4().hex[:10]}@example.com"
+    account = {"email": email, "password": PASSWORD, "fullName": "Derartu Tulu"}
+    r = httpx.post(f"{api}/auth/register", json=account, timeout=30)
+    assert r.status_code == 201, r.text
+    token = httpx.post(
+        f"{api}/auth/token", json={"email": email, "password": PASSWORD}, timeout=30
+    ).json()["accessToken"]
+    headers = {"Authorization": f"Bearer {token}"}
+    with app_server.session() as s:
+        doctor = s.exec(select(Doctor).where(Doctor.currency == "GBP")).one()
+        slot = upcoming_free_slots(s, doctor.id)[-1]
+    r = httpx.post(f"{api}/bookings", json={"doctorId": doctor.id, "startsAt":
+                   slot.starts_at.isoformat()}, headers=headers, timeout=30)  # fmt: skip
+    assert r.status_code == 201, r.text
+    booking_id = r.json()["id"]
+    r = httpx.post(f"{api}/payment/create-checkout-session", json={"bookingId": booking_id},
+                   headers=headers, timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    session_id = r.json()["sessionId"]
+    control = f"{app_server.sandbox_url}/_sandbox"
+    httpx.post(f"{control}/faults/webhooks", json={"mode": "drop", "count": 100}, timeout=10)
+    try:
+        paid = httpx.post(f"{control}/checkout/sessions/{session_id}/pay",
+                          json={"card": "4242424242424242"}, timeout=30)  # fmt: skip
+        assert paid.json()["outcome"] == "succeeded"
+        deadline = time.monotonic() + 30
+        while _status(app_server, booking_id) != "confirmed":
+            assert time.monotonic() < deadline, "reconciliation did not confirm within 30 s"
+            time.sleep(0.25)
+    finally:
+        httpx.post(f"{control}/faults/clear", timeout=10)
+    with app_server.session() as s:
+        [payment] = s.exec(select(Payment).where(Payment.booking_id == booking_id)).all()
+        assert payment.status == "paid"
