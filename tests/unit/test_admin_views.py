@@ -1,0 +1,351 @@
+"""Admin read models on a throwaway SQLite file, over rows written here by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session
+
+from efoy_app.domain import admin_views, audit
+from efoy_app.domain.errors import Forbidden, NotFound, ValidationFailed
+from efoy_app.models import (
+    Booking,
+    Doctor,
+    Payment,
+    Refund,
+    User,
+    WebhookEvent,
+    utcnow,
+)
+
+T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
+
+
+def _booking(session: Session, patient: User, doctor: Doctor, hour: int, **kw: object) -> Booking:
+    starts = T0 + timedelta(hours=hour)
+    row = Booking(
+        patient_id=patient.id,
+        doctor_id=doctor.id,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=30),
+        status=kw.pop("status", "confirmed"),
+        price_minor=doctor.fee_minor,
+        currency=doctor.currency,
+        **kw,
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def _payment(session: Session, booking: Booking, minutes: int, **kw: object) -> Payment:
+    row = Payment(
+        booking_id=booking.id,
+        kind=kw.pop("kind", "checkout"),
+        amount_minor=booking.price_minor,
+        currency=booking.currency,
+        created_at=T0 - timedelta(days=1) + timedelta(minutes=minutes),
+        **kw,
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+@pytest.fixture
+def world(session: Session, make_doctor, patient: User, other_patient: User, admin: User) -> dict:
+    usd = make_doctor(name="Dr Meron Tadesse", fee_minor=4500, currency="USD")
+    jpy = make_doctor(name="Dr Kenji Sato", fee_minor=5000, currency="JPY", tz="Asia/Tokyo")
+    b1 = _booking(session, patient, usd, 0)
+    b2 = _booking(session, other_patient, jpy, 1, status="cancelled")
+    b3 = _booking(session, patient, usd, 2, status="held")
+    paid = _payment(
+        session,
+        b1,
+        0,
+        status="partially_refunded",
+        amount_refunded_minor=1000,
+        stripe_checkout_session_id="cs_test_1",
+        stripe_payment_intent_id="pi_test_1",
+        stripe_charge_id="ch_test_1",
+        card_brand="visa",
+        card_last4="4242",
+        paid_at=T0 - timedelta(hours=20),
+    )
+    flagged = _payment(
+        session,
+        b2,
+        10,
+        kind="payment_intent",
+        status="refunded",
+        amount_refunded_minor=5000,
+        stripe_payment_intent_id="pi_test_2",
+        flagged=True,
+        flag_reason="Refunded automatically: the slot was taken by someone else.",
+    )
+    pending = _payment(session, b3, 20)
+    r_ok = Refund(
+        payment_id=paid.id,
+        stripe_refund_id="re_1",
+        amount_minor=1000,
+        currency="USD",
+        status="succeeded",
+        reason="goodwill",
+        requested_by_user_id=admin.id,
+    )
+    r_failed = Refund(
+        payment_id=paid.id,
+        stripe_refund_id="re_2",
+        amount_minor=500,
+        currency="USD",
+        status="failed",
+        failure_reason="expired_or_canceled_card",
+        reason="second try",
+        requested_by_user_id=admin.id,
+    )
+    r_pending = Refund(
+        payment_id=paid.id, amount_minor=700, currency="USD", status="pending", reason="in flight"
+    )
+    r_auto = Refund(
+        payment_id=flagged.id,
+        stripe_refund_id="re_3",
+        amount_minor=5000,
+        currency="JPY",
+        status="succeeded",
+        reason="slot taken",
+    )
+    session.add_all([r_ok, r_failed, r_pending, r_auto])
+    session.commit()
+    at = T0 - timedelta(hours=19)
+    for i, (actor, etype, eid, action, frm, to) in enumerate(
+        [
+            ("stripe:evt_1", "payment", paid.id, "status_changed", "pending", "paid"),
+            ("stripe:evt_1", "booking", b1.id, "status_changed", "held", "confirmed"),
+            (f"user:{admin.id}", "refund", r_ok.id, "refund_requested", None, "pending"),
+            ("system:refunds", "refund", r_failed.id, "status_changed", "pending", "failed"),
+            ("stripe:evt_9", "payment", flagged.id, "status_changed", "paid", "refunded"),
+            ("stripe:evt_9", "refund", r_auto.id, "refund_requested", None, "pending"),
+        ]
+    ):
+        row = audit.record(
+            session,
+            actor=actor,
+            entity_type=etype,
+            entity_id=eid,
+            action=action,
+            from_status=frm,
+            to_status=to,
+            details={"n": i} if etype == "refund" else None,
+        )
+        row.at = at + timedelta(minutes=i)
+    session.commit()
+    events = []
+    for i, (evt_id, etype, status, attempts, error) in enumerate(
+        [
+            ("evt_a", "checkout.session.completed", "processed", 1, None),
+            ("evt_b", "customer.created", "ignored", 1, None),
+            ("evt_c", "charge.refunded", "failed", 3, "NotFound: Refund event without a payment"),
+        ]
+    ):
+        event = WebhookEvent(
+            stripe_event_id=evt_id,
+            type=etype,
+            payload="{}",
+            status=status,
+            attempts=attempts,
+            error=error,
+            received_at=T0 + timedelta(minutes=i),
+            processed_at=T0 + timedelta(minutes=i, seconds=1) if status != "failed" else None,
+        )
+        session.add(event)
+        events.append(event)
+    session.commit()
+    return {
+        "usd": usd,
+        "jpy": jpy,
+        "bookings": (b1, b2, b3),
+        "paid": paid,
+        "flagged": flagged,
+        "pending": pending,
+        "refunds": (r_ok, r_failed, r_pending, r_auto),
+        "events": events,
+    }
+
+
+def test_payments_newest_first_with_patient_doctor_and_amounts(session, world, admin, patient):
+    rows = admin_views.list_payments(session, admin)
+    assert [r.id for r in rows] == [world["pending"].id, world["flagged"].id, world["paid"].id]
+    paid = rows[2]
+    assert (paid.status, paid.amount_display, paid.refunded_display) == (
+        "partially_refunded",
+        "$45.00",
+        "$10.00",
+    )
+    assert (paid.patient_name, paid.patient_email, paid.doctor_name) == (
+        "alice",
+        "alice@example.com",
+        "Dr Meron Tadesse",
+    )
+    assert (paid.flagged, paid.flag_reason, paid.booking_id) == (
+        False,
+        None,
+        world["bookings"][0].id,
+    )
+    flagged = rows[1]
+    assert (flagged.amount_display, flagged.refunded_minor, flagged.patient_email) == (
+        "¥5,000",
+        5000,
+        "bob@example.com",
+    )
+
+
+def test_flagged_only_and_status_filters(session, world, admin):
+    [only] = admin_views.list_payments(session, admin, flagged_only=True)
+    assert only.id == world["flagged"].id
+    assert only.flag_reason == "Refunded automatically: the slot was taken by someone else."
+    pending = admin_views.list_payments(session, admin, status="pending")
+    assert [r.id for r in pending] == [world["pending"].id]
+    assert admin_views.list_payments(session, admin, flagged_only=True, status="pending") == []
+    with pytest.raises(ValidationFailed):
+        admin_views.list_payments(session, admin, status="bogus")
+    assert len(admin_views.list_payments(session, admin, limit=2)) == 2
+
+
+def test_patients_are_refused_everything(session, world, patient):
+    calls = [
+        lambda: admin_views.list_payments(session, patient),
+        lambda: admin_views.payment_detail(session, patient, world["paid"].id),
+        lambda: admin_views.payment_for_admin(session, patient, world["paid"].id),
+        lambda: admin_views.list_webhook_events(session, patient),
+        lambda: admin_views.webhook_status_counts(session, patient),
+        lambda: admin_views.recent_bookings(session, patient),
+    ]
+    for call in calls:
+        with pytest.raises(Forbidden):
+            call()
+
+
+def test_payment_detail_has_ledger_with_failed_refund_and_what_is_left(session, world, admin):
+    detail = admin_views.payment_detail(session, admin, world["paid"].id)
+    assert detail.payment.id == world["paid"].id
+    assert (detail.checkout_session_id, detail.payment_intent_id, detail.charge_id) == (
+        "cs_test_1",
+        "pi_test_1",
+        "ch_test_1",
+    )
+    assert (detail.card_brand, detail.card_last4) == ("visa", "4242")
+    assert detail.booking.id == world["bookings"][0].id
+    assert (detail.booking.doctor_name, detail.booking.status) == ("Dr Meron Tadesse", "confirmed")
+    assert detail.patient_timezone == "Africa/Addis_Ababa"
+    # 4500 paid - 1000 succeeded - 700 pending; the failed 500 does not count.
+    assert (detail.refundable_minor, detail.refundable_display, detail.can_refund) == (
+        2800,
+        "$28.00",
+        True,
+    )
+    r_ok, r_failed, r_pending, _ = world["refunds"]
+    assert [r.id for r in detail.refunds] == [r_ok.id, r_failed.id, r_pending.id]
+    failed = detail.refunds[1]
+    assert (failed.status, failed.failure_reason, failed.amount_display, failed.reason) == (
+        "failed",
+        "expired_or_canceled_card",
+        "$5.00",
+        "second try",
+    )
+    assert failed.requested_by == "root (root@example.com)"
+    assert detail.refunds[2].requested_by == admin_views.SYSTEM_REQUESTER
+    # The payment's, its booking's and its refunds' audit rows, oldest first; not other payments'.
+    trail = [(a.entity_type, a.entity_id, a.to_status) for a in detail.audit]
+    assert trail == [
+        ("payment", world["paid"].id, "paid"),
+        ("booking", world["bookings"][0].id, "confirmed"),
+        ("refund", r_ok.id, "pending"),
+        ("refund", r_failed.id, "failed"),
+    ]
+    assert detail.audit[2].actor_label == "root (root@example.com)"
+    assert detail.audit[2].details == {"n": 2}
+    assert (detail.audit[0].actor, detail.audit[0].actor_label) == ("stripe:evt_1", "stripe:evt_1")
+
+
+def test_nothing_left_to_refund_on_refunded_or_pending_payments(session, world, admin):
+    flagged = admin_views.payment_detail(session, admin, world["flagged"].id)
+    assert (flagged.refundable_minor, flagged.refundable_display, flagged.can_refund) == (
+        0,
+        "¥0",
+        False,
+    )
+    assert [r.requested_by for r in flagged.refunds] == [admin_views.SYSTEM_REQUESTER]
+    assert [(a.entity_type, a.action) for a in flagged.audit] == [
+        ("payment", "status_changed"),
+        ("refund", "refund_requested"),
+    ]
+    pending = admin_views.payment_detail(session, admin, world["pending"].id)
+    assert (pending.refundable_minor, pending.can_refund, pending.refunds, pending.audit) == (
+        0,
+        False,
+        [],
+        [],
+    )
+    with pytest.raises(NotFound):
+        admin_views.payment_detail(session, admin, 999)
+    with pytest.raises(NotFound):
+        admin_views.payment_for_admin(session, admin, 999)
+
+
+def test_webhook_events_newest_first_filtered_and_counted(session, world, admin):
+    rows = admin_views.list_webhook_events(session, admin)
+    assert [r.stripe_event_id for r in rows] == ["evt_c", "evt_b", "evt_a"]
+    failed = rows[0]
+    assert (failed.type, failed.status, failed.attempts, failed.processed_at) == (
+        "charge.refunded",
+        "failed",
+        3,
+        None,
+    )
+    assert failed.error == "NotFound: Refund event without a payment"
+    assert rows[2].processed_at == T0 + timedelta(seconds=1)
+    [only] = admin_views.list_webhook_events(session, admin, status="failed")
+    assert only.stripe_event_id == "evt_c"
+    assert admin_views.list_webhook_events(session, admin, status="received") == []
+    with pytest.raises(ValidationFailed):
+        admin_views.list_webhook_events(session, admin, status="lost")
+    assert admin_views.webhook_status_counts(session, admin) == {
+        "processed": 1,
+        "ignored": 1,
+        "failed": 1,
+        "received": 0,
+    }
+
+
+def test_recent_bookings_newest_first_with_effective_status(session, world, admin):
+    b1, b2, b3 = world["bookings"]
+    b3.hold_expires_at = utcnow() - timedelta(minutes=1)
+    session.add(b3)
+    session.commit()
+    rows = admin_views.recent_bookings(session, admin)
+    assert [r.booking.id for r in rows] == [b3.id, b2.id, b1.id]
+    assert [r.booking.status for r in rows] == ["expired", "cancelled", "confirmed"]
+    assert [r.patient_email for r in rows] == [
+        "alice@example.com",
+        "bob@example.com",
+        "alice@example.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "expected"),
+    [("", "USD", None), ("  ", "EUR", None), ("12.50", "USD", 1250), ("1,234.5", "EUR", 123450),
+     ("500", "JPY", 500)],
+)  # fmt: skip
+def test_parse_refund_amount(text, currency, expected):
+    assert admin_views.parse_refund_amount(text, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"), [("12.345", "USD"), ("0", "USD"), ("-3", "USD"), ("abc", "USD"),
+                           ("1.5", "JPY")],
+)  # fmt: skip
+def test_parse_refund_amount_refuses(text, currency):
+    with pytest.raises(ValidationFailed):
+        admin_views.parse_refund_amount(text, currency)
