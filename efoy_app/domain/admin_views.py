@@ -191,11 +191,14 @@ def recent_bookings(
 def _payment_query() -> Any:
     doctor_user = sa.orm.aliased(User)
     patient = sa.orm.aliased(User)
-    return select(Payment, Booking, patient, doctor_user).select_from(Payment).join(
-        Booking, col(Booking.id) == col(Payment.booking_id)
-    ).join(patient, patient.id == Booking.patient_id).join(
-        Doctor, col(Doctor.id) == col(Booking.doctor_id)
-    ).join(doctor_user, doctor_user.id == Doctor.user_id)
+    return (
+        select(Payment, Booking, patient, doctor_user)
+        .select_from(Payment)
+        .join(Booking, col(Booking.id) == col(Payment.booking_id))
+        .join(patient, patient.id == Booking.patient_id)
+        .join(Doctor, col(Doctor.id) == col(Booking.doctor_id))
+        .join(doctor_user, doctor_user.id == Doctor.user_id)
+    )
 
 
 def _row(payment: Payment, booking: Booking, patient: User, doctor_user: User) -> AdminPaymentRow:
