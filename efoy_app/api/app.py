@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.routing import Match
 
-from efoy_app.api import auth, bookings, doctors, payments
+from efoy_app.api import admin, auth, bookings, doctors, payments
 from efoy_app.api.errors import error_response, install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -35,6 +35,7 @@ def create_api() -> FastAPI:
     app.include_router(doctors.router)
     app.include_router(bookings.router)
     app.include_router(payments.router)
+    app.include_router(admin.router)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:
