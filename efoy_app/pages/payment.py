@@ -47,7 +47,7 @@ def _pay_card() -> rx.Component:
             ),
             _row("Appointment", s.when, id="payment-when"),
             _row("Price", s.price, id="payment-price", size="5"),
-            _row("Status", s.status, id="payment-status"),
+            _row("Status", s.status_label, id="payment-status"),
             rx.cond(
                 s.status == "held",
                 rx.callout(

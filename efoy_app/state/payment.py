@@ -22,6 +22,7 @@ from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
 from efoy_app.models import BOOKING_HELD, PAYMENT_PENDING, User
 from efoy_app.settings import get_settings
+from efoy_app.state.appointments import STATUS_LABELS
 from efoy_app.state.auth import AuthState, SessionUser
 from efoy_app.state.display import when_label
 
@@ -39,6 +40,7 @@ class PaymentSummary:
     when: str = ""
     price: str = ""
     status: str = ""
+    status_label: str = ""
     hold_expires_at: str = ""
     hold_until: str = ""
     last_failure: str = ""
@@ -60,6 +62,7 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
             when=when_label(view.starts_at, user.timezone),
             price=format_money(view.price_minor, view.currency),
             status=view.status,
+            status_label=STATUS_LABELS.get(view.status, view.status),
             hold_expires_at=hold.isoformat() if hold else "",
             hold_until=when_label(hold, user.timezone) if hold else "",
             last_failure=failure,
