@@ -225,6 +225,25 @@ def idempotency_key(kind: str, row: Payment) -> str:
     return f"efoy-{kind}-{row.id}-{int(row.created_at.timestamp() * 1_000_000)}"
 
 
+def _one_method_at_a_time(
+    db: Session, booking: Booking, user: User, kind: str, now: datetime
+) -> Booking:
+    """Switching between `Pay now` and `Pay by card` closes the other one's open payment first,
+    so a booking never has two ways to be charged at once. Returns the booking re-read (and
+    re-checked: the other payment may have gone through meanwhile)."""
+    others = [
+        p
+        for p in payments_for_booking(db, booking.id)
+        if p.kind != kind and p.status in (PAYMENT_PENDING, PAYMENT_FAILED)
+    ]
+    if not others:
+        return booking
+    close_open_payments(db, booking.id, f"user:{user.id}", f"superseded by a {kind} payment", kind)
+    booking = get_booking_for(db, booking.id, user)
+    ensure_payable(db, booking, now)
+    return booking
+
+
 def _metadata(booking: Booking, payment: Payment) -> dict[str, str]:
     return {"booking_id": str(booking.id), "payment_id": str(payment.id)}
 
@@ -253,6 +272,7 @@ def start_checkout(
     booking = get_booking_for(db, booking_id, user)
     check_client_amount(booking, amount=amount, amount_minor=amount_minor, currency=currency)
     ensure_payable(db, booking, now)
+    booking = _one_method_at_a_time(db, booking, user, PAYMENT_KIND_CHECKOUT, now)
     payment, created = _claim_payment(db, booking, PAYMENT_KIND_CHECKOUT, now)
     if not created:
         payment = _wait_for_stripe_id(db, payment, "checkout_url")
@@ -341,6 +361,7 @@ def start_card_payment(
     booking = get_booking_for(db, booking_id, user)
     check_client_amount(booking, amount=amount, amount_minor=amount_minor, currency=currency)
     ensure_payable(db, booking, now)
+    booking = _one_method_at_a_time(db, booking, user, PAYMENT_KIND_INTENT, now)
     # A declined card leaves the PaymentIntent reusable: the patient retries on the same one.
     failed = db.exec(
         select(Payment).where(
@@ -789,20 +810,21 @@ def close_at_stripe(payment: Payment) -> None:
         pass
 
 
-def cancel_held_booking(db: Session, *, booking_id: int, actor: User, reason: str = "") -> Booking:
-    """A patient (or admin) cancels before paying: close the booking's open payments at Stripe
-    first, so a payment racing the cancel is either confirmed (and the cancel refused) or
-    impossible; then cancel the booking."""
-    get_booking_for(db, booking_id, actor)  # 404 for another patient's booking
-    who = f"user:{actor.id}"
-    # Closed in our books first, so a racing "session expired" webhook cannot expire the booking.
+def close_open_payments(
+    db: Session, booking_id: int, who: str, reason: str, keep_kind: str | None = None
+) -> None:
+    """Close a booking's open payments (all, or all but `keep_kind`) in our books, then at
+    Stripe; one that Stripe reports paid meanwhile is applied (and so confirms the booking)."""
     open_payments = [
         p
         for p in payments_for_booking(db, booking_id)
-        if p.status in (PAYMENT_PENDING, PAYMENT_FAILED)
+        if p.status in (PAYMENT_PENDING, PAYMENT_FAILED) and p.kind != keep_kind
     ]
+    if not open_payments:
+        return
+    # Closed in our books first, so a racing "session expired" webhook cannot expire the booking.
     for payment in open_payments:
-        _set_status(db, payment, PAYMENT_EXPIRED, who, "booking cancelled")
+        _set_status(db, payment, PAYMENT_EXPIRED, who, reason)
     db.commit()
     for payment in open_payments:
         close_at_stripe(payment)
@@ -816,6 +838,14 @@ def cancel_held_booking(db: Session, *, booking_id: int, actor: User, reason: st
             if pi.get("status") == "succeeded":
                 refund_ids = apply_payment_intent(db, pi, who)
         _finish(db, refund_ids)
+
+
+def cancel_held_booking(db: Session, *, booking_id: int, actor: User, reason: str = "") -> Booking:
+    """A patient (or admin) cancels before paying: close the booking's open payments at Stripe
+    first, so a payment racing the cancel is either confirmed (and the cancel refused) or
+    impossible; then cancel the booking."""
+    get_booking_for(db, booking_id, actor)  # 404 for another patient's booking
+    close_open_payments(db, booking_id, f"user:{actor.id}", "booking cancelled")
     return cancel_booking(db, booking_id=booking_id, actor=actor, reason=reason)
 
 

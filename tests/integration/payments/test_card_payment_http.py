@@ -109,3 +109,33 @@ def test_webhook_alone_confirms_a_card_payment(api_server, sandbox, make_patient
             return db.get(Booking, booking["id"]).status == "confirmed"
 
     wait_for(confirmed)
+
+
+def test_switching_to_pay_now_closes_the_card_payment(
+    api_server, sandbox, make_patient, stripe_client
+):
+    """One way to pay at a time: the abandoned PaymentIntent can no longer charge."""
+    token = make_patient()
+    booking = book_slot(api_server.url, token, doctor_index=0)
+    intent = _create_intent(api_server.url, token, booking["id"])
+    r = httpx.post(
+        f"{api_server.url}/api/v1/payment/create-checkout-session",
+        json={"bookingId": booking["id"]},
+        headers=auth(token),
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert stripe_client.v1.payment_intents.retrieve(intent["paymentIntentId"]).status == "canceled"
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.payment_intents.confirm(
+            intent["paymentIntentId"], {"payment_method": "pm_card_visa", "return_url": RETURN_URL}
+        )
+    with Session(api_server.engine) as db:
+        rows = db.exec(
+            select(Payment).where(Payment.booking_id == booking["id"]).order_by(Payment.id)
+        ).all()
+        assert [(p.kind, p.status) for p in rows] == [
+            ("payment_intent", "expired"),
+            ("checkout", "pending"),
+        ]
+        assert db.get(Booking, booking["id"]).status == "held"

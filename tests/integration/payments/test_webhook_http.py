@@ -135,7 +135,11 @@ def test_refund_reported_before_completion_ends_right(
     assert payment.amount_refunded_minor == booking["priceMinor"] // 2
     with Session(api_server.engine) as db:
         assert db.get(Booking, booking["id"]).status == "confirmed"
-        events = db.exec(select(WebhookEvent)).all()
-        assert all(e.status in ("processed", "ignored") for e in events), [
-            (e.type, e.status, e.error) for e in events if e.status not in ("processed", "ignored")
+        # Only this test's events: other tests store failing events on purpose.
+        ours = [
+            e
+            for e in db.exec(select(WebhookEvent)).all()
+            if session.payment_intent in e.payload or checkout["sessionId"] in e.payload
         ]
+        assert {e.type for e in ours} >= {"checkout.session.completed", "charge.refunded"}
+        assert [(e.type, e.error) for e in ours if e.status not in ("processed", "ignored")] == []
