@@ -10,6 +10,8 @@ import efoy_app.models  # noqa: F401  (tables on SQLModel.metadata for `reflex d
 from efoy_app.api import api
 from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     admin,
+    admin_payment,
+    admin_webhooks,
     appointments,
     doctor,
     doctors,

@@ -11,6 +11,8 @@ DOCTORS = "/doctors"
 DOCTOR_DETAIL = "/doctors/[doctor_id]"
 APPOINTMENTS = "/appointments"
 ADMIN = "/admin"
+ADMIN_PAYMENT = "/admin/payments/[payment_id]"
+ADMIN_WEBHOOKS = "/admin/webhooks"
 # Built by the payment work; linked from here.
 PAYMENT = "/payment/[booking_id]"
 PAYMENT_SUCCESS = "/payment/success"
@@ -25,6 +27,26 @@ def doctor(doctor_id: int | str) -> str:
 def payment(booking_id: int | str) -> str:
     """Where a held booking is paid for."""
     return f"/payment/{booking_id}"
+
+
+def admin(tab: str | None = None, flagged_only: bool = False) -> str:
+    """The admin overview, on its bookings or payments tab, optionally flagged payments only."""
+    query: dict[str, str] = {}
+    if tab:
+        query["tab"] = tab
+    if flagged_only:
+        query["flagged"] = "1"
+    return f"{ADMIN}?{urlencode(query)}" if query else ADMIN
+
+
+def admin_payment(payment_id: int | str) -> str:
+    """Everything about one payment, and its refund form."""
+    return f"/admin/payments/{payment_id}"
+
+
+def admin_webhooks(status: str | None = None) -> str:
+    """The stored Stripe events, optionally only those in one status."""
+    return f"{ADMIN_WEBHOOKS}?{urlencode({'status': status})}" if status else ADMIN_WEBHOOKS
 
 
 def login(next_path: str | None = None) -> str:

@@ -1,23 +1,54 @@
-"""The admin overview: recent bookings with their status (payments and refunds come later)."""
+"""The admin overview: recent bookings and payments (with a "Flagged only" filter).
+
+Thin: `domain.admin_views` reads the rows and checks the admin role again on every call, so each
+handler and on_load re-checks it against the database, never trusting the browser's idea of the
+role. Display strings are made here (money by `format_money` inside the domain).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime
 
 import reflex as rx
 from reflex.event import EventSpec
-from sqlmodel import col, select
 
+from efoy_app import routes
 from efoy_app.db import session_scope
-from efoy_app.domain.auth import require_role
-from efoy_app.domain.bookings import booking_view
+from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
-from efoy_app.models import ROLE_ADMIN, Booking, User
 from efoy_app.state.appointments import BookingRow
 from efoy_app.state.auth import AuthState, SessionUser, db_user
+from efoy_app.state.display import when_label, zone
 
 RECENT_LIMIT = 100
+TABS = ("bookings", "payments")
+
+PAYMENT_LABELS = {
+    "pending": "Pending",
+    "paid": "Paid",
+    "partially_refunded": "Partially refunded",
+    "refunded": "Refunded",
+    "failed": "Failed",
+    "expired": "Expired",
+}
+PAYMENT_COLORS = {
+    "pending": "amber",
+    "paid": "green",
+    "partially_refunded": "orange",
+    "refunded": "gray",
+    "failed": "red",
+    "expired": "gray",
+}
+
+
+def moment_label(moment: datetime | None, tz: str) -> str:
+    """A precise time in `tz` for admin tables, as "2025-12-01 09:30:12 EAT"; "" for None."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone(tz))
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
 
 
 @dataclasses.dataclass
@@ -27,30 +58,76 @@ class AdminBookingRow:
     patient_email: str = ""
 
 
+@dataclasses.dataclass
+class AdminPaymentListRow:
+    """One payment as the admin table shows it."""
+
+    id: int = 0
+    booking_id: int = 0
+    patient_name: str = ""
+    patient_email: str = ""
+    doctor_name: str = ""
+    appointment: str = ""
+    amount: str = ""
+    refunded: str = ""
+    has_refunds: bool = False
+    status: str = ""
+    status_label: str = ""
+    status_color: str = "gray"
+    flagged: bool = False
+    flag_reason: str = ""
+    created: str = ""
+    href: str = ""
+
+    @classmethod
+    def of(cls, row: admin_views.AdminPaymentRow, tz: str) -> AdminPaymentListRow:
+        return cls(
+            id=row.id,
+            booking_id=row.booking_id,
+            patient_name=row.patient_name,
+            patient_email=row.patient_email,
+            doctor_name=row.doctor_name,
+            appointment=when_label(row.starts_at, tz),
+            amount=row.amount_display,
+            refunded=row.refunded_display,
+            has_refunds=row.refunded_minor > 0,
+            status=row.status,
+            status_label=PAYMENT_LABELS.get(row.status, row.status),
+            status_color=PAYMENT_COLORS.get(row.status, "gray"),
+            flagged=row.flagged,
+            flag_reason=row.flag_reason or "",
+            created=moment_label(row.created_at, tz),
+            href=routes.admin_payment(row.id),
+        )
+
+
 def _recent_bookings(user: SessionUser) -> list[AdminBookingRow]:
     with session_scope() as session:
         admin = db_user(session, user)
-        require_role(admin, ROLE_ADMIN)
-        rows = session.exec(
-            select(Booking, User)
-            .join(User, col(User.id) == col(Booking.patient_id))
-            .order_by(col(Booking.created_at).desc(), col(Booking.id).desc())
-            .limit(RECENT_LIMIT)
-        ).all()
         return [
             AdminBookingRow(
-                booking=BookingRow.of(booking_view(session, booking), admin.timezone),
-                patient_name=patient.full_name,
-                patient_email=patient.email,
+                booking=BookingRow.of(v.booking, admin.timezone),
+                patient_name=v.patient_name,
+                patient_email=v.patient_email,
             )
-            for booking, patient in rows
+            for v in admin_views.recent_bookings(session, admin, limit=RECENT_LIMIT)
         ]
 
 
+def _payments(user: SessionUser, flagged_only: bool) -> list[AdminPaymentListRow]:
+    with session_scope() as session:
+        admin = db_user(session, user)
+        rows = admin_views.list_payments(session, admin, flagged_only=flagged_only)
+        return [AdminPaymentListRow.of(r, admin.timezone) for r in rows]
+
+
 class AdminState(AuthState):
-    """State of /admin; the role is checked against the database on every load."""
+    """State of /admin; the role is checked against the database on every load and filter."""
 
     rows: list[AdminBookingRow] = []
+    payments: list[AdminPaymentListRow] = []
+    flagged_only: bool = False
+    tab: str = "bookings"
     forbidden: bool = False
     loaded: bool = False
 
@@ -61,15 +138,42 @@ class AdminState(AuthState):
             counts[row.booking.status] = counts.get(row.booking.status, 0) + 1
         return counts
 
+    @rx.var
+    def flagged_count(self) -> int:
+        return sum(1 for p in self.payments if p.flagged)
+
     @rx.event
     async def load_page(self) -> EventSpec | None:
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
+        params = self.router.url.query_parameters
+        tab = str(params.get("tab", ""))
+        self.tab = tab if tab in TABS else "bookings"
+        self.flagged_only = str(params.get("flagged", "")) in ("1", "true")
         try:
             self.rows = await asyncio.to_thread(_recent_bookings, user)
+            self.payments = await asyncio.to_thread(_payments, user, self.flagged_only)
             self.forbidden = False
         except Forbidden:
-            self.rows, self.forbidden = [], True
+            self.rows, self.payments, self.forbidden = [], [], True
         self.loaded = True
+        return None
+
+    @rx.event
+    def set_tab(self, tab: str) -> None:
+        if tab in TABS:
+            self.tab = tab
+
+    @rx.event
+    async def set_flagged_only(self, checked: bool) -> EventSpec | None:
+        """The "Flagged only" filter: reload the payments (the role is checked again)."""
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        self.flagged_only = bool(checked)
+        try:
+            self.payments = await asyncio.to_thread(_payments, user, self.flagged_only)
+        except Forbidden:
+            self.rows, self.payments, self.forbidden = [], [], True
         return None

@@ -1,0 +1,327 @@
+"""/admin/payments/[payment_id]: everything about one payment, its refunds and audit, `Refund`."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from efoy_app import routes
+from efoy_app.components.layout import error_callout, notice_callout, page_shell
+from efoy_app.pages.admin import (
+    MUTED,
+    admin_nav,
+    flag_badge,
+    forbidden,
+    loading,
+    payment_status_badge,
+)
+from efoy_app.state.admin_payment import AdminPaymentState, AuditEntry, RefundEntry
+
+S = AdminPaymentState
+F = AdminPaymentState.facts
+
+
+def fact(label: str, value: rx.Var | str, **props: object) -> rx.Component:
+    return rx.data_list.item(
+        rx.data_list.label(label, min_width="11em"),
+        rx.data_list.value(
+            rx.cond(value != "", rx.text(value, **props), rx.text("—", color=MUTED))
+        ),
+    )
+
+
+def code_fact(label: str, value: rx.Var, **props: object) -> rx.Component:
+    return rx.data_list.item(
+        rx.data_list.label(label, min_width="11em"),
+        rx.data_list.value(
+            rx.cond(
+                value != "", rx.code(value, variant="ghost", **props), rx.text("—", color=MUTED)
+            )
+        ),
+    )
+
+
+def section(title: str, *children: rx.Component, **props: object) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="4", as_="h2"),
+            *children,
+            spacing="3",
+            width="100%",
+            align="start",
+        ),
+        size="2",
+        width="100%",
+        **props,
+    )
+
+
+def payment_facts() -> rx.Component:
+    return section(
+        "Payment",
+        rx.data_list.root(
+            fact("Amount", F.amount, id="payment-amount", weight="bold"),
+            fact("Refunded", F.refunded, id="payment-refunded"),
+            fact("Left to refund", F.refundable, id="payment-refundable"),
+            fact("Method", F.kind),
+            fact("Card", F.card, id="payment-card"),
+            fact("Paid at", F.paid_at, id="payment-paid-at"),
+            fact("Created at", F.created_at),
+            fact("Failure", F.failure),
+            code_fact("Checkout Session", F.checkout_session_id, id="stripe-session-id"),
+            code_fact("PaymentIntent", F.payment_intent_id, id="stripe-payment-intent-id"),
+            code_fact("Charge", F.charge_id, id="stripe-charge-id"),
+            orientation="horizontal",
+            size="2",
+        ),
+    )
+
+
+def booking_facts() -> rx.Component:
+    return section(
+        "Booking #" + F.booking_id.to_string(),
+        rx.data_list.root(
+            rx.data_list.item(
+                rx.data_list.label("Status", min_width="11em"),
+                rx.data_list.value(
+                    rx.badge(
+                        F.booking_status_label,
+                        color_scheme=F.booking_status_color,
+                        variant="soft",
+                        id="booking-status",
+                        custom_attrs={"data-status": F.booking_status},
+                    )
+                ),
+            ),
+            fact("Patient", F.patient_name, id="patient-name"),
+            fact("Patient email", F.patient_email, id="patient-email"),
+            fact("Doctor", F.doctor_name, id="doctor-name"),
+            fact("Speciality", F.speciality),
+            fact("Appointment", F.appointment),
+            orientation="horizontal",
+            size="2",
+        ),
+    )
+
+
+def refund_form() -> rx.Component:
+    return section(
+        "Refund",
+        rx.cond(
+            F.can_refund,
+            rx.form(
+                rx.el.input(type="hidden", name="submission", value=S.form_token, read_only=True),
+                rx.vstack(
+                    rx.hstack(
+                        rx.vstack(
+                            rx.el.label(
+                                rx.text("Amount (", F.currency, ")", size="2", weight="medium"),
+                                html_for="refund-amount",
+                            ),
+                            rx.input(
+                                id="refund-amount",
+                                name="amount",
+                                input_mode="decimal",
+                                placeholder="Everything left: " + F.refundable,
+                                width="100%",
+                            ),
+                            spacing="1",
+                            width="14em",
+                        ),
+                        rx.vstack(
+                            rx.el.label(
+                                rx.text("Reason", size="2", weight="medium"),
+                                html_for="refund-reason",
+                            ),
+                            rx.input(
+                                id="refund-reason",
+                                name="reason",
+                                required=True,
+                                max_length=500,
+                                placeholder="Kept in the audit trail",
+                                width="100%",
+                            ),
+                            spacing="1",
+                            flex="1",
+                        ),
+                        width="100%",
+                        spacing="3",
+                        wrap="wrap",
+                    ),
+                    rx.text(
+                        "Leave the amount empty to refund everything left (",
+                        F.refundable,
+                        "). The refund goes back to the patient's card through Stripe.",
+                        size="1",
+                        color=MUTED,
+                    ),
+                    rx.button(
+                        rx.icon("undo-2", size=16),
+                        "Refund",
+                        type="submit",
+                        color_scheme="orange",
+                        loading=S.busy,
+                        disabled=S.busy,
+                    ),
+                    spacing="3",
+                    width="100%",
+                    align="start",
+                ),
+                on_submit=S.refund,
+                reset_on_submit=False,
+                width="100%",
+                key=S.form_key,
+            ),
+            rx.text("Nothing is left to refund on this payment.", color=MUTED, id="no-refund"),
+        ),
+        error_callout(S.error, width="100%", id="refund-error"),
+        notice_callout(S.notice, width="100%", id="refund-notice"),
+    )
+
+
+def refund_row(r: RefundEntry) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell("#", r.id.to_string()),
+        rx.table.cell(r.amount, class_name="amount"),
+        rx.table.cell(
+            rx.vstack(
+                rx.badge(r.status, color_scheme=r.status_color, variant="soft"),
+                rx.cond(
+                    r.failure_reason != "",
+                    rx.text(r.failure_reason, size="1", color=rx.color("red", 11)),
+                ),
+                spacing="1",
+                align="start",
+            ),
+            class_name="status",
+        ),
+        rx.table.cell(r.reason, class_name="reason"),
+        rx.table.cell(r.requested_by),
+        rx.table.cell(r.created_at),
+        rx.table.cell(rx.code(r.stripe_refund_id, variant="ghost")),
+        custom_attrs={"data-refund-id": r.id, "data-status": r.status},
+    )
+
+
+def refunds_ledger() -> rx.Component:
+    return section(
+        "Refunds",
+        rx.cond(
+            S.refund_rows.length() == 0,
+            rx.text("No refunds.", color=MUTED),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("#"),
+                        rx.table.column_header_cell("Amount"),
+                        rx.table.column_header_cell("Status"),
+                        rx.table.column_header_cell("Reason"),
+                        rx.table.column_header_cell("Asked by"),
+                        rx.table.column_header_cell("When"),
+                        rx.table.column_header_cell("Stripe refund"),
+                    )
+                ),
+                rx.table.body(rx.foreach(S.refund_rows, refund_row)),
+                width="100%",
+                aria_label="Refunds",
+            ),
+        ),
+    )
+
+
+def audit_row(a: AuditEntry) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(a.at),
+        rx.table.cell(a.subject),
+        rx.table.cell(a.action),
+        rx.table.cell(a.change),
+        rx.table.cell(a.actor),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(a.reason),
+                rx.cond(a.details != "", rx.code(a.details, variant="ghost", size="1")),
+                spacing="1",
+            )
+        ),
+    )
+
+
+def audit_trail() -> rx.Component:
+    return section(
+        "Audit trail",
+        rx.text("The payment, its booking and its refunds, oldest first.", size="2", color=MUTED),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("When"),
+                    rx.table.column_header_cell("What"),
+                    rx.table.column_header_cell("Action"),
+                    rx.table.column_header_cell("Status"),
+                    rx.table.column_header_cell("Who"),
+                    rx.table.column_header_cell("Why"),
+                )
+            ),
+            rx.table.body(rx.foreach(S.audit_rows, audit_row)),
+            width="100%",
+            aria_label="Audit trail",
+            size="1",
+        ),
+    )
+
+
+def not_found() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Payment not found", size="5", as_="h1"),
+            rx.text("There is no payment with this number."),
+            rx.link("Back to payments", href=routes.admin(tab="payments")),
+            spacing="3",
+        ),
+        width="100%",
+    )
+
+
+def detail() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Payment #", F.id.to_string(), size="7", as_="h1"),
+            payment_status_badge(F.status_label, F.status_color, F.status),
+            align="center",
+            spacing="3",
+            id="payment-heading",
+        ),
+        rx.link("← All payments", href=routes.admin(tab="payments"), size="2"),
+        rx.cond(F.flagged, rx.callout(flag_badge(F.flag_reason), color_scheme="red", width="100%")),
+        rx.grid(
+            payment_facts(),
+            booking_facts(),
+            columns=rx.breakpoints(initial="1", md="2"),
+            spacing="4",
+            width="100%",
+        ),  # fmt: skip
+        refund_form(),
+        refunds_ledger(),
+        audit_trail(),
+        spacing="4",
+        width="100%",
+        align="start",
+    )
+
+
+@rx.page(
+    route=routes.ADMIN_PAYMENT, title="Payment — Admin — Efoy", on_load=AdminPaymentState.load_page
+)
+def admin_payment() -> rx.Component:
+    return page_shell(
+        rx.cond(
+            S.forbidden,
+            forbidden(),
+            rx.cond(
+                S.loaded & S.is_admin,
+                rx.box(
+                    admin_nav(),
+                    rx.cond(S.not_found, not_found(), detail()),
+                ),
+                loading(),
+            ),
+        ),
+    )

@@ -1,0 +1,281 @@
+"""/admin/payments/[payment_id]: one payment, its refunds ledger and audit trail, and `Refund`.
+
+Thin: `domain.admin_views` reads (and checks the admin role), `domain.refunds.refund_payment`
+refunds (it reserves the amount in the ledger before asking Stripe, so the total never exceeds the
+payment). Against double clicks, each rendering of the form carries a one-time token: a second
+submit of the same form (queued before the button turned busy) finds the token spent and does
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import secrets
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from efoy_app.db import session_scope
+from efoy_app.domain import admin_views, refunds
+from efoy_app.domain.auth import require_role
+from efoy_app.domain.errors import DomainError, Forbidden, NotFound
+from efoy_app.domain.money import format_money
+from efoy_app.models import ROLE_ADMIN
+from efoy_app.state.admin import PAYMENT_COLORS, PAYMENT_LABELS, moment_label
+from efoy_app.state.appointments import STATUS_COLORS, STATUS_LABELS
+from efoy_app.state.auth import AuthState, SessionUser, db_user
+from efoy_app.state.display import when_label
+
+REFUND_COLORS = {"pending": "amber", "succeeded": "green", "failed": "red", "canceled": "gray"}
+KIND_LABELS = {"checkout": "Hosted Checkout", "payment_intent": "Card form (PaymentIntent)"}
+
+
+@dataclasses.dataclass
+class PaymentFacts:
+    """One payment as its admin page shows it (Stripe ids yes, secrets never)."""
+
+    id: int = 0
+    status: str = ""
+    status_label: str = ""
+    status_color: str = "gray"
+    kind: str = ""
+    currency: str = ""
+    amount: str = ""
+    refunded: str = ""
+    refundable: str = ""
+    can_refund: bool = False
+    flagged: bool = False
+    flag_reason: str = ""
+    checkout_session_id: str = ""
+    payment_intent_id: str = ""
+    charge_id: str = ""
+    card: str = ""
+    paid_at: str = ""
+    created_at: str = ""
+    failure: str = ""
+    booking_id: int = 0
+    booking_status: str = ""
+    booking_status_label: str = ""
+    booking_status_color: str = "gray"
+    appointment: str = ""
+    patient_name: str = ""
+    patient_email: str = ""
+    doctor_name: str = ""
+    speciality: str = ""
+
+
+@dataclasses.dataclass
+class RefundEntry:
+    id: int = 0
+    amount: str = ""
+    status: str = ""
+    status_color: str = "gray"
+    failure_reason: str = ""
+    reason: str = ""
+    requested_by: str = ""
+    created_at: str = ""
+    stripe_refund_id: str = ""
+
+
+@dataclasses.dataclass
+class AuditEntry:
+    id: int = 0
+    at: str = ""
+    subject: str = ""
+    action: str = ""
+    change: str = ""
+    actor: str = ""
+    reason: str = ""
+    details: str = ""
+
+
+def _facts(d: admin_views.PaymentDetail, tz: str) -> PaymentFacts:
+    p, b = d.payment, d.booking
+    card = ""
+    if d.card_last4:
+        card = f"{(d.card_brand or 'card').title()} •••• {d.card_last4}"
+    failure = d.failure_message or ""
+    if d.failure_code:
+        failure = f"{failure} ({d.failure_code})" if failure else d.failure_code
+    return PaymentFacts(
+        id=p.id,
+        status=p.status,
+        status_label=PAYMENT_LABELS.get(p.status, p.status),
+        status_color=PAYMENT_COLORS.get(p.status, "gray"),
+        kind=KIND_LABELS.get(p.kind, p.kind),
+        currency=p.currency,
+        amount=p.amount_display,
+        refunded=p.refunded_display,
+        refundable=d.refundable_display,
+        can_refund=d.can_refund,
+        flagged=p.flagged,
+        flag_reason=p.flag_reason or "",
+        checkout_session_id=d.checkout_session_id or "",
+        payment_intent_id=d.payment_intent_id or "",
+        charge_id=d.charge_id or "",
+        card=card,
+        paid_at=moment_label(p.paid_at, tz),
+        created_at=moment_label(p.created_at, tz),
+        failure=failure,
+        booking_id=b.id,
+        booking_status=b.status,
+        booking_status_label=STATUS_LABELS.get(b.status, b.status),
+        booking_status_color=STATUS_COLORS.get(b.status, "gray"),
+        appointment=when_label(b.starts_at, tz),
+        patient_name=p.patient_name,
+        patient_email=p.patient_email,
+        doctor_name=b.doctor_name,
+        speciality=b.speciality,
+    )
+
+
+def _refund_entry(r: admin_views.RefundLine, tz: str) -> RefundEntry:
+    return RefundEntry(
+        id=r.id,
+        amount=r.amount_display,
+        status=r.status,
+        status_color=REFUND_COLORS.get(r.status, "gray"),
+        failure_reason=r.failure_reason or "",
+        reason=r.reason,
+        requested_by=r.requested_by,
+        created_at=moment_label(r.created_at, tz),
+        stripe_refund_id=r.stripe_refund_id or "",
+    )
+
+
+def _audit_entry(a: admin_views.AuditLine, tz: str) -> AuditEntry:
+    change = ""
+    if a.from_status or a.to_status:
+        change = f"{a.from_status or '—'} → {a.to_status or '—'}"
+    return AuditEntry(
+        id=a.id,
+        at=moment_label(a.at, tz),
+        subject=f"{a.entity_type} #{a.entity_id}",
+        action=a.action.replace("_", " "),
+        change=change,
+        actor=a.actor_label,
+        reason=a.reason or "",
+        details=json.dumps(a.details, sort_keys=True) if a.details else "",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    facts: PaymentFacts
+    refunds: list[RefundEntry]
+    audit: list[AuditEntry]
+
+
+def _load(user: SessionUser, payment_id: int) -> Loaded:
+    with session_scope() as session:
+        admin = db_user(session, user)
+        d = admin_views.payment_detail(session, admin, payment_id)
+        tz = admin.timezone
+        return Loaded(
+            _facts(d, tz),
+            [_refund_entry(r, tz) for r in d.refunds],
+            [_audit_entry(a, tz) for a in d.audit],
+        )
+
+
+def _refund(user: SessionUser, payment_id: int, amount: str, reason: str) -> str:
+    """Refund as this admin; returns what was refunded, for the notice."""
+    with session_scope() as session:
+        admin = db_user(session, user)
+        require_role(admin, ROLE_ADMIN)
+        payment = admin_views.payment_for_admin(session, admin, payment_id)
+        amount_minor = admin_views.parse_refund_amount(amount, payment.currency)
+        refund = refunds.refund_payment(
+            session,
+            payment=payment,
+            amount_minor=amount_minor,
+            reason=reason,
+            requested_by_user_id=admin.id,
+        )
+        return format_money(refund.amount_minor, refund.currency)
+
+
+class AdminPaymentState(AuthState):
+    """State of /admin/payments/[payment_id]."""
+
+    facts: PaymentFacts = PaymentFacts()
+    refund_rows: list[RefundEntry] = []
+    audit_rows: list[AuditEntry] = []
+    forbidden: bool = False
+    not_found: bool = False
+    loaded: bool = False
+    busy: bool = False
+    error: str = ""
+    notice: str = ""
+    form_token: str = ""
+    # Bumped after a successful refund: the form is drawn afresh, its inputs empty.
+    form_key: int = 0
+
+    def _requested_id(self) -> int | None:
+        raw = str(self.router.page.params.get("payment_id", ""))
+        return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+    async def _reload(self, user: SessionUser) -> None:
+        payment_id = self._requested_id()
+        try:
+            if payment_id is None:
+                raise NotFound("There is no such payment.")
+            loaded = await asyncio.to_thread(_load, user, payment_id)
+        except Forbidden:
+            self._clear()
+            self.forbidden = True
+            return
+        except NotFound:
+            self._clear()
+            self.not_found = True
+            return
+        self.facts, self.refund_rows, self.audit_rows = loaded.facts, loaded.refunds, loaded.audit
+        self.forbidden = self.not_found = False
+
+    def _clear(self) -> None:
+        self.facts, self.refund_rows, self.audit_rows = PaymentFacts(), [], []
+
+    @rx.event
+    async def load_page(self) -> EventSpec | None:
+        self.loaded, self.busy, self.error, self.notice = False, False, "", ""
+        self.form_token = secrets.token_urlsafe(16)
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        await self._reload(user)
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def refund(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        """`Refund`: amount in major units (empty = everything left) and a reason."""
+        if self.busy or not self.form_token or form.get("submission") != self.form_token:
+            return  # the same form sent twice: the first submit is the one that counts
+        self.form_token = secrets.token_urlsafe(16)
+        user = await self.current_user()
+        if user is None:
+            yield self.login_redirect()
+            return
+        payment_id = self._requested_id()
+        if payment_id is None:
+            return
+        self.busy, self.error, self.notice = True, "", ""
+        yield
+        try:
+            refunded = await asyncio.to_thread(
+                _refund,
+                user,
+                payment_id,
+                str(form.get("amount") or ""),
+                str(form.get("reason") or ""),
+            )
+        except DomainError as exc:
+            self.error = exc.message
+        else:
+            self.notice = f"Refund of {refunded} sent to Stripe."
+            self.form_key += 1
+        finally:
+            self.busy = False
+        await self._reload(user)

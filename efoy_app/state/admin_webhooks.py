@@ -1,0 +1,109 @@
+"""/admin/webhooks: the Stripe events we stored, newest first, filtered by what became of them."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from efoy_app.db import session_scope
+from efoy_app.domain import admin_views
+from efoy_app.domain.errors import Forbidden
+from efoy_app.state.admin import moment_label
+from efoy_app.state.auth import AuthState, SessionUser, db_user
+
+ALL = "all"
+FILTERS = (ALL, *admin_views.EVENT_STATUSES)
+EVENT_COLORS = {"processed": "green", "ignored": "gray", "failed": "red", "received": "amber"}
+
+
+@dataclasses.dataclass
+class WebhookEntry:
+    id: int = 0
+    stripe_event_id: str = ""
+    type: str = ""
+    status: str = ""
+    status_color: str = "gray"
+    attempts: int = 0
+    error: str = ""
+    received_at: str = ""
+    processed_at: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    events: list[WebhookEntry]
+    counts: dict[str, int]
+
+
+def _load(user: SessionUser, status: str) -> Loaded:
+    with session_scope() as session:
+        admin = db_user(session, user)
+        rows = admin_views.list_webhook_events(
+            session, admin, status=None if status == ALL else status
+        )
+        counts = admin_views.webhook_status_counts(session, admin)
+        tz = admin.timezone
+        return Loaded(
+            [
+                WebhookEntry(
+                    id=e.id,
+                    stripe_event_id=e.stripe_event_id,
+                    type=e.type,
+                    status=e.status,
+                    status_color=EVENT_COLORS.get(e.status, "gray"),
+                    attempts=e.attempts,
+                    error=e.error or "",
+                    received_at=moment_label(e.received_at, tz),
+                    processed_at=moment_label(e.processed_at, tz),
+                )
+                for e in rows
+            ],
+            counts,
+        )
+
+
+class AdminWebhooksState(AuthState):
+    """State of /admin/webhooks; the role is checked against the database on every load."""
+
+    events: list[WebhookEntry] = []
+    counts: dict[str, int] = {}
+    status_filter: str = ALL
+    forbidden: bool = False
+    loaded: bool = False
+
+    @rx.var
+    def filter_choices(self) -> list[list[str]]:
+        """[value, label] pairs, each label with its count."""
+        total = sum(self.counts.values())
+        choices = [[ALL, f"All ({total})"]]
+        for status in admin_views.EVENT_STATUSES:
+            choices.append([status, f"{status.title()} ({self.counts.get(status, 0)})"])
+        return choices
+
+    async def _reload(self) -> EventSpec | None:
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        try:
+            loaded = await asyncio.to_thread(_load, user, self.status_filter)
+        except Forbidden:
+            self.events, self.counts, self.forbidden = [], {}, True
+        else:
+            self.events, self.counts, self.forbidden = loaded.events, loaded.counts, False
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def load_page(self) -> EventSpec | None:
+        self.loaded = False
+        status = str(self.router.url.query_parameters.get("status", ALL))
+        self.status_filter = status if status in FILTERS else ALL
+        return await self._reload()
+
+    @rx.event
+    async def set_status_filter(self, status: str) -> EventSpec | None:
+        self.status_filter = status if status in FILTERS else ALL
+        return await self._reload()
