@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from efoy_app.domain.bookings import expire_lapsed_holds
 from efoy_app.domain.reconcile import reconcile_once
-from efoy_app.models import Booking, Payment, Refund, utcnow
+from efoy_app.models import AuditLog, Booking, Payment, Refund, utcnow
 from tests.integration.payments.helpers import (
     auth,
     book_slot,
@@ -291,3 +291,28 @@ def test_cancel_after_paying_is_refused(api_server, sandbox, make_patient):
         )
     assert r.status_code == 409, r.text
     assert _booking_status(api_server.engine, booking["id"]) == "confirmed"
+
+
+def test_two_reconciliation_passes_at_once_confirm_once(api_server, sandbox, make_patient):
+    """Every worker runs reconciliation: two overlapping passes make one confirmation."""
+    token = make_patient()
+    booking = book_slot(api_server.url, token, doctor_index=5)
+    checkout = start_checkout(api_server.url, token, booking["id"])
+    sandbox.control("/faults/webhooks", {"mode": "drop", "count": 50})
+    try:
+        assert pay_session(sandbox, checkout["sessionId"])["outcome"] == "succeeded"
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            reports = list(pool.map(lambda _: reconcile_once(grace_seconds=0), range(2)))
+    finally:
+        sandbox.control("/faults/clear")
+    assert all(r.errors == [] for r in reports), [r.errors for r in reports]
+    assert _booking_status(api_server.engine, booking["id"]) == "confirmed"
+    with Session(api_server.engine) as db:
+        confirmations = db.exec(
+            select(AuditLog).where(
+                AuditLog.entity_type == "booking",
+                AuditLog.entity_id == booking["id"],
+                AuditLog.to_status == "confirmed",
+            )
+        ).all()
+        assert len(confirmations) == 1

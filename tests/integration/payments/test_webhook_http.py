@@ -143,3 +143,37 @@ def test_refund_reported_before_completion_ends_right(
         ]
         assert {e.type for e in ours} >= {"checkout.session.completed", "charge.refunded"}
         assert [(e.type, e.error) for e in ours if e.status not in ("processed", "ignored")] == []
+
+
+def test_processing_error_answers_500_keeps_the_error_and_a_retry_works(
+    api_server, sandbox, webhook_secret, make_patient
+):
+    """Stripe is unreachable while we process: 500 (so Stripe retries), the row keeps the error."""
+    token = make_patient()
+    booking = book_slot(api_server.url, token, doctor_index=2)
+    with sandbox.webhooks_paused():
+        checkout = start_checkout(api_server.url, token, booking["id"])
+        assert pay_session(sandbox, checkout["sessionId"])["outcome"] == "succeeded"
+        event = sandbox.find_event("checkout.session.completed", checkout["sessionId"])
+        body = json.dumps(event).encode()
+        sandbox.control("/faults/api", {"count": 3, "status": 500, "path_prefix": "/v1/checkout"})
+        try:
+            first = _post(api_server.url, body, sign(body, webhook_secret))
+        finally:
+            sandbox.control("/faults/clear")
+        assert first.status_code == 500
+        assert first.json()["error"]["code"] == "processing_failed"
+        with Session(api_server.engine) as db:
+            row = db.exec(
+                select(WebhookEvent).where(WebhookEvent.stripe_event_id == event["id"])
+            ).one()
+            assert (row.status, row.attempts) == ("failed", 1)
+            assert "PaymentProviderUnavailable" in row.error
+            assert db.get(Booking, booking["id"]).status == "held"
+        again = _post(api_server.url, body, sign(body, webhook_secret))
+    assert again.status_code == 200
+    assert again.json()["outcome"] == "processed"
+    with Session(api_server.engine) as db:
+        row = db.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == event["id"])).one()
+        assert (row.status, row.attempts, row.error) == ("processed", 2, None)
+        assert db.get(Booking, booking["id"]).status == "confirmed"
