@@ -64,7 +64,8 @@ def test_pay_now_with_4242_confirms(app_server: AppServer, page: Page, screensho
     expect(page.locator("#payment-price")).to_contain_text(f"{doctor.fee_minor / 100:,.2f}")
     expect(page.locator("#hold-countdown")).to_contain_text("in ")
     page.screenshot(path=str(screenshots_dir / "payment.png"))
-    page.get_by_role("button", name="Pay now").click()
+    # An impatient double click: one Checkout Session, one payment row.
+    page.get_by_role("button", name="Pay now").dblclick()
     expect(page).to_have_url(re.compile(rf"^{re.escape(app_server.sandbox_url)}/"))
     _fill_card(page, "4242 4242 4242 4242")
     started = time.monotonic()
