@@ -225,6 +225,7 @@ def refunds_ledger() -> rx.Component:
                 aria_label="Refunds",
             ),
         ),
+        id="refunds-ledger",
     )
 
 
@@ -265,6 +266,7 @@ def audit_trail() -> rx.Component:
             aria_label="Audit trail",
             size="1",
         ),
+        id="audit-trail",
     )
 
 
