@@ -196,7 +196,7 @@ def refund_row(r: RefundEntry) -> rx.Component:
         ),
         rx.table.cell(r.reason, class_name="reason"),
         rx.table.cell(r.requested_by),
-        rx.table.cell(r.created_at),
+        rx.table.cell(r.created_at, white_space="nowrap"),
         rx.table.cell(rx.code(r.stripe_refund_id, variant="ghost")),
         custom_attrs={"data-refund-id": r.id, "data-status": r.status},
     )
@@ -231,7 +231,7 @@ def refunds_ledger() -> rx.Component:
 
 def audit_row(a: AuditEntry) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(a.at),
+        rx.table.cell(a.at, white_space="nowrap"),
         rx.table.cell(a.subject),
         rx.table.cell(a.action),
         rx.table.cell(a.change),
@@ -239,7 +239,10 @@ def audit_row(a: AuditEntry) -> rx.Component:
         rx.table.cell(
             rx.vstack(
                 rx.text(a.reason),
-                rx.cond(a.details != "", rx.code(a.details, variant="ghost", size="1")),
+                rx.cond(
+                    a.details != "",
+                    rx.code(a.details, variant="ghost", size="1", word_break="break-all"),
+                ),
                 spacing="1",
             )
         ),
@@ -284,6 +287,7 @@ def not_found() -> rx.Component:
 
 def detail() -> rx.Component:
     return rx.vstack(
+        admin_nav(),
         rx.hstack(
             rx.heading("Payment #", F.id.to_string(), size="7", as_="h1"),
             payment_status_badge(F.status_label, F.status_color, F.status),
@@ -319,10 +323,7 @@ def admin_payment() -> rx.Component:
             forbidden(),
             rx.cond(
                 S.loaded & S.is_admin,
-                rx.box(
-                    admin_nav(),
-                    rx.cond(S.not_found, not_found(), detail()),
-                ),
+                rx.cond(S.not_found, not_found(), detail()),
                 loading(),
             ),
         ),

@@ -34,8 +34,8 @@ def event_row(e: WebhookEntry) -> rx.Component:
             ),
             max_width="28em",
         ),
-        rx.table.cell(e.received_at),
-        rx.table.cell(rx.cond(e.processed_at != "", e.processed_at, "—")),
+        rx.table.cell(e.received_at, white_space="nowrap"),
+        rx.table.cell(rx.cond(e.processed_at != "", e.processed_at, "—"), white_space="nowrap"),
         custom_attrs={"data-event-id": e.stripe_event_id, "data-status": e.status},
     )
 
