@@ -33,8 +33,12 @@ def start_up_seconds() -> float:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "stripe_sandbox", "--port", str(port)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stripe_sandbox", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             try:
@@ -62,24 +66,34 @@ def main() -> None:
     args = parser.parse_args()
 
     starts = [start_up_seconds() for _ in range(args.starts)]
-    print(f"start-up to health 200: median {statistics.median(starts) * 1000:.0f} ms "
-          f"(min {min(starts) * 1000:.0f}, max {max(starts) * 1000:.0f}; {args.starts} starts)")
+    print(
+        f"start-up to health 200: median {statistics.median(starts) * 1000:.0f} ms "
+        f"(min {min(starts) * 1000:.0f}, max {max(starts) * 1000:.0f}; {args.starts} starts)"
+    )
 
     with SandboxProcess.start() as sandbox:
         client = sandbox.stripe_client()
-        client.v1.webhook_endpoints.create(params={
-            "url": "http://127.0.0.1:9/unreachable", "enabled_events": ["*"]})
+        client.v1.webhook_endpoints.create(
+            params={"url": "http://127.0.0.1:9/unreachable", "enabled_events": ["*"]}
+        )
         for _ in range(20):  # warm up connections and code paths
             client.v1.payment_intents.create(params={"amount": 2000, "currency": "usd"})
         latencies = []
         for index in range(args.requests):
             began = time.perf_counter()
-            client.v1.payment_intents.create(params={
-                "amount": 2000 + index, "currency": "usd", "metadata": {"booking_id": str(index)}})
+            client.v1.payment_intents.create(
+                params={
+                    "amount": 2000 + index,
+                    "currency": "usd",
+                    "metadata": {"booking_id": str(index)},
+                }
+            )
             latencies.append((time.perf_counter() - began) * 1000)
-    print(f"PaymentIntent create over {args.requests} requests (stripe library, loopback): "
-          f"p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms, "
-          f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms")
+    print(
+        f"PaymentIntent create over {args.requests} requests (stripe library, loopback): "
+        f"p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms, "
+        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

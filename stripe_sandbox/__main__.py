@@ -22,23 +22,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=12111, help="port; 0 picks a free one")
-    parser.add_argument("--public-url",
-                        help="base URL browsers use for hosted pages (default http://HOST:PORT)")
-    parser.add_argument("--state", type=Path,
-                        help="SQLite file keeping objects across restarts (default: in memory)")
+    parser.add_argument(
+        "--public-url", help="base URL browsers use for hosted pages (default http://HOST:PORT)"
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="SQLite file keeping objects across restarts (default: in memory)",
+    )
     parser.add_argument("--webhook", metavar="URL", help="send every event to this URL")
-    parser.add_argument("--webhook-secret", metavar="WHSEC",
-                        help="signing secret for --webhook (whsec_...; generated if omitted)")
-    parser.add_argument("--retry-base", type=float, default=0.5,
-                        help="first webhook retry delay in seconds, doubled each time (0.5)")
-    parser.add_argument("--retry-cap", type=float, default=30.0,
-                        help="longest delay between webhook retries in seconds (30)")
-    parser.add_argument("--max-attempts", type=int, default=8,
-                        help="webhook delivery attempts before giving up (8)")
-    parser.add_argument("--webhook-timeout", type=float, default=10.0,
-                        help="seconds to wait for a webhook answer (10)")
-    parser.add_argument("--log-level", default="warning",
-                        choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--webhook-secret",
+        metavar="WHSEC",
+        help="signing secret for --webhook (whsec_...; generated if omitted)",
+    )
+    parser.add_argument(
+        "--retry-base",
+        type=float,
+        default=0.5,
+        help="first webhook retry delay in seconds, doubled each time (0.5)",
+    )
+    parser.add_argument(
+        "--retry-cap",
+        type=float,
+        default=30.0,
+        help="longest delay between webhook retries in seconds (30)",
+    )
+    parser.add_argument(
+        "--max-attempts", type=int, default=8, help="webhook delivery attempts before giving up (8)"
+    )
+    parser.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for a webhook answer (10)",
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
     args = parser.parse_args(argv)
     if args.webhook_secret and not args.webhook_secret.startswith("whsec_"):
         parser.error("--webhook-secret must start with whsec_")
@@ -64,18 +85,27 @@ def main(argv: list[str] | None = None) -> int:
     if ":" in shown_host and not shown_host.startswith("["):
         shown_host = f"[{shown_host}]"
     public_url = (args.public_url or f"http://{shown_host}:{port}").rstrip("/")
-    config = Config(public_url=public_url, retry_base=args.retry_base, retry_cap=args.retry_cap,
-                    max_attempts=args.max_attempts, webhook_timeout=args.webhook_timeout)
+    config = Config(
+        public_url=public_url,
+        retry_base=args.retry_base,
+        retry_cap=args.retry_cap,
+        max_attempts=args.max_attempts,
+        webhook_timeout=args.webhook_timeout,
+    )
     app, sb = build(config, args.state)
     if args.webhook:
         secret = args.webhook_secret or webhook_secret()
         add_cli_webhook(sb, args.webhook, secret)
         if not args.webhook_secret:
             print(f"stripe-sandbox webhook signing secret: {secret}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_level=args.log_level, access_log=args.log_level in ("info", "debug"),
-        timeout_graceful_shutdown=2,
-    ))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            access_log=args.log_level in ("info", "debug"),
+            timeout_graceful_shutdown=2,
+        )
+    )
     asyncio.run(serve(server, sock, f"stripe-sandbox listening on http://{shown_host}:{port}"))
     return 0
 

@@ -132,10 +132,12 @@ def routes(sb: Sandbox) -> list[Route]:
 
         return await serve(sb, request, handler)
 
-    table = [Route(path, endpoint(handler), methods=[method])
-             for method, path, handler in ENDPOINTS]
-    table.append(Route("/v1/{rest:path}", not_found,
-                       methods=["GET", "POST", "DELETE", "PUT", "PATCH"]))
+    table = [
+        Route(path, endpoint(handler), methods=[method]) for method, path, handler in ENDPOINTS
+    ]
+    table.append(
+        Route("/v1/{rest:path}", not_found, methods=["GET", "POST", "DELETE", "PUT", "PATCH"])
+    )
     return table
 
 
@@ -147,9 +149,21 @@ def create_session(sb: Sandbox, p: Params) -> dict[str, Any]:
 
 
 def list_sessions(sb: Sandbox, p: Params) -> dict[str, Any]:
-    p.reject_unknown({"limit", "starting_after", "ending_before", "expand", "created",
-                      "payment_intent", "status", "customer", "customer_details",
-                      "payment_link", "subscription"})
+    p.reject_unknown(
+        {
+            "limit",
+            "starting_after",
+            "ending_before",
+            "expand",
+            "created",
+            "payment_intent",
+            "status",
+            "customer",
+            "customer_details",
+            "payment_link",
+            "subscription",
+        }
+    )
     items = list(sb.store.newest_first("checkout.session"))
     intent = p.str("payment_intent")
     if intent is not None:
@@ -186,23 +200,47 @@ def expire_session(sb: Sandbox, p: Params, session_id: str) -> dict[str, Any]:
 def session_line_items(sb: Sandbox, p: Params, session_id: str) -> dict[str, Any]:
     p.reject_unknown({"limit", "starting_after", "ending_before", "expand"})
     session = checkout.get(sb, session_id)
-    return views.page(sb, session["_line_items"], p,
-                      f"/v1/checkout/sessions/{session_id}/line_items")
+    return views.page(
+        sb, session["_line_items"], p, f"/v1/checkout/sessions/{session_id}/line_items"
+    )
 
 
 # PaymentIntents -------------------------------------------------------------------------------
 
 INTENT_CREATE = {
-    "amount", "currency", "metadata", "description", "receipt_email",
-    "automatic_payment_methods", "payment_method", "payment_method_types", "confirm",
-    "return_url", "capture_method", "confirmation_method", "setup_future_usage",
-    "statement_descriptor", "statement_descriptor_suffix", "expand", "customer",
-    "payment_method_options", "use_stripe_sdk", "error_on_requires_action",
+    "amount",
+    "currency",
+    "metadata",
+    "description",
+    "receipt_email",
+    "automatic_payment_methods",
+    "payment_method",
+    "payment_method_types",
+    "confirm",
+    "return_url",
+    "capture_method",
+    "confirmation_method",
+    "setup_future_usage",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "expand",
+    "customer",
+    "payment_method_options",
+    "use_stripe_sdk",
+    "error_on_requires_action",
 }
 INTENT_CONFIRM = {
-    "payment_method", "return_url", "receipt_email", "expand", "payment_method_options",
-    "use_stripe_sdk", "error_on_requires_action", "setup_future_usage", "client_secret",
-    "off_session", "mandate_data",
+    "payment_method",
+    "return_url",
+    "receipt_email",
+    "expand",
+    "payment_method_options",
+    "use_stripe_sdk",
+    "error_on_requires_action",
+    "setup_future_usage",
+    "client_secret",
+    "off_session",
+    "mandate_data",
 }
 NEEDS_RETURN_URL = (
     "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. "
@@ -223,13 +261,15 @@ def create_intent(sb: Sandbox, p: Params) -> dict[str, Any]:
         raise no_such("customer", p.str("customer") or "", param="customer")
     if p.enum("capture_method", ("automatic", "automatic_async", "manual")) == "manual":
         raise invalid_request(
-            "The Stripe sandbox supports only automatic capture.", param="capture_method")
+            "The Stripe sandbox supports only automatic capture.", param="capture_method"
+        )
     automatic = p.dict("automatic_payment_methods")
     automatic.reject_unknown({"enabled", "allow_redirects"})
     types = p.strings("payment_method_types")
     if types and "card" not in types:
         raise invalid_request(
-            "The Stripe sandbox supports only card payments.", param="payment_method_types")
+            "The Stripe sandbox supports only card payments.", param="payment_method_types"
+        )
     enabled = automatic.bool("enabled", default=not types)
     redirects = automatic.enum("allow_redirects", ("always", "never")) or "always"
     method_id = p.str("payment_method")
@@ -238,12 +278,17 @@ def create_intent(sb: Sandbox, p: Params) -> dict[str, Any]:
     return_url = p.str("return_url")
     if return_url is not None and not confirm:
         raise invalid_request(
-            "You can only specify `return_url` when `confirm` is true.", param="return_url")
+            "You can only specify `return_url` when `confirm` is true.", param="return_url"
+        )
     if confirm and enabled and redirects == "always" and return_url is None:
         raise invalid_request(NEEDS_RETURN_URL, param="return_url")
     intent = payments.create_intent(
-        sb, amount=amount, currency=currency, metadata=p.metadata(),
-        description=p.str("description"), receipt_email=p.str("receipt_email"),
+        sb,
+        amount=amount,
+        currency=currency,
+        metadata=p.metadata(),
+        description=p.str("description"),
+        receipt_email=p.str("receipt_email"),
         automatic_payment_methods=enabled,
         statement_descriptor=p.str("statement_descriptor", max_length=22),
         statement_descriptor_suffix=p.str("statement_descriptor_suffix", max_length=22),
@@ -259,8 +304,7 @@ def create_intent(sb: Sandbox, p: Params) -> dict[str, Any]:
 
 
 def list_intents(sb: Sandbox, p: Params) -> dict[str, Any]:
-    p.reject_unknown({"limit", "starting_after", "ending_before", "expand", "created",
-                      "customer"})
+    p.reject_unknown({"limit", "starting_after", "ending_before", "expand", "created", "customer"})
     items = list(sb.store.newest_first("payment_intent"))
     if p.str("customer") is not None:
         items = []
@@ -274,32 +318,51 @@ def get_intent(sb: Sandbox, p: Params, intent_id: str) -> dict[str, Any]:
     if secret is not None and secret != intent["client_secret"]:
         raise invalid_request(
             "The client_secret provided does not match the client_secret associated with the "
-            "PaymentIntent.", param="client_secret")
+            "PaymentIntent.",
+            param="client_secret",
+        )
     return views.render(sb, intent, p)
 
 
 def update_intent(sb: Sandbox, p: Params, intent_id: str) -> dict[str, Any]:
-    p.reject_unknown({"amount", "currency", "metadata", "description", "receipt_email",
-                      "payment_method", "statement_descriptor", "statement_descriptor_suffix",
-                      "expand", "payment_method_types", "setup_future_usage"})
+    p.reject_unknown(
+        {
+            "amount",
+            "currency",
+            "metadata",
+            "description",
+            "receipt_email",
+            "payment_method",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+            "expand",
+            "payment_method_types",
+            "setup_future_usage",
+        }
+    )
     intent = payments.get_intent(sb, intent_id)
     money_fields = [k for k in ("amount", "currency", "payment_method") if p.str(k) is not None]
     if money_fields and intent["status"] not in payments.CONFIRMABLE:
         raise unexpected_state(
             f"You cannot update this PaymentIntent because it has a status of "
             f"{intent['status']}. Updates to {money_fields[0]} are only allowed when the status "
-            f"is one of: {', '.join(payments.CONFIRMABLE)}.", param=money_fields[0])
+            f"is one of: {', '.join(payments.CONFIRMABLE)}.",
+            param=money_fields[0],
+        )
     currency = check_currency(p.str("currency") or intent["currency"])
     amount = p.int("amount", minimum=1) or intent["amount"]
     check_amount(amount, currency)
     method_id = p.str("payment_method")
     if method_id is not None:
         method = payments.payment_method_for(sb, method_id)
-        intent.update(payment_method=method["id"], status="requires_confirmation",
-                      next_action=None)
+        intent.update(payment_method=method["id"], status="requires_confirmation", next_action=None)
     intent.update(amount=amount, currency=currency, metadata=p.metadata(intent["metadata"]))
-    for key in ("description", "receipt_email", "statement_descriptor",
-                "statement_descriptor_suffix"):
+    for key in (
+        "description",
+        "receipt_email",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+    ):
         if key in p:
             intent[key] = p.str(key)
     return views.render(sb, sb.store.put(intent), p)
@@ -312,8 +375,12 @@ def confirm_intent(sb: Sandbox, p: Params, intent_id: str) -> dict[str, Any]:
     method = payments.payment_method_for(sb, method_id) if method_id else None
     return_url = p.str("return_url") or intent.get("_return_url")
     automatic = intent["automatic_payment_methods"]
-    if (automatic and automatic.get("allow_redirects") == "always" and return_url is None
-            and intent["status"] in payments.CONFIRMABLE):
+    if (
+        automatic
+        and automatic.get("allow_redirects") == "always"
+        and return_url is None
+        and intent["status"] in payments.CONFIRMABLE
+    ):
         raise invalid_request(NEEDS_RETURN_URL, param="return_url")
     if p.str("receipt_email") is not None:
         intent["receipt_email"] = p.str("receipt_email")
@@ -323,8 +390,9 @@ def confirm_intent(sb: Sandbox, p: Params, intent_id: str) -> dict[str, Any]:
 
 def cancel_intent(sb: Sandbox, p: Params, intent_id: str) -> dict[str, Any]:
     p.reject_unknown({"cancellation_reason", "expand"})
-    reason = p.enum("cancellation_reason",
-                    ("duplicate", "fraudulent", "requested_by_customer", "abandoned"))
+    reason = p.enum(
+        "cancellation_reason", ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+    )
     intent = payments.get_intent(sb, intent_id)
     return views.render(sb, payments.cancel(sb, intent, reason), p)
 
@@ -345,8 +413,18 @@ def get_charge(sb: Sandbox, p: Params, charge_id: str) -> dict[str, Any]:
 
 
 def list_charges(sb: Sandbox, p: Params) -> dict[str, Any]:
-    p.reject_unknown({"limit", "starting_after", "ending_before", "expand", "created",
-                      "payment_intent", "customer", "transfer_group"})
+    p.reject_unknown(
+        {
+            "limit",
+            "starting_after",
+            "ending_before",
+            "expand",
+            "created",
+            "payment_intent",
+            "customer",
+            "transfer_group",
+        }
+    )
     items = list(sb.store.newest_first("charge"))
     intent = p.str("payment_intent")
     if intent is not None:
@@ -370,8 +448,17 @@ def update_refund(sb: Sandbox, p: Params, refund_id: str) -> dict[str, Any]:
 
 
 def list_refunds(sb: Sandbox, p: Params) -> dict[str, Any]:
-    p.reject_unknown({"limit", "starting_after", "ending_before", "expand", "created",
-                      "charge", "payment_intent"})
+    p.reject_unknown(
+        {
+            "limit",
+            "starting_after",
+            "ending_before",
+            "expand",
+            "created",
+            "charge",
+            "payment_intent",
+        }
+    )
     items = list(sb.store.newest_first("refund"))
     for key in ("charge", "payment_intent"):
         value = p.str(key)
@@ -399,8 +486,18 @@ def get_event(sb: Sandbox, p: Params, event_id: str) -> dict[str, Any]:
 
 
 def list_events(sb: Sandbox, p: Params) -> dict[str, Any]:
-    p.reject_unknown({"limit", "starting_after", "ending_before", "expand", "created", "type",
-                      "types", "delivery_success"})
+    p.reject_unknown(
+        {
+            "limit",
+            "starting_after",
+            "ending_before",
+            "expand",
+            "created",
+            "type",
+            "types",
+            "delivery_success",
+        }
+    )
     items = list(sb.store.newest_first("event"))
     type_ = p.str("type")
     types = p.strings("types")
@@ -421,23 +518,32 @@ def _enabled_events(p: Params) -> list[str]:
         if name != "*" and ("." not in name or " " in name):
             raise invalid_request(
                 f"Invalid enabled_events[{index}]: {name} is not a valid event type.",
-                param=f"enabled_events[{index}]")
+                param=f"enabled_events[{index}]",
+            )
     return events
 
 
 def create_endpoint(sb: Sandbox, p: Params) -> dict[str, Any]:
-    p.reject_unknown({"url", "enabled_events", "description", "metadata", "api_version",
-                      "connect", "expand"})
+    p.reject_unknown(
+        {"url", "enabled_events", "description", "metadata", "api_version", "connect", "expand"}
+    )
     url = p.str("url", required=True) or ""
     if not url.startswith(("http://", "https://")):
         raise invalid_request("Invalid URL: must be an http or https URL.", param="url")
     events = _enabled_events(p)
     if not events:
-        raise invalid_request("Missing required param: enabled_events.",
-                              param="enabled_events", code="parameter_missing")
+        raise invalid_request(
+            "Missing required param: enabled_events.",
+            param="enabled_events",
+            code="parameter_missing",
+        )
     endpoint = webhook_endpoint(
-        url=url, enabled_events=events, created=sb.clock.now(), secret=webhook_secret(),
-        description=p.str("description"), metadata=p.metadata(),
+        url=url,
+        enabled_events=events,
+        created=sb.clock.now(),
+        secret=webhook_secret(),
+        description=p.str("description"),
+        metadata=p.metadata(),
         api_version=p.str("api_version"),
     )
     sb.store.put(endpoint)
@@ -448,8 +554,9 @@ def create_endpoint(sb: Sandbox, p: Params) -> dict[str, Any]:
 
 def list_endpoints(sb: Sandbox, p: Params) -> dict[str, Any]:
     p.reject_unknown({"limit", "starting_after", "ending_before", "expand"})
-    return views.page(sb, list(sb.store.newest_first("webhook_endpoint")), p,
-                      "/v1/webhook_endpoints")
+    return views.page(
+        sb, list(sb.store.newest_first("webhook_endpoint")), p, "/v1/webhook_endpoints"
+    )
 
 
 def get_endpoint(sb: Sandbox, p: Params, endpoint_id: str) -> dict[str, Any]:

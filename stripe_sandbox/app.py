@@ -34,8 +34,9 @@ def build(config: Config, state: Path | None = None) -> tuple[Starlette, Sandbox
             await sb.webhooks.close()
             sb.store.close()
 
-    app = Starlette(routes=api.routes(sb) + control.routes(sb) + pages.routes(sb),
-                    lifespan=lifespan)
+    app = Starlette(
+        routes=api.routes(sb) + control.routes(sb) + pages.routes(sb), lifespan=lifespan
+    )
     return app, sb
 
 
@@ -55,8 +56,13 @@ def add_cli_webhook(sb: Sandbox, url: str, secret: str) -> dict[str, object]:
         if endpoint.get("_cli"):
             sb.store.delete(endpoint["id"])
     endpoint = webhook_endpoint(
-        url=url, enabled_events=["*"], created=sb.clock.now(), secret=secret,
-        description="--webhook (command line)", metadata={}, api_version=None,
+        url=url,
+        enabled_events=["*"],
+        created=sb.clock.now(),
+        secret=secret,
+        description="--webhook (command line)",
+        metadata={},
+        api_version=None,
     )
     endpoint["_cli"] = True
     return sb.store.put(endpoint)

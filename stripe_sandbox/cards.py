@@ -159,7 +159,12 @@ def luhn_ok(number: str) -> bool:
 
 
 def parse_card(
-    number: str, expiry: str, cvc: str, clock: Clock, *, name: str | None = None,
+    number: str,
+    expiry: str,
+    cvc: str,
+    clock: Clock,
+    *,
+    name: str | None = None,
     email: str | None = None,
 ) -> Card:
     """Validate a card as typed in a form ("4242 4242 4242 4242", "12 / 34", "123")."""

@@ -92,16 +92,24 @@ def routes(sb: Sandbox) -> list[Route]:
         prefix = data.get("path_prefix", "/v1")
         if not isinstance(prefix, str) or not prefix.startswith("/v1"):
             raise ControlError(400, "`path_prefix` must start with /v1.")
-        sb.faults.api.append(ApiFault(
-            count=int(number(data, "count", 1, minimum=1)), status=status,
-            hang_seconds=number(data, "hang_seconds", 0.0), path_prefix=prefix))
+        sb.faults.api.append(
+            ApiFault(
+                count=int(number(data, "count", 1, minimum=1)),
+                status=status,
+                hang_seconds=number(data, "hang_seconds", 0.0),
+                path_prefix=prefix,
+            )
+        )
         return sb.faults.describe()
 
     def webhook_fault(request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        sb.faults.webhooks.append(WebhookFault(
-            mode=choice(data, "mode", ("drop", "duplicate", "delay")),
-            count=int(number(data, "count", 1, minimum=1)),
-            delay_seconds=number(data, "delay_seconds", 2.0)))
+        sb.faults.webhooks.append(
+            WebhookFault(
+                mode=choice(data, "mode", ("drop", "duplicate", "delay")),
+                count=int(number(data, "count", 1, minimum=1)),
+                delay_seconds=number(data, "delay_seconds", 2.0),
+            )
+        )
         return sb.faults.describe()
 
     def clear_faults(request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +124,10 @@ def routes(sb: Sandbox) -> list[Route]:
         if not isinstance(reason, str) or not reason:
             raise ControlError(400, "`failure_reason` must be a string.")
         sb.faults.refund = RefundFailure(
-            failure_reason=reason, after_seconds=number(data, "after_seconds", 0.5),
-            initial_status=choice(data, "initial_status", ("succeeded", "pending"), "succeeded"))
+            failure_reason=reason,
+            after_seconds=number(data, "after_seconds", 0.5),
+            initial_status=choice(data, "initial_status", ("succeeded", "pending"), "succeeded"),
+        )
         return sb.faults.describe()
 
     def pause(request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -159,10 +169,17 @@ def routes(sb: Sandbox) -> list[Route]:
     def pay_session(request: Request, data: dict[str, Any]) -> Response:
         """Submit the hosted Checkout form without a browser (same code path as the page)."""
         form = CardForm(
-            number=str(data.get("card", "")), expiry=str(data.get("expiry", "12/34")),
-            cvc=str(data.get("cvc", "1234" if str(data.get("card", "")).strip()[:2] in
-                             ("34", "37") else "123")),
-            name=str(data.get("name", "")), email=str(data.get("email", "")))
+            number=str(data.get("card", "")),
+            expiry=str(data.get("expiry", "12/34")),
+            cvc=str(
+                data.get(
+                    "cvc",
+                    "1234" if str(data.get("card", "")).strip()[:2] in ("34", "37") else "123",
+                )
+            ),
+            name=str(data.get("name", "")),
+            email=str(data.get("email", "")),
+        )
         outcome = checkout.pay(sb, request.path_params["session_id"], form)
         return JSONResponse(outcome.json(), outcome.status)
 
@@ -191,5 +208,7 @@ def routes(sb: Sandbox) -> list[Route]:
         ("POST", "/checkout/sessions/{session_id}/pay", pay_session),
         ("POST", "/payment_intents/{intent_id}/authenticate", authenticate),
     ]
-    return [Route("/_sandbox" + path, control(handler), methods=[method])
-            for method, path, handler in table]
+    return [
+        Route("/_sandbox" + path, control(handler), methods=[method])
+        for method, path, handler in table
+    ]

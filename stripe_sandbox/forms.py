@@ -85,9 +85,7 @@ class Params:
             )
         return value
 
-    def int(
-        self, key: str, *, required: bool = False, minimum: int | None = None
-    ) -> int | None:
+    def int(self, key: str, *, required: bool = False, minimum: int | None = None) -> int | None:
         text = self.str(key, required=required)
         if text is None:
             return None
@@ -176,9 +174,7 @@ class Params:
             if not isinstance(meta_value, str):
                 raise invalid_request(f"Invalid string: {name}", param=name)
             if len(meta_key) > 40:
-                raise invalid_request(
-                    "Metadata keys can have up to 40 characters.", param=name
-                )
+                raise invalid_request("Metadata keys can have up to 40 characters.", param=name)
             if len(meta_value) > 500:
                 raise invalid_request("Metadata values can have up to 500 characters.", param=name)
             if meta_value == "":

@@ -53,5 +53,6 @@ def should_keep(status: int) -> bool:
 def remember(sb: Sandbox, key: str, print_: str, status: int, body: dict[str, Any]) -> None:
     if len(sb.store.idempotency) > 10_000:
         sb.store.forget_before(sb.clock.time() - KEEP_SECONDS)
-    sb.store.remember(key, {"created": sb.clock.time(), "fingerprint": print_, "status": status,
-                            "body": body})
+    sb.store.remember(
+        key, {"created": sb.clock.time(), "fingerprint": print_, "status": status, "body": body}
+    )

@@ -5,10 +5,26 @@ from __future__ import annotations
 from .errors import invalid_request
 
 # https://docs.stripe.com/currencies#zero-decimal and #three-decimal
-ZERO_DECIMAL = frozenset({
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf"
-})
+ZERO_DECIMAL = frozenset(
+    {
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    }
+)
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 
 # Stripe's presentment currencies (https://docs.stripe.com/currencies), lower-case.
@@ -27,9 +43,28 @@ SUPPORTED = SUPPORTED | ZERO_DECIMAL
 # Minimum charge amounts in minor units
 # (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
 MINIMUM = {
-    "usd": 50, "eur": 50, "gbp": 30, "chf": 50, "cad": 50, "aud": 50, "nzd": 50, "jpy": 50,
-    "sek": 300, "nok": 300, "dkk": 250, "pln": 200, "czk": 1500, "huf": 17500, "inr": 50,
-    "sgd": 50, "hkd": 400, "mxn": 1000, "brl": 50, "aed": 200, "ron": 200, "bgn": 100,
+    "usd": 50,
+    "eur": 50,
+    "gbp": 30,
+    "chf": 50,
+    "cad": 50,
+    "aud": 50,
+    "nzd": 50,
+    "jpy": 50,
+    "sek": 300,
+    "nok": 300,
+    "dkk": 250,
+    "pln": 200,
+    "czk": 1500,
+    "huf": 17500,
+    "inr": 50,
+    "sgd": 50,
+    "hkd": 400,
+    "mxn": 1000,
+    "brl": 50,
+    "aed": 200,
+    "ron": 200,
+    "bgn": 100,
 }
 MAXIMUM = 99_999_999
 
@@ -46,7 +81,7 @@ def exponent(currency: str) -> int:
 
 
 def format_amount(amount: int, currency: str) -> str:
-    """"$50.00", "¥5,000", "CHF 50.00": how a patient reads a price."""
+    """ "$50.00", "¥5,000", "CHF 50.00": how a patient reads a price."""
     digits = exponent(currency)
     major = amount / 10**digits
     number = f"{major:,.{digits}f}"

@@ -64,8 +64,14 @@ def payment_method(card: Card, created: int) -> dict[str, Any]:
 
 
 def line_item(
-    *, name: str, unit_amount: int, quantity: int, currency: str, created: int,
-    description: str | None = None, metadata: dict[str, str] | None = None,
+    *,
+    name: str,
+    unit_amount: int,
+    quantity: int,
+    currency: str,
+    created: int,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Checkout line item with the one-off Price Stripe makes from `price_data`."""
     total = unit_amount * quantity
@@ -108,10 +114,19 @@ def line_item(
 
 
 def checkout_session(
-    *, created: int, expires_at: int, currency: str, line_items: list[dict[str, Any]],
-    success_url: str | None, cancel_url: str | None, metadata: dict[str, str],
-    client_reference_id: str | None, customer_email: str | None, locale: str | None,
-    payment_intent_data: dict[str, Any], public_url: str,
+    *,
+    created: int,
+    expires_at: int,
+    currency: str,
+    line_items: list[dict[str, Any]],
+    success_url: str | None,
+    cancel_url: str | None,
+    metadata: dict[str, str],
+    client_reference_id: str | None,
+    customer_email: str | None,
+    locale: str | None,
+    payment_intent_data: dict[str, Any],
+    public_url: str,
 ) -> dict[str, Any]:
     session_id = checkout_session_id()
     total = sum(item["amount_total"] for item in line_items)
@@ -214,9 +229,16 @@ def customer_details(email: str | None, name: str | None) -> dict[str, Any]:
 
 
 def payment_intent(
-    *, amount: int, currency: str, created: int, metadata: dict[str, str],
-    description: str | None, receipt_email: str | None, automatic_payment_methods: bool,
-    statement_descriptor: str | None = None, statement_descriptor_suffix: str | None = None,
+    *,
+    amount: int,
+    currency: str,
+    created: int,
+    metadata: dict[str, str],
+    description: str | None,
+    receipt_email: str | None,
+    automatic_payment_methods: bool,
+    statement_descriptor: str | None = None,
+    statement_descriptor_suffix: str | None = None,
 ) -> dict[str, Any]:
     intent_id = new_id("pi")
     return {
@@ -275,8 +297,13 @@ def payment_intent(
 
 
 def charge(
-    *, intent: dict[str, Any], method: dict[str, Any], created: int, public_url: str,
-    failure: tuple[str, str | None, str] | None = None, authenticated: bool = False,
+    *,
+    intent: dict[str, Any],
+    method: dict[str, Any],
+    created: int,
+    public_url: str,
+    failure: tuple[str, str | None, str] | None = None,
+    authenticated: bool = False,
 ) -> dict[str, Any]:
     """A Charge for one attempt; `failure` is (code, decline_code, message) for a decline."""
     charge_id = new_id("ch")
@@ -386,8 +413,13 @@ def charge(
 
 
 def refund(
-    *, charge: dict[str, Any], amount: int, reason: str | None, metadata: dict[str, str],
-    created: int, status: str,
+    *,
+    charge: dict[str, Any],
+    amount: int,
+    reason: str | None,
+    metadata: dict[str, str],
+    created: int,
+    status: str,
 ) -> dict[str, Any]:
     return {
         "id": new_id("re"),
@@ -422,8 +454,14 @@ def refund(
 
 
 def event(
-    *, type_: str, snapshot: dict[str, Any], created: int, api_version: str,
-    pending_webhooks: int, request_id: str | None, idempotency_key: str | None,
+    *,
+    type_: str,
+    snapshot: dict[str, Any],
+    created: int,
+    api_version: str,
+    pending_webhooks: int,
+    request_id: str | None,
+    idempotency_key: str | None,
     previous_attributes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"object": snapshot}
@@ -443,8 +481,14 @@ def event(
 
 
 def webhook_endpoint(
-    *, url: str, enabled_events: list[str], created: int, secret: str,
-    description: str | None, metadata: dict[str, str], api_version: str | None,
+    *,
+    url: str,
+    enabled_events: list[str],
+    created: int,
+    secret: str,
+    description: str | None,
+    metadata: dict[str, str],
+    api_version: str | None,
     endpoint_id: str | None = None,
 ) -> dict[str, Any]:
     return {
@@ -464,7 +508,13 @@ def webhook_endpoint(
 
 
 def balance_transaction(
-    *, transaction_id: str, amount: int, currency: str, source: str, type_: str, created: int,
+    *,
+    transaction_id: str,
+    amount: int,
+    currency: str,
+    source: str,
+    type_: str,
+    created: int,
     description: str | None,
 ) -> dict[str, Any]:
     """Money moving on the sandbox account; no fees are taken, so `net` equals `amount`."""

@@ -51,16 +51,25 @@ def e(value: Any) -> str:
 
 def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
-        f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)}</title><style>{STYLE}</style></head><body><main>{body}</main>"
         f"</body></html>",
         status_code=status,
     )
 
 
-def field(name: str, label: str, *, value: str = "", kind: str = "text", required: bool = True,
-          autocomplete: str = "", placeholder: str = "", readonly: bool = False) -> str:
+def field(
+    name: str,
+    label: str,
+    *,
+    value: str = "",
+    kind: str = "text",
+    required: bool = True,
+    autocomplete: str = "",
+    placeholder: str = "",
+    readonly: bool = False,
+) -> str:
     attributes = [f'id="{name}"', f'name="{name}"', f'type="{kind}"', f'value="{e(value)}"']
     if autocomplete:
         attributes.append(f'autocomplete="{autocomplete}"')
@@ -73,22 +82,39 @@ def field(name: str, label: str, *, value: str = "", kind: str = "text", require
     return f'<label for="{name}">{e(label)}</label><input {" ".join(attributes)}>'
 
 
-def card_form(*, email: str, email_required: bool, email_readonly: bool, hidden: dict[str, str],
-              form: CardForm | None = None) -> str:
+def card_form(
+    *,
+    email: str,
+    email_required: bool,
+    email_readonly: bool,
+    hidden: dict[str, str],
+    form: CardForm | None = None,
+) -> str:
     form = form or CardForm()
     hidden_inputs = "".join(
-        f'<input type="hidden" name="{e(k)}" value="{e(v)}">' for k, v in hidden.items() if v)
+        f'<input type="hidden" name="{e(k)}" value="{e(v)}">' for k, v in hidden.items() if v
+    )
     return (
         f'<form method="post" novalidate>{hidden_inputs}'
-        + field("email", "Email", value=email, kind="email", required=email_required,
-                autocomplete="email", readonly=email_readonly)
-        + field("card_number", "Card number", value=form.number, autocomplete="cc-number",
-                placeholder="1234 1234 1234 1234")
-        + field("expiry", "Expiry", value=form.expiry, autocomplete="cc-exp",
-                placeholder="MM / YY")
+        + field(
+            "email",
+            "Email",
+            value=email,
+            kind="email",
+            required=email_required,
+            autocomplete="email",
+            readonly=email_readonly,
+        )
+        + field(
+            "card_number",
+            "Card number",
+            value=form.number,
+            autocomplete="cc-number",
+            placeholder="1234 1234 1234 1234",
+        )
+        + field("expiry", "Expiry", value=form.expiry, autocomplete="cc-exp", placeholder="MM / YY")
         + field("cvc", "CVC", value=form.cvc, autocomplete="cc-csc", placeholder="CVC")
-        + field("name", "Cardholder name", value=form.name, required=False,
-                autocomplete="cc-name")
+        + field("name", "Cardholder name", value=form.name, required=False, autocomplete="cc-name")
         + '<button type="submit">Pay</button></form>'
     )
 
@@ -102,9 +128,13 @@ async def form_data(request: Request) -> dict[str, str]:
 
 
 def card_from(data: dict[str, str]) -> CardForm:
-    return CardForm(number=data.get("card_number", ""), expiry=data.get("expiry", ""),
-                    cvc=data.get("cvc", ""), name=data.get("name", ""),
-                    email=data.get("email", ""))
+    return CardForm(
+        number=data.get("card_number", ""),
+        expiry=data.get("expiry", ""),
+        cvc=data.get("cvc", ""),
+        name=data.get("name", ""),
+        email=data.get("email", ""),
+    )
 
 
 def last_error(intent: dict[str, Any] | None) -> str | None:
@@ -117,31 +147,49 @@ def last_error(intent: dict[str, Any] | None) -> str | None:
 def routes(sb: Sandbox) -> list[Route]:
     # Hosted Checkout ---------------------------------------------------------------------------
 
-    def checkout_page(session: dict[str, Any], error: str | None = None,
-                      form: CardForm | None = None) -> HTMLResponse:
+    def checkout_page(
+        session: dict[str, Any], error: str | None = None, form: CardForm | None = None
+    ) -> HTMLResponse:
         amount = format_amount(session["amount_total"], session["currency"])
-        back = (f'<p><a href="{e(session["cancel_url"])}">Cancel and go back</a></p>'
-                if session["cancel_url"] else "")
+        back = (
+            f'<p><a href="{e(session["cancel_url"])}">Cancel and go back</a></p>'
+            if session["cancel_url"]
+            else ""
+        )
         if session["status"] == "complete":
-            return page("Payment complete", f"<h1>Payment complete</h1><p class=\"amount\">"
-                        f"{e(amount)}</p><p class=\"notice\" role=\"status\">This Checkout Session "
-                        f"is already paid.</p>")
+            return page(
+                "Payment complete",
+                f'<h1>Payment complete</h1><p class="amount">'
+                f'{e(amount)}</p><p class="notice" role="status">This Checkout Session '
+                f"is already paid.</p>",
+            )
         if session["status"] == "expired":
-            return page("Session expired", f"<h1>Session expired</h1><p class=\"notice\" "
-                        f"role=\"status\">This Checkout Session has expired. Return to the "
-                        f"merchant to start again.</p>{back}", status=410)
+            return page(
+                "Session expired",
+                f'<h1>Session expired</h1><p class="notice" '
+                f'role="status">This Checkout Session has expired. Return to the '
+                f"merchant to start again.</p>{back}",
+                status=410,
+            )
         items = "".join(
             f"<li>{e(i['description'])} × {i['quantity']}: "
             f"{e(format_amount(i['amount_total'], i['currency']))}</li>"
-            for i in session["_line_items"])
+            for i in session["_line_items"]
+        )
         intent = sb.store.get(session["payment_intent"] or "", "payment_intent")
         email = (form.email if form and form.email else session["customer_email"]) or ""
         body = (
-            f"<h1>Checkout</h1><p class=\"amount\" data-testid=\"amount\">{e(amount)}</p>"
+            f'<h1>Checkout</h1><p class="amount" data-testid="amount">{e(amount)}</p>'
             f"<ul>{items}</ul>{error_box(error or last_error(intent))}"
-            + card_form(email=email, email_required=True,
-                        email_readonly=bool(session["customer_email"]), hidden={}, form=form)
-            + back + f'<p class="hint">{e(HINT)}</p>'
+            + card_form(
+                email=email,
+                email_required=True,
+                email_readonly=bool(session["customer_email"]),
+                hidden={},
+                form=form,
+            )
+            + back
+            + f'<p class="hint">{e(HINT)}</p>'
         )
         return page(f"Pay {amount}", body)
 
@@ -184,18 +232,20 @@ def routes(sb: Sandbox) -> list[Route]:
             return page("Not found", "<h1>Payment not found</h1>", status=404)
         amount = format_amount(intent["amount"], intent["currency"])
         if intent["status"] != "requires_action":
-            return page("Nothing to authenticate",
-                        "<h1>Nothing to authenticate</h1><p class=\"notice\">This payment is "
-                        f"not waiting for authentication (status: {e(intent['status'])}).</p>")
+            return page(
+                "Nothing to authenticate",
+                '<h1>Nothing to authenticate</h1><p class="notice">This payment is '
+                f"not waiting for authentication (status: {e(intent['status'])}).</p>",
+            )
         secret = f'<input type="hidden" name="client_secret" value="{e(intent["client_secret"])}">'
         body = (
             "<h1>Authenticate your payment</h1>"
-            f"<p class=\"amount\">{e(amount)}</p>"
+            f'<p class="amount">{e(amount)}</p>'
             "<p>Your bank asks you to confirm this payment (3-D Secure test page).</p>"
             f'<form method="post">{secret}<input type="hidden" name="result" value="complete">'
-            "<button type=\"submit\">Complete authentication</button></form>"
+            '<button type="submit">Complete authentication</button></form>'
             f'<form method="post">{secret}<input type="hidden" name="result" value="fail">'
-            "<button type=\"submit\" class=\"secondary\">Fail authentication</button></form>"
+            '<button type="submit" class="secondary">Fail authentication</button></form>'
         )
         return page("Authenticate your payment", body)
 
@@ -206,37 +256,56 @@ def routes(sb: Sandbox) -> list[Route]:
             return page("Not found", "<h1>Payment not found</h1>", status=404)
         try:
             outcome = payments.authenticate(
-                sb, intent, "complete" if data.get("result") == "complete" else "fail")
+                sb, intent, "complete" if data.get("result") == "complete" else "fail"
+            )
         except StripeError as exc:
-            return page("Cannot authenticate", f"<h1>Cannot authenticate</h1>"
-                        f"{error_box(exc.message)}", status=400)
+            return page(
+                "Cannot authenticate",
+                f"<h1>Cannot authenticate</h1>{error_box(exc.message)}",
+                status=400,
+            )
         if outcome.redirect:
             return RedirectResponse(outcome.redirect, status_code=303)
         succeeded = outcome.outcome == "succeeded"
         title = "Authentication complete" if succeeded else "Authentication failed"
         message = (outcome.error or {}).get("message", "You can close this page.")
-        return page(title, f"<h1>{title}</h1><p class=\"notice\" role=\"status\">{e(message)}</p>")
+        return page(title, f'<h1>{title}</h1><p class="notice" role="status">{e(message)}</p>')
 
     # Card page for PaymentIntents (stands in for Stripe.js) -------------------------------------
 
-    def pay_page(intent: dict[str, Any], return_url: str, error: str | None = None,
-                 form: CardForm | None = None) -> HTMLResponse:
+    def pay_page(
+        intent: dict[str, Any],
+        return_url: str,
+        error: str | None = None,
+        form: CardForm | None = None,
+    ) -> HTMLResponse:
         amount = format_amount(intent["amount"], intent["currency"])
         if intent["status"] == "succeeded":
-            return page("Payment complete", f"<h1>Payment complete</h1><p class=\"amount\">"
-                        f"{e(amount)}</p><p class=\"notice\" role=\"status\">This payment has "
-                        f"already succeeded. You have not been charged again.</p>")
+            return page(
+                "Payment complete",
+                f'<h1>Payment complete</h1><p class="amount">'
+                f'{e(amount)}</p><p class="notice" role="status">This payment has '
+                f"already succeeded. You have not been charged again.</p>",
+            )
         if intent["status"] == "canceled":
-            return page("Payment canceled", "<h1>Payment canceled</h1><p class=\"notice\" "
-                        "role=\"status\">This payment was canceled and cannot be paid.</p>",
-                        status=410)
+            return page(
+                "Payment canceled",
+                '<h1>Payment canceled</h1><p class="notice" '
+                'role="status">This payment was canceled and cannot be paid.</p>',
+                status=410,
+            )
         hidden = {"client_secret": intent["client_secret"], "return_url": return_url}
         description = f"<p>{e(intent['description'])}</p>" if intent["description"] else ""
         body = (
-            f"<h1>Pay by card</h1><p class=\"amount\" data-testid=\"amount\">{e(amount)}</p>"
+            f'<h1>Pay by card</h1><p class="amount" data-testid="amount">{e(amount)}</p>'
             f"{description}{error_box(error or last_error(intent))}"
-            + card_form(email=(form.email if form else intent["receipt_email"]) or "",
-                        email_required=False, email_readonly=False, hidden=hidden, form=form)
+            + card_form(
+                email=(form.email if form else intent["receipt_email"]) or "",
+                email_required=False,
+                email_readonly=False,
+                hidden=hidden,
+                form=form,
+            )
             + f'<p class="hint">{e(HINT)}</p>'
         )
         return page(f"Pay {amount}", body)
@@ -276,18 +345,21 @@ def routes(sb: Sandbox) -> list[Route]:
             total = format_amount(charge["amount_refunded"], charge["currency"])
             refunded = f"<p>Refunded: {e(total)}</p>"
         body = (
-            f"<h1>Receipt</h1><p class=\"amount\">"
+            f'<h1>Receipt</h1><p class="amount">'
             f"{e(format_amount(charge['amount'], charge['currency']))}</p>"
             f"<p>{e(charge['description'] or '')}</p><p>Paid {e(paid)} with "
             f"{e(card['brand'].title())} •••• {e(card['last4'])}</p>{refunded}"
-            f"<p class=\"hint\">Receipt for {e(charge['id'])} (Stripe sandbox, test mode)</p>"
+            f'<p class="hint">Receipt for {e(charge["id"])} (Stripe sandbox, test mode)</p>'
         )
         return page("Receipt", body)
 
     async def index(request: Request) -> Response:
-        return page("Stripe sandbox", "<h1>Stripe sandbox</h1><p>A Stripe-compatible test "
-                    "server. API under <code>/v1</code>, controls under <code>/_sandbox</code>."
-                    "</p>")
+        return page(
+            "Stripe sandbox",
+            "<h1>Stripe sandbox</h1><p>A Stripe-compatible test "
+            "server. API under <code>/v1</code>, controls under <code>/_sandbox</code>."
+            "</p>",
+        )
 
     return [
         Route("/", index),

@@ -34,8 +34,13 @@ AUTHENTICATION_FAILED = (
     "Please choose a different payment method and try again."
 )
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
-CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation",
-              "requires_action", "processing")
+CANCELABLE = (
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+)
 
 
 @dataclass
@@ -57,14 +62,25 @@ class Outcome:
 
 
 def create_intent(
-    sb: Sandbox, *, amount: int, currency: str, metadata: dict[str, str],
-    description: str | None = None, receipt_email: str | None = None,
-    automatic_payment_methods: bool = True, statement_descriptor: str | None = None,
-    statement_descriptor_suffix: str | None = None, checkout_session: str | None = None,
+    sb: Sandbox,
+    *,
+    amount: int,
+    currency: str,
+    metadata: dict[str, str],
+    description: str | None = None,
+    receipt_email: str | None = None,
+    automatic_payment_methods: bool = True,
+    statement_descriptor: str | None = None,
+    statement_descriptor_suffix: str | None = None,
+    checkout_session: str | None = None,
 ) -> dict[str, Any]:
     intent = objects.payment_intent(
-        amount=amount, currency=currency, created=sb.clock.now(), metadata=metadata,
-        description=description, receipt_email=receipt_email,
+        amount=amount,
+        currency=currency,
+        created=sb.clock.now(),
+        metadata=metadata,
+        description=description,
+        receipt_email=receipt_email,
         automatic_payment_methods=automatic_payment_methods,
         statement_descriptor=statement_descriptor,
         statement_descriptor_suffix=statement_descriptor_suffix,
@@ -99,7 +115,9 @@ def add_card(sb: Sandbox, card: Card) -> dict[str, Any]:
 
 
 def confirm(
-    sb: Sandbox, intent: dict[str, Any], method: dict[str, Any] | None,
+    sb: Sandbox,
+    intent: dict[str, Any],
+    method: dict[str, Any] | None,
     return_url: str | None = None,
 ) -> str:
     """Charge the card; returns "succeeded" or "requires_action", raises a 402 on a decline."""
@@ -128,23 +146,45 @@ def confirm(
     if behaviour.result == "authenticate":
         _require_action(sb, intent)
         return "requires_action"
-    raise _decline(sb, intent, method, behaviour.code or "card_declined",
-                   behaviour.decline_code, behaviour.message or "Your card was declined.")
+    raise _decline(
+        sb,
+        intent,
+        method,
+        behaviour.code or "card_declined",
+        behaviour.decline_code,
+        behaviour.message or "Your card was declined.",
+    )
 
 
 def succeed(
     sb: Sandbox, intent: dict[str, Any], method: dict[str, Any], authenticated: bool = False
 ) -> dict[str, Any]:
-    charge = objects.charge(intent=intent, method=method, created=sb.clock.now(),
-                            public_url=sb.config.public_url, authenticated=authenticated)
+    charge = objects.charge(
+        intent=intent,
+        method=method,
+        created=sb.clock.now(),
+        public_url=sb.config.public_url,
+        authenticated=authenticated,
+    )
     sb.store.put(charge)
-    sb.store.put(objects.balance_transaction(
-        transaction_id=charge["balance_transaction"], amount=charge["amount"],
-        currency=charge["currency"], source=charge["id"], type_="charge",
-        created=charge["created"], description=intent["description"],
-    ))
-    intent.update(status="succeeded", amount_received=intent["amount"],
-                  latest_charge=charge["id"], next_action=None, last_payment_error=None)
+    sb.store.put(
+        objects.balance_transaction(
+            transaction_id=charge["balance_transaction"],
+            amount=charge["amount"],
+            currency=charge["currency"],
+            source=charge["id"],
+            type_="charge",
+            created=charge["created"],
+            description=intent["description"],
+        )
+    )
+    intent.update(
+        status="succeeded",
+        amount_received=intent["amount"],
+        latest_charge=charge["id"],
+        next_action=None,
+        last_payment_error=None,
+    )
     sb.store.put(intent)
     emit(sb, "charge.succeeded", charge)
     emit(sb, "payment_intent.succeeded", intent)
@@ -159,7 +199,9 @@ def _complete_checkout(sb: Sandbox, intent: dict[str, Any], method: dict[str, An
         return
     details = method["billing_details"]
     session.update(
-        status="complete", payment_status="paid", url=None,
+        status="complete",
+        payment_status="paid",
+        url=None,
         customer_details=objects.customer_details(details["email"], details["name"]),
     )
     sb.store.put(session)
@@ -167,12 +209,20 @@ def _complete_checkout(sb: Sandbox, intent: dict[str, Any], method: dict[str, An
 
 
 def _decline(
-    sb: Sandbox, intent: dict[str, Any], method: dict[str, Any], code: str,
-    decline_code: str | None, message: str,
+    sb: Sandbox,
+    intent: dict[str, Any],
+    method: dict[str, Any],
+    code: str,
+    decline_code: str | None,
+    message: str,
 ) -> StripeError:
-    charge = objects.charge(intent=intent, method=method, created=sb.clock.now(),
-                            public_url=sb.config.public_url,
-                            failure=(code, decline_code, message))
+    charge = objects.charge(
+        intent=intent,
+        method=method,
+        created=sb.clock.now(),
+        public_url=sb.config.public_url,
+        failure=(code, decline_code, message),
+    )
     sb.store.put(charge)
     error: dict[str, Any] = {
         "charge": charge["id"],
@@ -183,15 +233,27 @@ def _decline(
         "payment_method": present(sb, method),
         "type": "card_error",
     }
-    intent.update(status="requires_payment_method", payment_method=None,
-                  latest_charge=charge["id"], last_payment_error=error, next_action=None)
+    intent.update(
+        status="requires_payment_method",
+        payment_method=None,
+        latest_charge=charge["id"],
+        last_payment_error=error,
+        next_action=None,
+    )
     sb.store.put(intent)
     emit(sb, "charge.failed", charge)
     emit(sb, "payment_intent.payment_failed", intent)
     return StripeError(
-        402, "card_error", message, code=code, decline_code=decline_code,
-        extra={"charge": charge["id"], "payment_intent": present(sb, intent),
-               "payment_method": present(sb, method)},
+        402,
+        "card_error",
+        message,
+        code=code,
+        decline_code=decline_code,
+        extra={
+            "charge": charge["id"],
+            "payment_intent": present(sb, intent),
+            "payment_method": present(sb, method),
+        },
     )
 
 
@@ -201,13 +263,16 @@ def authentication_url(sb: Sandbox, intent: dict[str, Any]) -> str:
 
 
 def _require_action(sb: Sandbox, intent: dict[str, Any]) -> None:
-    intent.update(status="requires_action", next_action={
-        "type": "redirect_to_url",
-        "redirect_to_url": {
-            "return_url": intent.get("_return_url"),
-            "url": authentication_url(sb, intent),
+    intent.update(
+        status="requires_action",
+        next_action={
+            "type": "redirect_to_url",
+            "redirect_to_url": {
+                "return_url": intent.get("_return_url"),
+                "url": authentication_url(sb, intent),
+            },
         },
-    })
+    )
     sb.store.put(intent)
     emit(sb, "payment_intent.requires_action", intent)
 
@@ -216,8 +281,7 @@ def authenticate(sb: Sandbox, intent: dict[str, Any], result: str) -> Outcome:
     """The 3-D Secure step: the buttons on the authentication page and the control call."""
     if intent["status"] != "requires_action":
         raise unexpected_state(
-            f"This PaymentIntent is not awaiting authentication (its status is "
-            f"{intent['status']})."
+            f"This PaymentIntent is not awaiting authentication (its status is {intent['status']})."
         )
     method = payment_method_for(sb, intent["payment_method"])
     if result == "complete":
@@ -230,8 +294,12 @@ def authenticate(sb: Sandbox, intent: dict[str, Any], result: str) -> Outcome:
         "payment_method": present(sb, method),
         "type": "invalid_request_error",
     }
-    intent.update(status="requires_payment_method", payment_method=None, next_action=None,
-                  last_payment_error=error)
+    intent.update(
+        status="requires_payment_method",
+        payment_method=None,
+        next_action=None,
+        last_payment_error=error,
+    )
     sb.store.put(intent)
     emit(sb, "payment_intent.payment_failed", intent)
     public_error = {k: error[k] for k in ("type", "code", "message")}
@@ -249,9 +317,13 @@ def after_payment_url(sb: Sandbox, intent: dict[str, Any]) -> str | None:
     if not return_url:
         return None
     status = "succeeded" if intent["status"] == "succeeded" else "failed"
-    query = urlencode({"payment_intent": intent["id"],
-                       "payment_intent_client_secret": intent["client_secret"],
-                       "redirect_status": status})
+    query = urlencode(
+        {
+            "payment_intent": intent["id"],
+            "payment_intent_client_secret": intent["client_secret"],
+            "redirect_status": status,
+        }
+    )
     return f"{return_url}{'&' if '?' in return_url else '?'}{query}"
 
 
@@ -270,8 +342,9 @@ def cancel(sb: Sandbox, intent: dict[str, Any], reason: str | None) -> dict[str,
             f"{intent['status']}. Only a PaymentIntent with one of the following statuses may "
             f"be canceled: {', '.join(CANCELABLE)}."
         )
-    intent.update(status="canceled", canceled_at=sb.clock.now(), cancellation_reason=reason,
-                  next_action=None)
+    intent.update(
+        status="canceled", canceled_at=sb.clock.now(), cancellation_reason=reason, next_action=None
+    )
     sb.store.put(intent)
     emit(sb, "payment_intent.canceled", intent)
     return intent
@@ -286,31 +359,57 @@ def attempt(
         result = confirm(sb, intent, method, return_url=return_url)
     except StripeError as exc:
         if exc.status != 402:
-            return Outcome("invalid", status=exc.status,
-                           error={"code": exc.code, "message": exc.message})
-        return Outcome("declined", status=402, error={
-            "type": exc.type, "code": exc.code, "decline_code": exc.decline_code,
-            "message": exc.message})
+            return Outcome(
+                "invalid", status=exc.status, error={"code": exc.code, "message": exc.message}
+            )
+        return Outcome(
+            "declined",
+            status=402,
+            error={
+                "type": exc.type,
+                "code": exc.code,
+                "decline_code": exc.decline_code,
+                "message": exc.message,
+            },
+        )
     if result == "requires_action":
-        return Outcome("requires_action",
-                       redirect=intent["next_action"]["redirect_to_url"]["url"])
+        return Outcome("requires_action", redirect=intent["next_action"]["redirect_to_url"]["url"])
     return Outcome("succeeded", redirect=after_payment_url(sb, intent))
 
 
 def pay(sb: Sandbox, intent: dict[str, Any], form: CardForm, return_url: str | None) -> Outcome:
     """Submit the sandbox card page that stands in for Stripe.js (Payment Element)."""
     if intent["status"] == "succeeded":
-        return Outcome("invalid", status=400, error={
-            "code": "payment_intent_unexpected_state",
-            "message": "This payment has already succeeded. You have not been charged again."})
+        return Outcome(
+            "invalid",
+            status=400,
+            error={
+                "code": "payment_intent_unexpected_state",
+                "message": "This payment has already succeeded. You have not been charged again.",
+            },
+        )
     if intent["status"] not in CONFIRMABLE:
-        return Outcome("invalid", status=400, error={
-            "code": "payment_intent_unexpected_state",
-            "message": f"This payment cannot be paid: it is {intent['status']}."})
+        return Outcome(
+            "invalid",
+            status=400,
+            error={
+                "code": "payment_intent_unexpected_state",
+                "message": f"This payment cannot be paid: it is {intent['status']}.",
+            },
+        )
     try:
-        card = parse_card(form.number, form.expiry, form.cvc, sb.clock,
-                          name=form.name.strip(), email=form.email.strip())
+        card = parse_card(
+            form.number,
+            form.expiry,
+            form.cvc,
+            sb.clock,
+            name=form.name.strip(),
+            email=form.email.strip(),
+        )
     except CardInputError as exc:
-        return Outcome("invalid", status=400, error={
-            "code": exc.code, "message": exc.message, "field": exc.field})
+        return Outcome(
+            "invalid",
+            status=400,
+            error={"code": exc.code, "message": exc.message, "field": exc.field},
+        )
     return attempt(sb, intent, card, return_url=return_url)

@@ -22,8 +22,18 @@ if TYPE_CHECKING:
     from .runtime import Sandbox
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
-CREATE_PARAMS = {"charge", "payment_intent", "amount", "reason", "metadata", "expand",
-                 "instructions_email", "refund_application_fee", "reverse_transfer", "origin"}
+CREATE_PARAMS = {
+    "charge",
+    "payment_intent",
+    "amount",
+    "reason",
+    "metadata",
+    "expand",
+    "instructions_email",
+    "refund_application_fee",
+    "reverse_transfer",
+    "origin",
+}
 
 
 def create(sb: Sandbox, params: Params) -> dict[str, Any]:
@@ -35,28 +45,44 @@ def create(sb: Sandbox, params: Params) -> dict[str, Any]:
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining <= 0:
         raise invalid_request(
-            f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
+            f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+        )
     if amount is None:
         amount = remaining
     if amount > remaining:
         currency = charge["currency"]
         if charge["amount_refunded"] == 0:
-            message = (f"Refund amount ({format_amount(amount, currency)}) is greater than "
-                       f"charge amount ({format_amount(charge['amount'], currency)})")
+            message = (
+                f"Refund amount ({format_amount(amount, currency)}) is greater than "
+                f"charge amount ({format_amount(charge['amount'], currency)})"
+            )
         else:
-            message = (f"Refund amount ({format_amount(amount, currency)}) is greater than "
-                       f"unrefunded amount on charge ({format_amount(remaining, currency)})")
+            message = (
+                f"Refund amount ({format_amount(amount, currency)}) is greater than "
+                f"unrefunded amount on charge ({format_amount(remaining, currency)})"
+            )
         raise invalid_request(message, param="amount")
     failure = sb.faults.take_refund()
     refund = objects.refund(
-        charge=charge, amount=amount, reason=reason, metadata=metadata,
-        created=sb.clock.now(), status=failure.initial_status if failure else "succeeded",
+        charge=charge,
+        amount=amount,
+        reason=reason,
+        metadata=metadata,
+        created=sb.clock.now(),
+        status=failure.initial_status if failure else "succeeded",
     )
     sb.store.put(refund)
-    sb.store.put(objects.balance_transaction(
-        transaction_id=refund["balance_transaction"], amount=-amount, currency=charge["currency"],
-        source=refund["id"], type_="refund", created=refund["created"], description="REFUND",
-    ))
+    sb.store.put(
+        objects.balance_transaction(
+            transaction_id=refund["balance_transaction"],
+            amount=-amount,
+            currency=charge["currency"],
+            source=refund["id"],
+            type_="refund",
+            created=refund["created"],
+            description="REFUND",
+        )
+    )
     _add_refunded(charge, amount)
     sb.store.put(charge)
     emit(sb, "charge.refunded", charge)
@@ -72,7 +98,10 @@ def _charge_to_refund(sb: Sandbox, params: Params) -> dict[str, Any]:
     if charge_id is None and intent_id is None:
         raise invalid_request(
             "One of the following params should be provided for this request: payment_intent "
-            "or charge.", param="charge", code="parameter_missing")
+            "or charge.",
+            param="charge",
+            code="parameter_missing",
+        )
     if intent_id is not None:
         intent = sb.store.get(intent_id, "payment_intent")
         if intent is None:
@@ -80,18 +109,20 @@ def _charge_to_refund(sb: Sandbox, params: Params) -> dict[str, Any]:
         if intent["status"] != "succeeded":
             raise invalid_request(
                 f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
-                param="payment_intent")
+                param="payment_intent",
+            )
         if charge_id is not None and charge_id != intent["latest_charge"]:
             raise invalid_request(
-                f"Charge {charge_id} does not belong to PaymentIntent {intent_id}.",
-                param="charge")
+                f"Charge {charge_id} does not belong to PaymentIntent {intent_id}.", param="charge"
+            )
         charge_id = intent["latest_charge"]
     charge = sb.store.get(charge_id or "", "charge")
     if charge is None:
         raise no_such("charge", charge_id or "", param="charge")
     if charge["status"] != "succeeded":
         raise invalid_request(
-            f"Charge {charge['id']} has not succeeded and cannot be refunded.", param="charge")
+            f"Charge {charge['id']} has not succeeded and cannot be refunded.", param="charge"
+        )
     return charge
 
 

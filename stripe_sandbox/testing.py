@@ -63,10 +63,15 @@ class SandboxProcess:
         command += extra_args or []
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+            p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
         env["PYTHONUNBUFFERED"] = "1"
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
             cwd=PROJECT_ROOT,
         )
         output: deque[str] = deque(maxlen=200)
@@ -92,10 +97,11 @@ class SandboxProcess:
                 process.wait()
                 raise SandboxError("stripe sandbox did not start:\n" + "\n".join(output))
             if line.startswith(LISTENING):
-                return cls(process, line[len(LISTENING):].strip(), output)
+                return cls(process, line[len(LISTENING) :].strip(), output)
 
-    def control(self, path: str, json: dict[str, Any] | None = None, *,
-                method: str = "POST") -> dict[str, Any]:
+    def control(
+        self, path: str, json: dict[str, Any] | None = None, *, method: str = "POST"
+    ) -> dict[str, Any]:
         """POST (or GET) `/_sandbox/<path>`; raises SandboxError on a 4xx/5xx other than a
         payment outcome (`.../pay` and `.../authenticate` answer 402/400 with a JSON outcome)."""
         path = path.removeprefix("/").removeprefix("_sandbox/")
@@ -125,7 +131,9 @@ class SandboxProcess:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

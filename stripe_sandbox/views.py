@@ -12,12 +12,34 @@ if TYPE_CHECKING:
 
 # Which fields `expand[]` may turn from an id into the object, per object type.
 EXPANDABLE: dict[str, set[str]] = {
-    "checkout.session": {"payment_intent", "line_items", "customer", "invoice", "payment_link",
-                         "setup_intent", "subscription"},
-    "payment_intent": {"latest_charge", "payment_method", "customer", "application", "review",
-                       "on_behalf_of"},
-    "charge": {"payment_intent", "balance_transaction", "customer", "refunds", "application",
-               "application_fee", "review", "source_transfer", "on_behalf_of"},
+    "checkout.session": {
+        "payment_intent",
+        "line_items",
+        "customer",
+        "invoice",
+        "payment_link",
+        "setup_intent",
+        "subscription",
+    },
+    "payment_intent": {
+        "latest_charge",
+        "payment_method",
+        "customer",
+        "application",
+        "review",
+        "on_behalf_of",
+    },
+    "charge": {
+        "payment_intent",
+        "balance_transaction",
+        "customer",
+        "refunds",
+        "application",
+        "application_fee",
+        "review",
+        "source_transfer",
+        "on_behalf_of",
+    },
     "refund": {"charge", "payment_intent", "balance_transaction", "failure_balance_transaction"},
     "balance_transaction": {"source"},
     "event": set(),
@@ -40,8 +62,9 @@ def present(sb: Sandbox, obj: dict[str, Any]) -> dict[str, Any]:
     """The object as Stripe would send it (also what an event snapshots)."""
     shown = strip(obj)
     if obj["object"] == "charge":
-        refunds = [present(sb, r) for r in sb.store.newest_first("refund")
-                   if r["charge"] == obj["id"]]
+        refunds = [
+            present(sb, r) for r in sb.store.newest_first("refund") if r["charge"] == obj["id"]
+        ]
         shown["refunds"] = list_object(refunds, f"/v1/charges/{obj['id']}/refunds")
     return shown
 
@@ -100,9 +123,7 @@ def render(sb: Sandbox, obj: dict[str, Any], params: Params) -> dict[str, Any]:
     return expand(sb, present(sb, obj), params.expand())
 
 
-def page(
-    sb: Sandbox, items: list[dict[str, Any]], params: Params, url: str
-) -> dict[str, Any]:
+def page(sb: Sandbox, items: list[dict[str, Any]], params: Params, url: str) -> dict[str, Any]:
     """Stripe's cursor pagination over newest-first items: limit, starting_after, ending_before."""
     limit = params.int("limit")
     if limit is None:
@@ -155,8 +176,10 @@ def _filter_created(items: list[dict[str, Any]], params: Params) -> list[dict[st
         return [i for i in items if i["created"] == exact]
     bounds = params.dict("created")
     checks = {
-        "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
     }
     bounds.reject_unknown(set(checks))
     for op, check in checks.items():

@@ -67,8 +67,9 @@ class Dispatcher:
         """Queue one delivery per endpoint, applying any webhook fault; returns jobs queued."""
         queued = 0
         for endpoint in endpoints:
-            job = Job(event["id"], event["type"], endpoint["id"], endpoint["url"],
-                      endpoint["_secret"])
+            job = Job(
+                event["id"], event["type"], endpoint["id"], endpoint["url"], endpoint["_secret"]
+            )
             fault = self.sb.faults.take_webhook()
             copies = 1
             if fault is not None and fault.mode == "drop":
@@ -175,25 +176,31 @@ class Dispatcher:
     def _record(
         self, job: Job, attempt: int, status: int | None, error: str | None, seconds: float
     ) -> None:
-        self.log.append({
-            "event_id": job.event_id,
-            "type": job.event_type,
-            "endpoint": job.endpoint_id,
-            "url": job.url,
-            "attempt": attempt,
-            "status_code": status,
-            "error": error,
-            "delivered": error is None,
-            "time": time.time(),
-            "duration_ms": round(seconds * 1000, 1),
-        })
+        self.log.append(
+            {
+                "event_id": job.event_id,
+                "type": job.event_type,
+                "endpoint": job.endpoint_id,
+                "url": job.url,
+                "attempt": attempt,
+                "status_code": status,
+                "error": error,
+                "delivered": error is None,
+                "time": time.time(),
+                "duration_ms": round(seconds * 1000, 1),
+            }
+        )
 
     # Housekeeping -------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         pending = sum(1 for t in self.sb.tasks if not t.done())
-        return {"paused": self.paused, "held": len(self.held), "in_flight": self.in_flight,
-                "background_tasks": pending}
+        return {
+            "paused": self.paused,
+            "held": len(self.held),
+            "in_flight": self.in_flight,
+            "background_tasks": pending,
+        }
 
     def reset(self) -> None:
         self.paused = False

@@ -48,7 +48,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:
-    """"startsAt: Input should be a valid datetime; doctorId: Field required"."""
+    """ "startsAt: Input should be a valid datetime; doctorId: Field required"."""
     described = []
     for err in errors[:5]:
         field = _field(tuple(err.get("loc", ())))
@@ -97,9 +97,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error(
-            "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
-        )
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         if request.url.path.startswith("/api/"):
             return error_response(500, "internal_error", "Internal error")
         return PlainTextResponse("Internal Server Error", status_code=500)

@@ -66,7 +66,7 @@ class DoctorOut(CamelModel):
     bio: str
     fee_minor: int = Field(description="Fee in minor units of `currency` (JPY has none)")
     currency: str
-    fee: str = Field(description="The fee for display, e.g. \"$45.00\"")
+    fee: str = Field(description='The fee for display, e.g. "$45.00"')
     slot_minutes: int
     timezone: str = Field(description="The doctor's IANA timezone; working hours are in it")
 
@@ -108,7 +108,7 @@ class BookingOut(CamelModel):
     reason: str
     price_minor: int
     currency: str
-    price: str = Field(description="The price for display, e.g. \"¥5,000\"")
+    price: str = Field(description='The price for display, e.g. "¥5,000"')
     hold_expires_at: IsoDateTime | None
     created_at: IsoDateTime
 

@@ -206,9 +206,7 @@ def get_booking_for(session: Session, booking_id: int, user: User) -> Booking:
     return booking
 
 
-def cancel_booking(
-    session: Session, *, booking_id: int, actor: User, reason: str = ""
-) -> Booking:
+def cancel_booking(session: Session, *, booking_id: int, actor: User, reason: str = "") -> Booking:
     """Cancel a held booking (owner or admin; commits).
 
     A confirmed booking is refused for now (cancellation with a refund is a separate flow);
@@ -335,4 +333,3 @@ def expire_lapsed_holds(session: Session, now: datetime | None = None) -> list[i
         session.rollback()
         raise
     return ids
-

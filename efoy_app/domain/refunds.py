@@ -112,9 +112,7 @@ def submit_refund(db: Session, refund_id: int) -> Refund:
     obj = to_dict(
         call(
             "refunds.create",
-            lambda: get_stripe().v1.refunds.create(
-                params, options={"idempotency_key": key}
-            ),
+            lambda: get_stripe().v1.refunds.create(params, options={"idempotency_key": key}),
             refund_id=rid,
             payment_id=params["metadata"]["payment_id"],
         )

@@ -24,7 +24,9 @@ def receiver() -> Iterator[Receiver]:
 def sandbox(receiver: Receiver) -> Iterator[SandboxProcess]:
     """Short webhook back-offs (0.05 s, 0.1 s...) and timeout (1 s) keep the suite fast."""
     with SandboxProcess.start(
-        webhook_url=receiver.url + "/hook", webhook_secret=WEBHOOK_SECRET, retry_base=0.05,
+        webhook_url=receiver.url + "/hook",
+        webhook_secret=WEBHOOK_SECRET,
+        retry_base=0.05,
         extra_args=["--webhook-timeout", "1", "--max-attempts", "5"],
     ) as process:
         yield process
@@ -48,9 +50,7 @@ def client(sandbox: SandboxProcess) -> stripe.StripeClient:
 
 
 @pytest.fixture
-def make_session(
-    client: stripe.StripeClient, sandbox: SandboxProcess
-) -> Callable[..., Any]:
+def make_session(client: stripe.StripeClient, sandbox: SandboxProcess) -> Callable[..., Any]:
     """A Checkout Session for one 50.00 USD consultation unless told otherwise."""
 
     def make(**params: Any) -> Any:

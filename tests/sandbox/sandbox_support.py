@@ -66,12 +66,17 @@ class Receiver:
     def handle(self, request: BaseHTTPRequestHandler, raw: bytes) -> None:
         path = request.path
         signature = request.headers.get("Stripe-Signature", "")
-        record: dict[str, Any] = {"path": path, "raw": raw, "signature": signature,
-                                  "time": time.monotonic()}
+        record: dict[str, Any] = {
+            "path": path,
+            "raw": raw,
+            "signature": signature,
+            "time": time.monotonic(),
+        }
         try:
             event = stripe.Webhook.construct_event(raw, signature, self.secrets[path])
-            record.update(valid=True, id=event.id, type=event.type,
-                          object_id=event.data.object["id"])
+            record.update(
+                valid=True, id=event.id, type=event.type, object_id=event.data.object["id"]
+            )
         except (stripe.SignatureVerificationError, ValueError, KeyError) as exc:
             record.update(valid=False, error=repr(exc), id=None, type=None, object_id=None)
         with self.lock:
@@ -92,8 +97,9 @@ class Receiver:
             self.plan.clear()
             self.secrets = {"/hook": WEBHOOK_SECRET}
 
-    def records(self, *, object_id: str | None = None, type_: str | None = None,
-                path: str = "/hook") -> list[dict[str, Any]]:
+    def records(
+        self, *, object_id: str | None = None, type_: str | None = None, path: str = "/hook"
+    ) -> list[dict[str, Any]]:
         with self.lock:
             rows = [r for r in self.received if r["path"] == path]
         if object_id is not None:
@@ -107,8 +113,13 @@ class Receiver:
         self.server.server_close()
 
 
-def line_item(amount: int = 5000, currency: str = "usd", quantity: int = 1,
-              name: str = "Consultation with Dr. Rossi") -> dict[str, Any]:
-    return {"price_data": {"currency": currency, "unit_amount": amount,
-                           "product_data": {"name": name}},
-            "quantity": quantity}
+def line_item(
+    amount: int = 5000,
+    currency: str = "usd",
+    quantity: int = 1,
+    name: str = "Consultation with Dr. Rossi",
+) -> dict[str, Any]:
+    return {
+        "price_data": {"currency": currency, "unit_amount": amount, "product_data": {"name": name}},
+        "quantity": quantity,
+    }

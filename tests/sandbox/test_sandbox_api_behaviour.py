@@ -43,11 +43,13 @@ def test_missing_key_gets_stripes_401_body(sandbox: SandboxProcess) -> None:
 
 
 def test_unknown_urls_answer_like_stripe(sandbox: SandboxProcess) -> None:
-    response = httpx.get(sandbox.url + "/v1/customers",
-                         headers={"Authorization": f"Bearer {sandbox.api_key}"})
+    response = httpx.get(
+        sandbox.url + "/v1/customers", headers={"Authorization": f"Bearer {sandbox.api_key}"}
+    )
     assert response.status_code == 404
     assert response.json()["error"]["message"].startswith(
-        "Unrecognized request URL (GET: /v1/customers).")
+        "Unrecognized request URL (GET: /v1/customers)."
+    )
 
 
 # Idempotency ----------------------------------------------------------------------------------
@@ -56,17 +58,23 @@ def test_unknown_urls_answer_like_stripe(sandbox: SandboxProcess) -> None:
 def test_same_key_and_parameters_replay_the_first_answer(
     client: stripe.StripeClient, sandbox: SandboxProcess
 ) -> None:
-    first = client.v1.payment_intents.create(params=pi_params(),
-                                             options={"idempotency_key": "booking-9-try-1"})
-    again = client.v1.payment_intents.create(params=pi_params(),
-                                             options={"idempotency_key": "booking-9-try-1"})
+    first = client.v1.payment_intents.create(
+        params=pi_params(), options={"idempotency_key": "booking-9-try-1"}
+    )
+    again = client.v1.payment_intents.create(
+        params=pi_params(), options={"idempotency_key": "booking-9-try-1"}
+    )
     assert (again.id, again.client_secret) == (first.id, first.client_secret)
     assert count(client) == 1
     assert len(client.v1.events.list(params={"type": "payment_intent.created"}).data) == 1
-    raw = httpx.post(sandbox.url + "/v1/payment_intents",
-                     data={"amount": "2000", "currency": "usd", "metadata[booking_id]": "9"},
-                     headers={"Authorization": f"Bearer {sandbox.api_key}",
-                              "Idempotency-Key": "booking-9-try-1"})
+    raw = httpx.post(
+        sandbox.url + "/v1/payment_intents",
+        data={"amount": "2000", "currency": "usd", "metadata[booking_id]": "9"},
+        headers={
+            "Authorization": f"Bearer {sandbox.api_key}",
+            "Idempotency-Key": "booking-9-try-1",
+        },
+    )
     assert raw.headers["Idempotent-Replayed"] == "true"
     assert raw.json()["id"] == first.id
 
@@ -76,16 +84,20 @@ def test_same_key_with_other_parameters_is_an_idempotency_error(
 ) -> None:
     client.v1.payment_intents.create(params=pi_params(), options={"idempotency_key": "k-2"})
     with pytest.raises(stripe.IdempotencyError) as caught:
-        client.v1.payment_intents.create(params=pi_params(amount=2100),
-                                         options={"idempotency_key": "k-2"})
+        client.v1.payment_intents.create(
+            params=pi_params(amount=2100), options={"idempotency_key": "k-2"}
+        )
     assert caught.value.http_status == 400
     assert "k-2" in caught.value.user_message
     assert count(client) == 1
 
 
 def test_a_declined_card_is_replayed_not_charged_twice(client: stripe.StripeClient) -> None:
-    params = pi_params(payment_method="pm_card_chargeDeclined", confirm=True,
-                       return_url="https://efoy.example/done")
+    params = pi_params(
+        payment_method="pm_card_chargeDeclined",
+        confirm=True,
+        return_url="https://efoy.example/done",
+    )
     for _ in range(2):
         with pytest.raises(stripe.CardError):
             client.v1.payment_intents.create(params=params, options={"idempotency_key": "d-1"})
@@ -97,8 +109,9 @@ def test_a_declined_card_is_replayed_not_charged_twice(client: stripe.StripeClie
 
 
 def retrying(sandbox: SandboxProcess) -> stripe.StripeClient:
-    return stripe.StripeClient(sandbox.api_key, base_addresses={"api": sandbox.url},
-                               max_network_retries=2)
+    return stripe.StripeClient(
+        sandbox.api_key, base_addresses={"api": sandbox.url}, max_network_retries=2
+    )
 
 
 def test_a_default_stripe_client_does_not_retry(
@@ -155,8 +168,12 @@ def test_faults_only_hit_their_path_prefix(
 def test_a_hanging_api_times_the_client_out(sandbox: SandboxProcess) -> None:
     sandbox.control("faults/api", {"count": 1, "status": 500, "hang_seconds": 1.0})
     http = stripe.HTTPXClient(timeout=0.3, allow_sync_methods=True)
-    client = stripe.StripeClient(sandbox.api_key, base_addresses={"api": sandbox.url},
-                                 http_client=http, max_network_retries=0)
+    client = stripe.StripeClient(
+        sandbox.api_key,
+        base_addresses={"api": sandbox.url},
+        http_client=http,
+        max_network_retries=0,
+    )
     started = time.monotonic()
     with pytest.raises(stripe.APIConnectionError):
         client.v1.payment_intents.list()
@@ -168,15 +185,19 @@ def test_a_hanging_api_times_the_client_out(sandbox: SandboxProcess) -> None:
 
 
 def test_events_name_their_request_and_filter_by_type(client: stripe.StripeClient) -> None:
-    intent = client.v1.payment_intents.create(params=pi_params(),
-                                              options={"idempotency_key": "e-1"})
+    intent = client.v1.payment_intents.create(
+        params=pi_params(), options={"idempotency_key": "e-1"}
+    )
     client.v1.payment_intents.cancel(intent.id)
     events = client.v1.events.list().data
     assert [e.type for e in events] == ["payment_intent.canceled", "payment_intent.created"]
     created = events[1]
     assert created.id.startswith("evt_")
     assert (created.object, created.livemode, created.request.idempotency_key) == (
-        "event", False, "e-1")
+        "event",
+        False,
+        "e-1",
+    )
     assert created.request.id.startswith("req_")
     assert created.data.object["status"] == "requires_payment_method"  # a snapshot
     assert created.api_version
@@ -193,14 +214,19 @@ def test_events_name_their_request_and_filter_by_type(client: stripe.StripeClien
 
 
 def test_webhook_endpoint_crud(client: stripe.StripeClient) -> None:
-    endpoint = client.v1.webhook_endpoints.create(params={
-        "url": "https://efoy.example/api/v1/payment/webhook",
-        "enabled_events": ["checkout.session.completed", "charge.refunded"],
-        "description": "Efoy"})
+    endpoint = client.v1.webhook_endpoints.create(
+        params={
+            "url": "https://efoy.example/api/v1/payment/webhook",
+            "enabled_events": ["checkout.session.completed", "charge.refunded"],
+            "description": "Efoy",
+        }
+    )
     assert endpoint.id.startswith("we_")
     assert endpoint.secret.startswith("whsec_")
     assert (endpoint.status, endpoint.enabled_events) == (
-        "enabled", ["checkout.session.completed", "charge.refunded"])
+        "enabled",
+        ["checkout.session.completed", "charge.refunded"],
+    )
     fetched = client.v1.webhook_endpoints.retrieve(endpoint.id)
     assert "secret" not in fetched
     ids = [e.id for e in client.v1.webhook_endpoints.list().data]
@@ -213,6 +239,7 @@ def test_webhook_endpoint_crud(client: stripe.StripeClient) -> None:
         client.v1.webhook_endpoints.retrieve(endpoint.id)
     assert caught.value.http_status == 404
     with pytest.raises(stripe.InvalidRequestError) as bad:
-        client.v1.webhook_endpoints.create(params={"url": "https://x.example/h",
-                                                   "enabled_events": ["not an event"]})
+        client.v1.webhook_endpoints.create(
+            params={"url": "https://x.example/h", "enabled_events": ["not an event"]}
+        )
     assert bad.value.param == "enabled_events[0]"

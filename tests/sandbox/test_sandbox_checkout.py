@@ -13,8 +13,10 @@ from sandbox_support import line_item, wait_for
 
 from stripe_sandbox.testing import SandboxProcess
 
-AUTH_FAILED = ("We are unable to authenticate your payment method. Please choose a different "
-               "payment method and try again.")
+AUTH_FAILED = (
+    "We are unable to authenticate your payment method. Please choose a different "
+    "payment method and try again."
+)
 
 
 def event_types(client: stripe.StripeClient, object_id: str) -> list[str]:
@@ -24,15 +26,18 @@ def event_types(client: stripe.StripeClient, object_id: str) -> list[str]:
 
 
 def pay(sandbox: SandboxProcess, session_id: str, card: str, **extra: Any) -> dict[str, Any]:
-    return sandbox.control(f"checkout/sessions/{session_id}/pay",
-                           {"card": card, "email": "patient@example.com", **extra})
+    return sandbox.control(
+        f"checkout/sessions/{session_id}/pay",
+        {"card": card, "email": "patient@example.com", **extra},
+    )
 
 
 def test_create_returns_an_open_unpaid_session_with_a_hosted_page(
     make_session: Callable[..., Any], sandbox: SandboxProcess
 ) -> None:
-    session = make_session(line_items=[line_item(2500, quantity=2)],
-                           customer_email="patient@example.com")
+    session = make_session(
+        line_items=[line_item(2500, quantity=2)], customer_email="patient@example.com"
+    )
     assert session.id.startswith("cs_test_")
     assert (session.status, session.payment_status, session.mode) == ("open", "unpaid", "payment")
     assert (session.amount_total, session.amount_subtotal, session.currency) == (5000, 5000, "usd")
@@ -46,16 +51,16 @@ def test_create_returns_an_open_unpaid_session_with_a_hosted_page(
     assert "$50.00" in page.text
 
 
-def test_zero_decimal_currency_is_not_divided_by_100(
-    make_session: Callable[..., Any]
-) -> None:
+def test_zero_decimal_currency_is_not_divided_by_100(make_session: Callable[..., Any]) -> None:
     session = make_session(line_items=[line_item(5000, currency="jpy")])
     assert session.amount_total == 5000
     assert "¥5,000" in httpx.get(session.url).text
 
 
-@pytest.mark.parametrize(("minutes", "accepted"), [(10, False), (29, False), (30, True),
-                                                   (24 * 60, True), (25 * 60, False)])
+@pytest.mark.parametrize(
+    ("minutes", "accepted"),
+    [(10, False), (29, False), (30, True), (24 * 60, True), (25 * 60, False)],
+)
 def test_expires_at_must_be_30_minutes_to_24_hours_away(
     make_session: Callable[..., Any], minutes: int, accepted: bool
 ) -> None:
@@ -70,7 +75,7 @@ def test_expires_at_must_be_30_minutes_to_24_hours_away(
 
 
 def test_invalid_parameters_are_refused_as_stripe_refuses_them(
-    make_session: Callable[..., Any]
+    make_session: Callable[..., Any],
 ) -> None:
     with pytest.raises(stripe.InvalidRequestError) as missing:
         make_session(line_items=None)
@@ -88,10 +93,10 @@ def test_paying_with_4242_completes_the_session_and_succeeds_its_payment_intent(
 ) -> None:
     session = make_session()
     result = pay(sandbox, session.id, "4242 4242 4242 4242", name="Ada Patient")
-    assert result == {"outcome": "succeeded",
-                      "redirect": f"{sandbox.url}/?paid={session.id}"}
+    assert result == {"outcome": "succeeded", "redirect": f"{sandbox.url}/?paid={session.id}"}
     session = client.v1.checkout.sessions.retrieve(
-        session.id, params={"expand": ["payment_intent", "line_items"]})
+        session.id, params={"expand": ["payment_intent", "line_items"]}
+    )
     assert (session.status, session.payment_status, session.url) == ("complete", "paid", None)
     assert session.customer_details.email == "patient@example.com"
     assert session.customer_details.name == "Ada Patient"
@@ -103,38 +108,64 @@ def test_paying_with_4242_completes_the_session_and_succeeds_its_payment_intent(
     charge = client.v1.charges.retrieve(intent.latest_charge)
     card = charge.payment_method_details.card
     assert (charge.status, charge.paid, charge.amount, charge.amount_refunded) == (
-        "succeeded", True, 5000, 0)
+        "succeeded",
+        True,
+        5000,
+        0,
+    )
     assert (card.brand, card.last4) == ("visa", "4242")
     assert charge.receipt_url == f"{sandbox.url}/receipts/{charge.id}"
     receipt = httpx.get(charge.receipt_url)
     assert receipt.status_code == 200 and "$50.00" in receipt.text
     assert event_types(client, session.id) == ["checkout.session.completed"]
-    assert event_types(client, intent.id) == ["payment_intent.created",
-                                              "payment_intent.succeeded"]
+    assert event_types(client, intent.id) == ["payment_intent.created", "payment_intent.succeeded"]
     assert event_types(client, charge.id) == ["charge.succeeded"]
 
 
-@pytest.mark.parametrize(("card", "code", "decline_code", "message"), [
-    ("4000 0000 0000 0002", "card_declined", "generic_decline", "Your card was declined."),
-    ("4000 0000 0000 9995", "card_declined", "insufficient_funds",
-     "Your card has insufficient funds."),
-    ("4000 0000 0000 0069", "expired_card", "expired_card", "Your card has expired."),
-])
+@pytest.mark.parametrize(
+    ("card", "code", "decline_code", "message"),
+    [
+        ("4000 0000 0000 0002", "card_declined", "generic_decline", "Your card was declined."),
+        (
+            "4000 0000 0000 9995",
+            "card_declined",
+            "insufficient_funds",
+            "Your card has insufficient funds.",
+        ),
+        ("4000 0000 0000 0069", "expired_card", "expired_card", "Your card has expired."),
+    ],
+)
 def test_declined_cards_leave_the_session_open_and_can_be_retried(
-    make_session: Callable[..., Any], sandbox: SandboxProcess, client: stripe.StripeClient,
-    card: str, code: str, decline_code: str, message: str,
+    make_session: Callable[..., Any],
+    sandbox: SandboxProcess,
+    client: stripe.StripeClient,
+    card: str,
+    code: str,
+    decline_code: str,
+    message: str,
 ) -> None:
     session = make_session()
     result = pay(sandbox, session.id, card)
-    assert result == {"outcome": "declined", "error": {
-        "type": "card_error", "code": code, "decline_code": decline_code, "message": message}}
+    assert result == {
+        "outcome": "declined",
+        "error": {
+            "type": "card_error",
+            "code": code,
+            "decline_code": decline_code,
+            "message": message,
+        },
+    }
     session = client.v1.checkout.sessions.retrieve(session.id)
     assert (session.status, session.payment_status) == ("open", "unpaid")
     intent = client.v1.payment_intents.retrieve(session.payment_intent)
     assert intent.status == "requires_payment_method"
     error = intent.last_payment_error
     assert (error.type, error.code, error.decline_code, error.message) == (
-        "card_error", code, decline_code, message)
+        "card_error",
+        code,
+        decline_code,
+        message,
+    )
     failed = client.v1.events.list(params={"type": "payment_intent.payment_failed"}).data
     assert [e.data.object["last_payment_error"]["decline_code"] for e in failed] == [decline_code]
 
@@ -152,8 +183,9 @@ def test_authentication_card_needs_3ds_then_completes(
     session = make_session()
     result = pay(sandbox, session.id, "4000 0025 0000 3155")
     assert result["outcome"] == "requires_action"
-    intent = client.v1.payment_intents.retrieve(client.v1.checkout.sessions.retrieve(
-        session.id).payment_intent)
+    intent = client.v1.payment_intents.retrieve(
+        client.v1.checkout.sessions.retrieve(session.id).payment_intent
+    )
     assert intent.status == "requires_action"
     assert intent.next_action.type == "redirect_to_url"
     assert result["redirect"] == intent.next_action.redirect_to_url.url
@@ -162,8 +194,7 @@ def test_authentication_card_needs_3ds_then_completes(
     assert done == {"outcome": "succeeded", "redirect": f"{sandbox.url}/?paid={session.id}"}
     session = client.v1.checkout.sessions.retrieve(session.id)
     assert (session.status, session.payment_status) == ("complete", "paid")
-    charge = client.v1.charges.retrieve(client.v1.payment_intents.retrieve(
-        intent.id).latest_charge)
+    charge = client.v1.charges.retrieve(client.v1.payment_intents.retrieve(intent.id).latest_charge)
     assert charge.payment_method_details.card.three_d_secure.result == "authenticated"
 
 
@@ -246,5 +277,6 @@ def test_the_background_loop_expires_sessions_without_being_asked(
     session = make_session(expires_at=int(time.time()) + 30 * 60)
     sandbox.control("clock/advance", {"seconds": session.expires_at - time.time() - 1})
     assert client.v1.checkout.sessions.retrieve(session.id).status == "open"
-    wait_for(lambda: client.v1.checkout.sessions.retrieve(session.id).status == "expired",
-             timeout=4)
+    wait_for(
+        lambda: client.v1.checkout.sessions.retrieve(session.id).status == "expired", timeout=4
+    )

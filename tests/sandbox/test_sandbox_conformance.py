@@ -35,16 +35,22 @@ def mismatches(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     for key, value in expected.items():
         if key not in actual:
             problems.append(f"missing {key}")
-        elif value is not None and actual[key] is not None and (
-            json_type(value) != json_type(actual[key])
+        elif (
+            value is not None
+            and actual[key] is not None
+            and (json_type(value) != json_type(actual[key]))
         ):
             problems.append(f"{key}: {json_type(actual[key])}, Stripe has {json_type(value)}")
     return problems
 
 
 def api(sandbox: SandboxProcess, method: str, path: str, **data: Any) -> dict[str, Any]:
-    response = httpx.request(method, sandbox.url + path, data=data or None,
-                             headers={"Authorization": f"Bearer {sandbox.api_key}"})
+    response = httpx.request(
+        method,
+        sandbox.url + path,
+        data=data or None,
+        headers={"Authorization": f"Bearer {sandbox.api_key}"},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -52,22 +58,35 @@ def api(sandbox: SandboxProcess, method: str, path: str, **data: Any) -> dict[st
 @pytest.fixture
 def served(sandbox: SandboxProcess) -> dict[str, dict[str, Any]]:
     """One object of each type, from a paid and partly refunded Checkout Session."""
-    session = api(sandbox, "POST", "/v1/checkout/sessions", **{
-        "mode": "payment", "success_url": "https://example.com/ok",
-        "line_items[0][price_data][currency]": "usd",
-        "line_items[0][price_data][unit_amount]": "5000",
-        "line_items[0][price_data][product_data][name]": "Consultation",
-        "line_items[0][quantity]": "1",
-    })
-    paid = sandbox.control(f"checkout/sessions/{session['id']}/pay",
-                           {"card": "4242424242424242", "email": "patient@example.com"})
+    session = api(
+        sandbox,
+        "POST",
+        "/v1/checkout/sessions",
+        **{
+            "mode": "payment",
+            "success_url": "https://example.com/ok",
+            "line_items[0][price_data][currency]": "usd",
+            "line_items[0][price_data][unit_amount]": "5000",
+            "line_items[0][price_data][product_data][name]": "Consultation",
+            "line_items[0][quantity]": "1",
+        },
+    )
+    paid = sandbox.control(
+        f"checkout/sessions/{session['id']}/pay",
+        {"card": "4242424242424242", "email": "patient@example.com"},
+    )
     assert paid["outcome"] == "succeeded"
     session = api(sandbox, "GET", f"/v1/checkout/sessions/{session['id']}")
     intent = api(sandbox, "GET", f"/v1/payment_intents/{session['payment_intent']}")
     charge = api(sandbox, "GET", f"/v1/charges/{intent['latest_charge']}")
     refund = api(sandbox, "POST", "/v1/refunds", charge=charge["id"], amount="1000")
-    endpoint = api(sandbox, "POST", "/v1/webhook_endpoints", url="https://example.com/hook",
-                   **{"enabled_events[0]": "*"})
+    endpoint = api(
+        sandbox,
+        "POST",
+        "/v1/webhook_endpoints",
+        url="https://example.com/hook",
+        **{"enabled_events[0]": "*"},
+    )
     events = api(sandbox, "GET", "/v1/events", limit="1")["data"]
     return {
         "checkout.session": session,
@@ -77,8 +96,9 @@ def served(sandbox: SandboxProcess) -> dict[str, dict[str, Any]]:
         "event": events[0],
         "webhook_endpoint": endpoint,
         "payment_method": api(sandbox, "GET", f"/v1/payment_methods/{intent['payment_method']}"),
-        "balance_transaction": api(sandbox, "GET",
-                                   f"/v1/balance_transactions/{charge['balance_transaction']}"),
+        "balance_transaction": api(
+            sandbox, "GET", f"/v1/balance_transactions/{charge['balance_transaction']}"
+        ),
     }
 
 
@@ -94,18 +114,30 @@ def test_object_has_every_fixture_key_with_stripes_type(
 def test_fresh_payment_intent_and_open_session_conform_too(sandbox: SandboxProcess) -> None:
     """Unpaid objects have many nulls; the keys must still all be there."""
     intent = api(sandbox, "POST", "/v1/payment_intents", amount="1099", currency="usd")
-    session = api(sandbox, "POST", "/v1/checkout/sessions", **{
-        "mode": "payment", "line_items[0][price_data][currency]": "eur",
-        "line_items[0][price_data][unit_amount]": "1000",
-        "line_items[0][price_data][product_data][name]": "X", "line_items[0][quantity]": "2",
-    })
+    session = api(
+        sandbox,
+        "POST",
+        "/v1/checkout/sessions",
+        **{
+            "mode": "payment",
+            "line_items[0][price_data][currency]": "eur",
+            "line_items[0][price_data][unit_amount]": "1000",
+            "line_items[0][price_data][product_data][name]": "X",
+            "line_items[0][quantity]": "2",
+        },
+    )
     assert mismatches(RESOURCES["payment_intent"], intent) == []
     assert mismatches(RESOURCES["checkout.session"], session) == []
     assert (intent["status"], session["status"], session["amount_total"]) == (
-        "requires_payment_method", "open", 2000)
+        "requires_payment_method",
+        "open",
+        2000,
+    )
 
 
 def test_the_comparison_catches_a_wrong_type() -> None:
     """The check above must be able to fail."""
     assert mismatches({"a": 1, "b": "x", "c": None}, {"a": "1", "c": 5}) == [
-        "a: string, Stripe has number", "missing b"]
+        "a: string, Stripe has number",
+        "missing b",
+    ]

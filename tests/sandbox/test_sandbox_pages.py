@@ -13,8 +13,10 @@ from sandbox_support import Receiver
 
 from stripe_sandbox.testing import SandboxProcess
 
-AUTH_FAILED = ("We are unable to authenticate your payment method. Please choose a different "
-               "payment method and try again.")
+AUTH_FAILED = (
+    "We are unable to authenticate your payment method. Please choose a different "
+    "payment method and try again."
+)
 
 
 def fill_card(page: Page, number: str, *, email: str | None = "patient@example.com") -> None:
@@ -28,14 +30,17 @@ def fill_card(page: Page, number: str, *, email: str | None = "patient@example.c
 
 
 def test_checkout_success_redirects_to_success_url_with_the_session_id(
-    page: Page, make_session: Callable[..., Any], sandbox: SandboxProcess,
+    page: Page,
+    make_session: Callable[..., Any],
+    sandbox: SandboxProcess,
     client: stripe.StripeClient,
 ) -> None:
     session = make_session()
     page.goto(session.url)
     expect(page.get_by_test_id("amount")).to_have_text("$50.00")
     expect(page.get_by_role("link", name="Cancel and go back")).to_have_attribute(
-        "href", sandbox.url + "/?cancelled=1")
+        "href", sandbox.url + "/?cancelled=1"
+    )
     fill_card(page, "4242 4242 4242 4242")
     page.wait_for_url(f"{sandbox.url}/?paid={session.id}")
     session = client.v1.checkout.sessions.retrieve(session.id)
@@ -50,7 +55,9 @@ def session_url(sandbox: SandboxProcess, session_id: str) -> str:
 
 
 def test_a_decline_shows_the_message_and_the_patient_can_try_again(
-    page: Page, make_session: Callable[..., Any], sandbox: SandboxProcess,
+    page: Page,
+    make_session: Callable[..., Any],
+    sandbox: SandboxProcess,
     client: stripe.StripeClient,
 ) -> None:
     session = make_session()
@@ -63,13 +70,16 @@ def test_a_decline_shows_the_message_and_the_patient_can_try_again(
     fill_card(page, "4242424242424242")
     page.wait_for_url(f"{sandbox.url}/?paid={session.id}")
     intent = client.v1.payment_intents.retrieve(
-        client.v1.checkout.sessions.retrieve(session.id).payment_intent)
+        client.v1.checkout.sessions.retrieve(session.id).payment_intent
+    )
     assert intent.status == "succeeded"
     assert len(client.v1.charges.list(params={"payment_intent": intent.id}).data) == 3
 
 
 def test_authentication_completed(
-    page: Page, make_session: Callable[..., Any], sandbox: SandboxProcess,
+    page: Page,
+    make_session: Callable[..., Any],
+    sandbox: SandboxProcess,
     client: stripe.StripeClient,
 ) -> None:
     session = make_session()
@@ -93,8 +103,10 @@ def test_authentication_failed_returns_to_the_form_with_the_reason(
     expect(page.get_by_role("button", name="Pay", exact=True)).to_be_visible()
     session = client.v1.checkout.sessions.retrieve(session.id)
     assert (session.status, session.payment_status) == ("open", "unpaid")
-    assert client.v1.payment_intents.retrieve(
-        session.payment_intent).status == "requires_payment_method"
+    assert (
+        client.v1.payment_intents.retrieve(session.payment_intent).status
+        == "requires_payment_method"
+    )
 
 
 def test_an_expired_session_says_so(
@@ -123,9 +135,13 @@ def test_payment_intent_card_page_returns_to_return_url(
     expect(page.get_by_role("alert")).to_have_text("Your card has expired.")
     fill_card(page, "4242 4242 4242 4242", email=None)
     page.wait_for_url(re.compile(re.escape(return_url) + r"\?"))
-    assert page.url == return_url + "?" + urlencode({
-        "payment_intent": intent.id, "payment_intent_client_secret": intent.client_secret,
-        "redirect_status": "succeeded"})
+    assert page.url == return_url + "?" + urlencode(
+        {
+            "payment_intent": intent.id,
+            "payment_intent_client_secret": intent.client_secret,
+            "redirect_status": "succeeded",
+        }
+    )
     assert client.v1.payment_intents.retrieve(intent.id).status == "succeeded"
 
 
@@ -141,4 +157,6 @@ def test_payment_intent_card_page_failed_authentication_redirects_failed(
     assert page.url.startswith(return_url + "?payment_intent=" + intent.id)
     intent = client.v1.payment_intents.retrieve(intent.id)
     assert (intent.status, intent.last_payment_error.code) == (
-        "requires_payment_method", "payment_intent_authentication_failure")
+        "requires_payment_method",
+        "payment_intent_authentication_failure",
+    )

@@ -23,15 +23,18 @@ def test_state_file_survives_a_restart(tmp_path: Path) -> None:
     with SandboxProcess.start(state=state) as first:
         client = first.stripe_client()
         intent = client.v1.payment_intents.create(
-            params={"amount": 2000, "currency": "usd"}, options={"idempotency_key": "keep-me"})
-        endpoint = client.v1.webhook_endpoints.create(params={
-            "url": "https://efoy.example/hook", "enabled_events": ["*"]})
+            params={"amount": 2000, "currency": "usd"}, options={"idempotency_key": "keep-me"}
+        )
+        endpoint = client.v1.webhook_endpoints.create(
+            params={"url": "https://efoy.example/hook", "enabled_events": ["*"]}
+        )
         first.control("clock/advance", {"seconds": 3600})
     with SandboxProcess.start(state=state) as second:
         client = second.stripe_client()
         assert client.v1.payment_intents.retrieve(intent.id).amount == 2000
         replay = client.v1.payment_intents.create(
-            params={"amount": 2000, "currency": "usd"}, options={"idempotency_key": "keep-me"})
+            params={"amount": 2000, "currency": "usd"}, options={"idempotency_key": "keep-me"}
+        )
         assert replay.id == intent.id
         assert [e.id for e in client.v1.webhook_endpoints.list().data] == [endpoint.id]
         assert second.control("clock", method="GET")["offset"] == 3600
@@ -40,9 +43,21 @@ def test_state_file_survives_a_restart(tmp_path: Path) -> None:
 
 def test_public_url_is_used_for_hosted_pages() -> None:
     with SandboxProcess.start(extra_args=["--public-url", "http://sandbox.test:8080/"]) as sb:
-        session = sb.stripe_client().v1.checkout.sessions.create(params={
-            "mode": "payment", "line_items": [{"quantity": 1, "price_data": {
-                "currency": "usd", "unit_amount": 1000, "product_data": {"name": "X"}}}]})
+        session = sb.stripe_client().v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": "usd",
+                            "unit_amount": 1000,
+                            "product_data": {"name": "X"},
+                        },
+                    }
+                ],
+            }
+        )
         assert session.url == f"http://sandbox.test:8080/checkout/{session.id}"
 
 
@@ -51,8 +66,9 @@ def test_webhook_without_secret_prints_a_generated_one() -> None:
         printed = [line for line in sb.output if "webhook signing secret" in line]
         assert len(printed) == 1 and printed[0].split(": ")[1].startswith("whsec_")
         endpoints = sb.stripe_client().v1.webhook_endpoints.list().data
-        assert [(e.url, e.enabled_events) for e in endpoints] == [("http://127.0.0.1:9/hook",
-                                                                   ["*"])]
+        assert [(e.url, e.enabled_events) for e in endpoints] == [
+            ("http://127.0.0.1:9/hook", ["*"])
+        ]
         sb.control("reset")  # the command-line endpoint is configuration, not data
         assert len(sb.stripe_client().v1.webhook_endpoints.list().data) == 1
 
@@ -60,7 +76,11 @@ def test_webhook_without_secret_prints_a_generated_one() -> None:
 def test_bad_arguments_exit_with_a_message() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "stripe_sandbox", "--webhook-secret", "nope"],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=20)
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=20,
+    )
     assert result.returncode == 2
     assert "--webhook-secret must start with whsec_" in result.stderr
 

@@ -12,26 +12,45 @@ from stripe_sandbox.testing import SandboxProcess
 
 
 def paid_intent(client: stripe.StripeClient, amount: int = 5000, currency: str = "usd") -> Any:
-    return client.v1.payment_intents.create(params={
-        "amount": amount, "currency": currency, "payment_method": "pm_card_visa",
-        "confirm": True, "automatic_payment_methods": {"enabled": True,
-                                                       "allow_redirects": "never"}})
+    return client.v1.payment_intents.create(
+        params={
+            "amount": amount,
+            "currency": currency,
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+        }
+    )
 
 
 def refund_events(client: stripe.StripeClient) -> list[str]:
-    return [e.type for e in reversed(client.v1.events.list(params={"limit": 100}).data)
-            if e.type.startswith(("refund.", "charge.refund."))]
+    return [
+        e.type
+        for e in reversed(client.v1.events.list(params={"limit": 100}).data)
+        if e.type.startswith(("refund.", "charge.refund."))
+    ]
 
 
 def test_partial_then_full_then_nothing_left(client: stripe.StripeClient) -> None:
     intent = paid_intent(client)
-    first = client.v1.refunds.create(params={
-        "payment_intent": intent.id, "amount": 2000, "reason": "requested_by_customer",
-        "metadata": {"booking_id": "42"}})
+    first = client.v1.refunds.create(
+        params={
+            "payment_intent": intent.id,
+            "amount": 2000,
+            "reason": "requested_by_customer",
+            "metadata": {"booking_id": "42"},
+        }
+    )
     assert (first.status, first.amount, first.charge, first.payment_intent) == (
-        "succeeded", 2000, intent.latest_charge, intent.id)
-    assert (first.reason, first.metadata.to_dict()) == ("requested_by_customer",
-                                                        {"booking_id": "42"})
+        "succeeded",
+        2000,
+        intent.latest_charge,
+        intent.id,
+    )
+    assert (first.reason, first.metadata.to_dict()) == (
+        "requested_by_customer",
+        {"booking_id": "42"},
+    )
     charge = client.v1.charges.retrieve(intent.latest_charge)
     assert (charge.amount_refunded, charge.refunded) == (2000, False)
 
@@ -51,20 +70,20 @@ def test_partial_then_full_then_nothing_left(client: stripe.StripeClient) -> Non
     assert [e.data.object["amount_refunded"] for e in refunded] == [5000, 2000]
 
 
-def test_more_than_the_charge_is_refused_with_stripes_message(
-    client: stripe.StripeClient
-) -> None:
+def test_more_than_the_charge_is_refused_with_stripes_message(client: stripe.StripeClient) -> None:
     intent = paid_intent(client)
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 6000})
     assert caught.value.param == "amount"
     assert caught.value.user_message == (
-        "Refund amount ($60.00) is greater than charge amount ($50.00)")
+        "Refund amount ($60.00) is greater than charge amount ($50.00)"
+    )
     client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 4000})
     with pytest.raises(stripe.InvalidRequestError) as rest:
         client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 1500})
     assert rest.value.user_message == (
-        "Refund amount ($15.00) is greater than unrefunded amount on charge ($10.00)")
+        "Refund amount ($15.00) is greater than unrefunded amount on charge ($10.00)"
+    )
     assert client.v1.charges.retrieve(intent.latest_charge).amount_refunded == 4000
 
 
@@ -93,13 +112,18 @@ def test_a_refund_can_fail_after_it_was_accepted(
     refund = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 3000})
     assert refund.status == "succeeded"
     assert client.v1.charges.retrieve(intent.latest_charge).amount_refunded == 3000
-    failed = wait_for(lambda: (r := client.v1.refunds.retrieve(refund.id)).status == "failed"
-                      and r, timeout=3)
+    failed = wait_for(
+        lambda: (r := client.v1.refunds.retrieve(refund.id)).status == "failed" and r, timeout=3
+    )
     assert failed.failure_reason == "expired_or_canceled_card"
     charge = client.v1.charges.retrieve(intent.latest_charge)
     assert (charge.amount_refunded, charge.refunded) == (0, False)
-    assert refund_events(client) == ["refund.created", "refund.updated", "charge.refund.updated",
-                                     "refund.failed"]
+    assert refund_events(client) == [
+        "refund.created",
+        "refund.updated",
+        "charge.refund.updated",
+        "refund.failed",
+    ]
     updated = client.v1.events.list(params={"type": "refund.updated"}).data[0]
     assert updated.data.object["status"] == "failed"
     assert updated.data.previous_attributes["status"] == "succeeded"

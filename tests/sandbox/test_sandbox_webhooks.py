@@ -29,16 +29,23 @@ def only_event(client: stripe.StripeClient, object_id: str) -> Any:
 
 
 def test_every_event_of_a_checkout_payment_arrives_signed(
-    make_session: Callable[..., Any], sandbox: SandboxProcess, receiver: Receiver,
+    make_session: Callable[..., Any],
+    sandbox: SandboxProcess,
+    receiver: Receiver,
     client: stripe.StripeClient,
 ) -> None:
     session = make_session()
-    sandbox.control(f"checkout/sessions/{session.id}/pay",
-                    {"card": "4242424242424242", "email": "patient@example.com"})
+    sandbox.control(
+        f"checkout/sessions/{session.id}/pay",
+        {"card": "4242424242424242", "email": "patient@example.com"},
+    )
     events = client.v1.events.list().data
-    assert sorted(e.type for e in events) == ["charge.succeeded", "checkout.session.completed",
-                                              "payment_intent.created",
-                                              "payment_intent.succeeded"]
+    assert sorted(e.type for e in events) == [
+        "charge.succeeded",
+        "checkout.session.completed",
+        "payment_intent.created",
+        "payment_intent.succeeded",
+    ]
     ids = {e.id for e in events}
 
     def mine() -> list[dict[str, Any]]:  # a late delivery from an earlier test may arrive too
@@ -52,14 +59,17 @@ def test_every_event_of_a_checkout_payment_arrives_signed(
     assert completed["object_id"] == session.id
     wait_for(lambda: all(e.pending_webhooks == 0 for e in client.v1.events.list().data))
     assert [(d["attempt"], d["status_code"]) for d in deliveries(sandbox, completed["id"])] == [
-        (1, 200)]
+        (1, 200)
+    ]
     # The check is real: a wrong secret or an edited body is refused.
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe.Webhook.construct_event(completed["raw"], completed["signature"],
-                                       "whsec_someoneelse")
+        stripe.Webhook.construct_event(
+            completed["raw"], completed["signature"], "whsec_someoneelse"
+        )
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe.Webhook.construct_event(completed["raw"].replace(b"paid", b"PAID"),
-                                       completed["signature"], WEBHOOK_SECRET)
+        stripe.Webhook.construct_event(
+            completed["raw"].replace(b"paid", b"PAID"), completed["signature"], WEBHOOK_SECRET
+        )
 
 
 def test_a_500_answer_is_retried_with_back_off(
@@ -71,13 +81,19 @@ def test_a_500_answer_is_retried_with_back_off(
     records = receiver.records(object_id=intent.id)
     assert [r["answered"] for r in records] == [500, 500, 200]
     assert len({r["id"] for r in records}) == 1 and all(r["valid"] for r in records)
-    gaps = [later["time"] - earlier["time"] for earlier, later in zip(records, records[1:],
-                                                                      strict=False)]
+    gaps = [
+        later["time"] - earlier["time"]
+        for earlier, later in zip(records, records[1:], strict=False)
+    ]
     assert gaps[0] >= 0.045 and gaps[1] >= 0.095  # --retry-base 0.05, doubling
-    log = wait_for(lambda: (rows := deliveries(sandbox, records[0]["id"])) and len(rows) == 3
-                   and rows)
+    log = wait_for(
+        lambda: (rows := deliveries(sandbox, records[0]["id"])) and len(rows) == 3 and rows
+    )
     assert [(d["attempt"], d["status_code"], d["delivered"]) for d in log] == [
-        (1, 500, False), (2, 500, False), (3, 200, True)]
+        (1, 500, False),
+        (2, 500, False),
+        (3, 200, True),
+    ]
 
 
 def test_a_timeout_is_retried(
@@ -154,7 +170,10 @@ def test_delay_holds_a_delivery_back_so_a_later_one_overtakes_it(
 
 @pytest.mark.parametrize(("order", "expected"), [("fifo", [0, 1, 2]), ("reverse", [2, 1, 0])])
 def test_pause_holds_deliveries_and_resume_releases_them_in_order(
-    sandbox: SandboxProcess, receiver: Receiver, client: stripe.StripeClient, order: str,
+    sandbox: SandboxProcess,
+    receiver: Receiver,
+    client: stripe.StripeClient,
+    order: str,
     expected: list[int],
 ) -> None:
     sandbox.control("webhooks/pause")
@@ -186,12 +205,19 @@ def test_resend_delivers_an_event_again(
 def test_api_created_endpoints_get_only_their_events_with_their_secret(
     sandbox: SandboxProcess, receiver: Receiver, client: stripe.StripeClient
 ) -> None:
-    endpoint = client.v1.webhook_endpoints.create(params={
-        "url": receiver.url + "/other", "enabled_events": ["charge.succeeded"]})
+    endpoint = client.v1.webhook_endpoints.create(
+        params={"url": receiver.url + "/other", "enabled_events": ["charge.succeeded"]}
+    )
     receiver.secrets["/other"] = endpoint.secret
-    intent = client.v1.payment_intents.create(params={
-        "amount": 2000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True,
-        "return_url": "https://efoy.example/done"})
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "return_url": "https://efoy.example/done",
+        }
+    )
     ids = {intent.id, intent.latest_charge}
     wait_for(lambda: len([r for r in receiver.records() if r["object_id"] in ids]) == 3)
     wait_for(lambda: receiver.records(path="/other"))
