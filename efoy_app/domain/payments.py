@@ -244,6 +244,53 @@ def _one_method_at_a_time(
     return booking
 
 
+def _create_at_stripe(
+    db: Session,
+    payment: Payment,
+    booking: Booking,
+    user: User,
+    kind: str,
+    params: dict[str, Any],
+    id_attr: str,
+) -> dict[str, Any]:
+    """Create the claimed payment's Checkout Session or PaymentIntent, then record its id, extend
+    the hold to the payment's expiry and audit it (commits). Nothing stays behind on failure."""
+    payment_id, booking_id = payment.id, booking.id
+    key = idempotency_key(kind, payment)
+    db.rollback()  # no transaction (and no SQLite write lock) across the network call
+
+    def create() -> Any:
+        v1 = get_stripe().v1
+        service = v1.checkout.sessions if kind == "checkout" else v1.payment_intents
+        return service.create(params, options={"idempotency_key": key})
+
+    op = "checkout.sessions.create" if kind == "checkout" else "payment_intents.create"
+    try:
+        obj = to_dict(call(op, create, booking_id=booking_id, payment_id=payment_id))
+    except Exception:
+        _release_claim(db, payment_id, id_attr)
+        raise
+    setattr(payment, id_attr, obj["id"])
+    payment.updated_at = utcnow()
+    # The hold lasts as long as the payment may still be made.
+    if booking.hold_expires_at is None or booking.hold_expires_at < payment.expires_at:
+        booking.hold_expires_at = payment.expires_at
+        booking.updated_at = utcnow()
+    audit.record(
+        db,
+        actor=f"user:{user.id}",
+        entity_type="payment",
+        entity_id=payment_id,
+        action="checkout_session_created" if kind == "checkout" else "payment_intent_created",
+        to_status=PAYMENT_PENDING,
+        details={"stripe_id": obj["id"], "amount_minor": payment.amount_minor},
+    )
+    db.add(payment)
+    db.add(booking)
+    db.commit()
+    return obj
+
+
 def _metadata(booking: Booking, payment: Payment) -> dict[str, str]:
     return {"booking_id": str(booking.id), "payment_id": str(payment.id)}
 
@@ -307,41 +354,11 @@ def start_checkout(
         "payment_intent_data": {"metadata": _metadata(booking, payment)},
     }
     params = {k: v for k, v in params.items() if v is not None}
-    payment_id, b_id = payment.id, booking.id
-    key = idempotency_key("checkout", payment)
-    db.rollback()  # no transaction (and no SQLite write lock) across the network call
-    try:
-        session = to_dict(
-            call(
-                "checkout.sessions.create",
-                lambda: get_stripe().v1.checkout.sessions.create(
-                    params, options={"idempotency_key": key}
-                ),
-                booking_id=b_id,
-                payment_id=payment_id,
-            )
-        )
-    except Exception:
-        _release_claim(db, payment_id, "stripe_checkout_session_id")
-        raise
-    payment.stripe_checkout_session_id = session["id"]
-    payment.checkout_url = session["url"]
-    payment.updated_at = utcnow()
-    # The hold lasts as long as the Checkout Session.
-    if booking.hold_expires_at is None or booking.hold_expires_at < payment.expires_at:
-        booking.hold_expires_at = payment.expires_at
-        booking.updated_at = utcnow()
-    audit.record(
-        db,
-        actor=f"user:{user.id}",
-        entity_type="payment",
-        entity_id=payment.id,
-        action="checkout_session_created",
-        to_status=PAYMENT_PENDING,
-        details={"session_id": session["id"], "amount_minor": payment.amount_minor},
+    session = _create_at_stripe(
+        db, payment, booking, user, "checkout", params, "stripe_checkout_session_id"
     )
+    payment.checkout_url = session["url"]
     db.add(payment)
-    db.add(booking)
     db.commit()
     return CheckoutStart(payment.id, booking.id, session["id"], session["url"], not created)
 
@@ -404,40 +421,7 @@ def start_card_payment(
     }
     if patient is not None:
         params["receipt_email"] = patient.email
-    payment_id, b_id = payment.id, booking.id
-    key = idempotency_key("intent", payment)
-    db.rollback()  # no transaction (and no SQLite write lock) across the network call
-    try:
-        pi = to_dict(
-            call(
-                "payment_intents.create",
-                lambda: get_stripe().v1.payment_intents.create(
-                    params, options={"idempotency_key": key}
-                ),
-                booking_id=b_id,
-                payment_id=payment_id,
-            )
-        )
-    except Exception:
-        _release_claim(db, payment_id, "stripe_payment_intent_id")
-        raise
-    payment.stripe_payment_intent_id = pi["id"]
-    payment.updated_at = utcnow()
-    if booking.hold_expires_at is None or booking.hold_expires_at < payment.expires_at:
-        booking.hold_expires_at = payment.expires_at
-        booking.updated_at = utcnow()
-    audit.record(
-        db,
-        actor=f"user:{user.id}",
-        entity_type="payment",
-        entity_id=payment.id,
-        action="payment_intent_created",
-        to_status=PAYMENT_PENDING,
-        details={"payment_intent": pi["id"], "amount_minor": payment.amount_minor},
-    )
-    db.add(payment)
-    db.add(booking)
-    db.commit()
+    pi = _create_at_stripe(db, payment, booking, user, "intent", params, "stripe_payment_intent_id")
     return CardPaymentStart(
         payment.id,
         booking.id,
