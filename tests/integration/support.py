@@ -8,14 +8,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from efoy_app.db import make_engine
+from efoy_app.seed import load_demo_data
 
 PG_URL_ENV = "TEST_DATABASE_URL"
 
@@ -69,3 +71,26 @@ def postgres_schema_engine(url: str) -> Iterator[Engine]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# Parametrise a fixture with these to run a test on both databases.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def seeded_engine(backend: str, tmp_dir: Path) -> Iterator[Engine]:
+    """A fresh database of the given kind with the demo data, built with the app's `make_engine`."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_dir / 'seeded.db'}")
+        SQLModel.metadata.create_all(engine)
+        with Session(engine) as s:
+            load_demo_data(s)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    with postgres_schema_engine(postgres_url()) as engine:
+        with Session(engine) as s:
+            load_demo_data(s)
+        yield engine

@@ -17,39 +17,26 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from efoy_app.api.app import create_api
 from efoy_app.api.deps import get_session
-from efoy_app.db import make_engine
 from efoy_app.domain import auth
 from efoy_app.domain.bookings import hold_slot
 from efoy_app.domain.errors import SlotTaken
 from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import AuditLog, Booking, Doctor, User
-from efoy_app.seed import load_demo_data
 from tests.conftest import free_port
-from tests.integration.support import UvicornThread, postgres_schema_engine, postgres_url
+from tests.integration.support import BACKENDS, UvicornThread, seeded_engine
 
 RACERS = 50
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, seeded database of the given kind, built with the app's own `make_engine`."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
-        SQLModel.metadata.create_all(eng)
-        with Session(eng) as s:
-            load_demo_data(s)
+    """A fresh, seeded database of each kind."""
+    with seeded_engine(request.param, tmp_path) as eng:
         yield eng
-        eng.dispose()
-    else:
-        with postgres_schema_engine(postgres_url()) as eng:
-            with Session(eng) as s:
-                load_demo_data(s)
-            yield eng
 
 
 def make_patients(engine: Engine, n: int) -> list[int]:

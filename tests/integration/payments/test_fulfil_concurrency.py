@@ -9,36 +9,24 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
-from efoy_app.db import make_engine
 from efoy_app.domain.auth import register_patient
 from efoy_app.domain.bookings import hold_slot
 from efoy_app.domain.payments import fulfill_checkout, start_checkout
 from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import AuditLog, Booking, Doctor, Payment
-from efoy_app.seed import load_demo_data
 from tests.integration.payments.helpers import pay_session
-from tests.integration.support import postgres_schema_engine, postgres_url
+from tests.integration.support import BACKENDS, seeded_engine
 
 CALLERS = 10
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'fulfil.db'}")
-        SQLModel.metadata.create_all(eng)
-        with Session(eng) as s:
-            load_demo_data(s)
+    """A fresh, seeded database of each kind."""
+    with seeded_engine(request.param, tmp_path) as eng:
         yield eng
-        eng.dispose()
-    else:
-        with postgres_schema_engine(postgres_url()) as eng:
-            with Session(eng) as s:
-                load_demo_data(s)
-            yield eng
 
 
 def test_ten_simultaneous_fulfilments_confirm_once(engine: Engine, sandbox) -> None:
