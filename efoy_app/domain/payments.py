@@ -225,6 +225,24 @@ def idempotency_key(kind: str, row: Payment) -> str:
     return f"efoy-{kind}-{row.id}-{int(row.created_at.timestamp() * 1_000_000)}"
 
 
+def _payable_booking(
+    db: Session,
+    booking_id: int,
+    user: User,
+    kind: str,
+    now: datetime,
+    amount: Any,
+    amount_minor: int | None,
+    currency: str | None,
+) -> Booking:
+    """The user's own booking (404 otherwise), at its server-side price, payable now, with no
+    other way of paying left open."""
+    booking = get_booking_for(db, booking_id, user)
+    check_client_amount(booking, amount=amount, amount_minor=amount_minor, currency=currency)
+    ensure_payable(db, booking, now)
+    return _one_method_at_a_time(db, booking, user, kind, now)
+
+
 def _one_method_at_a_time(
     db: Session, booking: Booking, user: User, kind: str, now: datetime
 ) -> Booking:
@@ -316,10 +334,9 @@ def start_checkout(
 ) -> CheckoutStart:
     """Create (or reuse) the booking's hosted Checkout Session; the caller redirects to `url`."""
     now = now or utcnow()
-    booking = get_booking_for(db, booking_id, user)
-    check_client_amount(booking, amount=amount, amount_minor=amount_minor, currency=currency)
-    ensure_payable(db, booking, now)
-    booking = _one_method_at_a_time(db, booking, user, PAYMENT_KIND_CHECKOUT, now)
+    booking = _payable_booking(
+        db, booking_id, user, PAYMENT_KIND_CHECKOUT, now, amount, amount_minor, currency
+    )
     payment, created = _claim_payment(db, booking, PAYMENT_KIND_CHECKOUT, now)
     if not created:
         payment = _wait_for_stripe_id(db, payment, "checkout_url")
@@ -375,10 +392,9 @@ def start_card_payment(
 ) -> CardPaymentStart:
     """Create (or reuse) the booking's PaymentIntent for the on-page card form."""
     now = now or utcnow()
-    booking = get_booking_for(db, booking_id, user)
-    check_client_amount(booking, amount=amount, amount_minor=amount_minor, currency=currency)
-    ensure_payable(db, booking, now)
-    booking = _one_method_at_a_time(db, booking, user, PAYMENT_KIND_INTENT, now)
+    booking = _payable_booking(
+        db, booking_id, user, PAYMENT_KIND_INTENT, now, amount, amount_minor, currency
+    )
     # A declined card leaves the PaymentIntent reusable: the patient retries on the same one.
     failed = db.exec(
         select(Payment).where(
