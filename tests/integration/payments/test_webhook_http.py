@@ -177,3 +177,28 @@ def test_processing_error_answers_500_keeps_the_error_and_a_retry_works(
         row = db.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == event["id"])).one()
         assert (row.status, row.attempts, row.error) == ("processed", 2, None)
         assert db.get(Booking, booking["id"]).status == "confirmed"
+
+
+def test_async_payment_events(api_server, sandbox, webhook_secret, make_patient):
+    """Delayed methods (bank debits) report through async_payment_* events; the sandbox has no
+    delayed methods, so these events are built here around real sandbox sessions and signed."""
+    token = make_patient()
+    failing = book_slot(api_server.url, token, doctor_index=3)
+    succeeding = book_slot(api_server.url, token, doctor_index=4)
+    with sandbox.webhooks_paused():
+        bad = start_checkout(api_server.url, token, failing["id"])
+        good = start_checkout(api_server.url, token, succeeding["id"])
+        assert pay_session(sandbox, good["sessionId"])["outcome"] == "succeeded"
+        for event_id, etype, session_id in (
+            ("evt_async_fail_1", "checkout.session.async_payment_failed", bad["sessionId"]),
+            ("evt_async_ok_1", "checkout.session.async_payment_succeeded", good["sessionId"]),
+        ):
+            body = _event(event_id, etype, {"id": session_id, "object": "checkout.session"})
+            r = _post(api_server.url, body, sign(body, webhook_secret))
+            assert (r.status_code, r.json()["outcome"]) == (200, "processed"), r.text
+    with Session(api_server.engine) as db:
+        failed = db.exec(select(Payment).where(Payment.booking_id == failing["id"])).one()
+        assert failed.status == "failed"
+        assert failed.failure_message == "The bank did not complete the payment."
+        assert db.get(Booking, failing["id"]).status == "held"
+        assert db.get(Booking, succeeding["id"]).status == "confirmed"
