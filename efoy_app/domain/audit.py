@@ -42,3 +42,34 @@ def record(
     )
     session.add(row)
     return row
+
+
+def change_status(
+    session: Session,
+    row: Any,
+    status: str,
+    *,
+    actor: str,
+    entity_type: str,
+    reason: str | None = None,
+) -> bool:
+    """Move a booking, payment or refund to `status` and audit the move; False if already there.
+
+    The one way our status columns change outside their creation, so every change is audited.
+    """
+    if row.status == status:
+        return False
+    record(
+        session,
+        actor=actor,
+        entity_type=entity_type,
+        entity_id=row.id,
+        action="status_changed",
+        from_status=row.status,
+        to_status=status,
+        reason=reason,
+    )
+    row.status = status
+    row.updated_at = utcnow()
+    session.add(row)
+    return True

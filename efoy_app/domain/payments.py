@@ -523,41 +523,13 @@ def _charge_of(pi: dict[str, Any]) -> dict[str, Any] | None:
 def _set_status(
     db: Session, payment: Payment, status: str, actor: str, reason: str | None = None
 ) -> None:
-    if payment.status == status:
-        return
-    audit.record(
-        db,
-        actor=actor,
-        entity_type="payment",
-        entity_id=payment.id,
-        action="status_changed",
-        from_status=payment.status,
-        to_status=status,
-        reason=reason,
-    )
-    payment.status = status
-    payment.updated_at = utcnow()
-    db.add(payment)
+    audit.change_status(db, payment, status, actor=actor, entity_type="payment", reason=reason)
 
 
 def _set_booking_status(
     db: Session, booking: Booking, status: str, actor: str, reason: str
 ) -> None:
-    if booking.status == status:
-        return
-    audit.record(
-        db,
-        actor=actor,
-        entity_type="booking",
-        entity_id=booking.id,
-        action="status_changed",
-        from_status=booking.status,
-        to_status=status,
-        reason=reason,
-    )
-    booking.status = status
-    booking.updated_at = utcnow()
-    db.add(booking)
+    audit.change_status(db, booking, status, actor=actor, entity_type="booking", reason=reason)
 
 
 def _confirm_booking(db: Session, booking: Booking, payment: Payment, actor: str) -> str | None:

@@ -145,18 +145,9 @@ def apply_stripe_refund(db: Session, refund: Refund, obj: dict[str, Any], actor:
     """Copy Stripe's view of one refund onto our row (no commit)."""
     new_status = _status_of(obj)
     refund.stripe_refund_id = obj["id"]
-    if new_status != refund.status:
-        audit.record(
-            db,
-            actor=actor,
-            entity_type="refund",
-            entity_id=refund.id,
-            action="status_changed",
-            from_status=refund.status,
-            to_status=new_status,
-            reason=obj.get("failure_reason"),
-        )
-        refund.status = new_status
+    audit.change_status(
+        db, refund, new_status, actor=actor, entity_type="refund", reason=obj.get("failure_reason")
+    )
     refund.failure_reason = obj.get("failure_reason")
     refund.updated_at = utcnow()
     db.add(refund)
@@ -215,18 +206,9 @@ def recompute_payment(db: Session, payment: Payment, actor: str) -> None:
             status = PAYMENT_PARTIALLY_REFUNDED
         else:
             status = PAYMENT_PAID
-        if status != payment.status:
-            audit.record(
-                db,
-                actor=actor,
-                entity_type="payment",
-                entity_id=payment.id,
-                action="status_changed",
-                from_status=payment.status,
-                to_status=status,
-                reason="refunds changed",
-            )
-            payment.status = status
+        audit.change_status(
+            db, payment, status, actor=actor, entity_type="payment", reason="refunds changed"
+        )
     payment.updated_at = utcnow()
     db.add(payment)
 
