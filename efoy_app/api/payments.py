@@ -7,6 +7,7 @@ calls block, and must not block the event loop that also serves Reflex.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -124,6 +125,28 @@ def _dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True)
 
 
+def _idempotent(
+    db: Session,
+    user: User,
+    endpoint: str,
+    key: str | None,
+    body: BaseModel,
+    action: Callable[[], tuple[int, dict[str, Any]]],
+) -> JSONResponse:
+    """A money-moving route: run once per Idempotency-Key, then end the transaction."""
+    return finish(
+        db,
+        run_idempotent(
+            db,
+            user=user,
+            endpoint=endpoint,
+            key=key,
+            body=body.model_dump(mode="json"),
+            action=action,
+        ),
+    )
+
+
 def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
     """Against the sandbox, its card page stands in for Stripe.js' Payment Element."""
     settings = get_settings()
@@ -166,17 +189,7 @@ def create_checkout_session(
             )
         )
 
-    return finish(
-        db,
-        run_idempotent(
-            db,
-            user=user,
-            endpoint="create-checkout-session",
-            key=idempotency_key,
-            body=body.model_dump(mode="json"),
-            action=action,
-        ),
-    )
+    return _idempotent(db, user, "create-checkout-session", idempotency_key, body, action)
 
 
 @router.post("/create-payment-intent", response_model=PaymentIntentOut, status_code=200)
@@ -210,17 +223,7 @@ def create_payment_intent(
             )
         )
 
-    return finish(
-        db,
-        run_idempotent(
-            db,
-            user=user,
-            endpoint="create-payment-intent",
-            key=idempotency_key,
-            body=body.model_dump(mode="json"),
-            action=action,
-        ),
-    )
+    return _idempotent(db, user, "create-payment-intent", idempotency_key, body, action)
 
 
 @router.post("/confirm-payment/{payment_intent_id}", response_model=PaymentStatusOut)
@@ -286,17 +289,7 @@ def refund(
             )
         )
 
-    return finish(
-        db,
-        run_idempotent(
-            db,
-            user=admin,
-            endpoint=f"refund:{payment_id}",
-            key=idempotency_key,
-            body=body.model_dump(mode="json"),
-            action=action,
-        ),
-    )
+    return _idempotent(db, admin, f"refund:{payment_id}", idempotency_key, body, action)
 
 
 @router.post("/webhook", include_in_schema=True)
