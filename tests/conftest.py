@@ -48,10 +48,9 @@ class StripeWorld:
 @pytest.fixture(scope="session")
 def stripe_world() -> Iterator[StripeWorld]:
     """Started before any in-process API server, so the app reads these settings at start."""
-    from stripe_sandbox.testing import SandboxProcess
-
     from efoy_app.domain.stripe_gateway import get_stripe
     from efoy_app.settings import get_settings
+    from stripe_sandbox.testing import SandboxProcess
 
     api_port = free_port()
     secret = "whsec_" + secrets.token_hex(24)
