@@ -28,6 +28,7 @@ from .errors import (
     unexpected_state,
 )
 from .events import RequestInfo, current_request, type_matches
+from .faults import ApiFault
 from .forms import Params, parse_pairs
 from .ids import new_id, webhook_secret
 from .money import check_amount, check_currency
@@ -72,8 +73,15 @@ def api_key(request: Request) -> str:
     return key
 
 
+async def _fail(fault: ApiFault) -> None:
+    if fault.hang_seconds:
+        await asyncio.sleep(fault.hang_seconds)
+    raise api_error(fault.status, f"Sandbox fault injection: HTTP {fault.status} for this request.")
+
+
 async def serve(sb: Sandbox, request: Request, handler: Handler) -> Response:
     request_id = new_id("req", 14)
+    fault: ApiFault | None = None
     method = request.method
     key = request.headers.get("idempotency-key") if method == "POST" else None
     version = request.headers.get("stripe-version")
@@ -82,12 +90,8 @@ async def serve(sb: Sandbox, request: Request, handler: Handler) -> Response:
     try:
         api_key(request)
         fault = sb.faults.take_api(request.url.path)
-        if fault is not None:
-            if fault.hang_seconds:
-                await asyncio.sleep(fault.hang_seconds)
-            raise api_error(
-                fault.status, f"Sandbox fault injection: HTTP {fault.status} for this request."
-            )
+        if fault is not None and not fault.after:
+            await _fail(fault)
         raw = (await request.body()).decode() if method == "POST" else request.url.query
         pairs = parse_qsl(raw, keep_blank_values=True)
         if key:
@@ -107,6 +111,11 @@ async def serve(sb: Sandbox, request: Request, handler: Handler) -> Response:
         status, body = exc.status, exc.body()
     if key and print_ and not replayed and idempotency.should_keep(status):
         idempotency.remember(sb, key, print_, status, body)
+    if fault is not None and fault.after:
+        try:
+            await _fail(fault)  # done, but the answer is lost on its way back
+        except StripeError as exc:
+            status, body = exc.status, exc.body()
     headers = {"Request-Id": request_id, "Stripe-Version": version or API_VERSION}
     if key:
         headers["Idempotency-Key"] = key

@@ -49,6 +49,13 @@ def number(data: dict[str, Any], key: str, default: float, *, minimum: float = 0
     return float(value)
 
 
+def flag(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ControlError(400, f"`{key}` must be true or false.")
+    return value
+
+
 def choice(
     data: dict[str, Any], key: str, choices: tuple[str, ...], default: str | None = None
 ) -> str:
@@ -98,6 +105,7 @@ def routes(sb: Sandbox) -> list[Route]:
                 status=status,
                 hang_seconds=number(data, "hang_seconds", 0.0),
                 path_prefix=prefix,
+                after=flag(data, "after"),
             )
         )
         return sb.faults.describe()

@@ -8,12 +8,18 @@ from typing import Any
 
 @dataclass
 class ApiFault:
-    """Fail the next `count` API calls whose path starts with `path_prefix`."""
+    """Fail the next `count` API calls whose path starts with `path_prefix`.
+
+    With `after`, the request is carried out first (and its idempotency key remembered), and only
+    the answer is lost: Stripe's "the request may have succeeded" case, which a client can only
+    settle by retrying with the same idempotency key.
+    """
 
     count: int
     status: int = 500
     hang_seconds: float = 0.0
     path_prefix: str = "/v1"
+    after: bool = False
 
 
 @dataclass
