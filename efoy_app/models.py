@@ -237,6 +237,12 @@ class Refund(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     requested_by_user_id: int | None = Field(default=None, foreign_key="users.id")
     failure_reason: str | None = Field(default=None, max_length=200)
+    # The key every attempt sends Stripe, so a retry after an outage is the same refund.
+    stripe_idempotency_key: str | None = Field(default=None, max_length=255)
+    # Attempts to reach Stripe, and the last time Stripe did not answer (kept once the refund
+    # is through: it marks a refund that was queued, whose retry must not refund again).
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
 

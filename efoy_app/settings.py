@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=60.0, alias="EFOY_RECONCILE_INTERVAL_SECONDS")
     reconcile_grace_seconds: int = Field(default=120, alias="EFOY_RECONCILE_GRACE_SECONDS")
     log_level: str = Field(default="INFO", alias="EFOY_LOG_LEVEL")
+    # How long one Stripe request may take before it counts as unanswered (then retried twice).
+    stripe_timeout_seconds: float = Field(
+        default=10.0, alias="EFOY_STRIPE_TIMEOUT_SECONDS", gt=0, le=80
+    )
 
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=25, alias="SMTP_PORT")

@@ -89,7 +89,7 @@ async def serve(sb: Sandbox, request: Request, handler: Handler) -> Response:
     replayed = False
     try:
         api_key(request)
-        fault = sb.faults.take_api(request.url.path)
+        fault = sb.faults.take_api(request.url.path, method)
         if fault is not None and not fault.after:
             await _fail(fault)
         raw = (await request.body()).decode() if method == "POST" else request.url.query

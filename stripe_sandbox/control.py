@@ -106,6 +106,9 @@ def routes(sb: Sandbox) -> list[Route]:
                 hang_seconds=number(data, "hang_seconds", 0.0),
                 path_prefix=prefix,
                 after=flag(data, "after"),
+                method=choice(data, "method", ("GET", "POST", "DELETE"))
+                if "method" in data
+                else None,
             )
         )
         return sb.faults.describe()

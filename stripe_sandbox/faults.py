@@ -20,6 +20,7 @@ class ApiFault:
     hang_seconds: float = 0.0
     path_prefix: str = "/v1"
     after: bool = False
+    method: str | None = None  # only requests with this method (e.g. POST), else any
 
 
 @dataclass
@@ -46,9 +47,9 @@ class Faults:
         self.webhooks: list[WebhookFault] = []
         self.refund: RefundFailure | None = None
 
-    def take_api(self, path: str) -> ApiFault | None:
+    def take_api(self, path: str, method: str = "POST") -> ApiFault | None:
         for fault in self.api:
-            if path.startswith(fault.path_prefix):
+            if path.startswith(fault.path_prefix) and fault.method in (None, method):
                 fault.count -= 1
                 if fault.count <= 0:
                     self.api.remove(fault)

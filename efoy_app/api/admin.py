@@ -66,6 +66,9 @@ class AdminRefundOut(CamelModel):
     requested_by: str
     created_at: IsoDateTime
     updated_at: IsoDateTime
+    queued: bool = Field(description="Reserved, but Stripe has not answered; sent automatically")
+    attempts: int = Field(description="Attempts to reach Stripe")
+    last_error: str | None
 
 
 class AuditOut(CamelModel):
@@ -146,6 +149,9 @@ def _refund_out(r: admin_views.RefundLine, tz: str) -> AdminRefundOut:
         requested_by=r.requested_by,
         created_at=to_local(r.created_at, tz),
         updated_at=to_local(r.updated_at, tz),
+        queued=r.queued,
+        attempts=r.attempts,
+        last_error=r.last_error,
     )
 
 

@@ -2,7 +2,10 @@
 
 The first request with a key runs and its answer (status and JSON body) is stored; the same key
 with the same body replays that answer; the same key with another body is refused, and so is a
-second request while the first is still running.
+second request while the first is still running. A 5xx answer is not kept (nothing was done, a
+retry runs again). A 202 answer (the work is reserved and waits on Stripe, e.g. a queued refund)
+is kept, and a retry with the key resumes that same work instead of replaying a stale answer or
+starting new work.
 """
 
 from __future__ import annotations
@@ -39,8 +42,11 @@ def run_idempotent(
     key: str | None,
     body: Any,
     action: Callable[[], tuple[int, dict[str, Any]]],
+    resume: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None,
 ) -> JSONResponse:
-    """Run `action` once per (user, endpoint, key); `action` returns (status, json body)."""
+    """Run `action` once per (user, endpoint, key); `action` returns (status, json body).
+
+    `resume(first_answer)` continues work whose first answer was 202, on a retry with the key."""
     if key is None:
         status, payload = action()
         return JSONResponse(payload, status_code=status)
@@ -71,9 +77,10 @@ def run_idempotent(
                 "A request with this Idempotency-Key is still being processed.",
                 code="idempotency_key_in_use",
             ) from None
-        response = JSONResponse(
-            json.loads(first.response_json or "{}"), status_code=first.status_code
-        )
+        answer = json.loads(first.response_json or "{}")
+        if first.status_code == 202 and resume is not None:
+            return _resume(db, first.id, answer, resume)
+        response = JSONResponse(answer, status_code=first.status_code)
         response.headers["Idempotent-Replayed"] = "true"
         return response
     record_id = record.id
@@ -88,12 +95,29 @@ def run_idempotent(
     except Exception:
         _forget(db, record_id)
         raise
+    _store(db, record_id, status, payload)
+    return JSONResponse(payload, status_code=status)
+
+
+def _store(db: Session, record_id: int, status: int, payload: dict[str, Any]) -> None:
     db.rollback()
     stored = db.get(IdempotencyRecord, record_id)
     stored.status_code = status
     stored.response_json = json.dumps(payload, default=str)
     db.add(stored)
     db.commit()
+
+
+def _resume(
+    db: Session,
+    record_id: int,
+    answer: dict[str, Any],
+    resume: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]],
+) -> JSONResponse:
+    """The first answer said "accepted, waiting": carry on with that same work."""
+    db.rollback()
+    status, payload = resume(answer)
+    _store(db, record_id, status, payload)
     return JSONResponse(payload, status_code=status)
 
 

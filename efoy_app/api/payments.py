@@ -92,7 +92,12 @@ class RefundIn(_Camel):
 class RefundOut(_Camel):
     refund_id: int
     stripe_refund_id: str | None
-    status: str
+    status: str = Field(description="pending | succeeded | failed | canceled")
+    queued: bool = Field(
+        description="Stripe did not answer: the refund is reserved and will be sent "
+        "automatically (HTTP 202); asking again sends this same refund, never a second one"
+    )
+    message: str
     amount_minor: int
     currency: str
     payment: PaymentStatusOut
@@ -132,6 +137,7 @@ def _idempotent(
     key: str | None,
     body: BaseModel,
     action: Callable[[], tuple[int, dict[str, Any]]],
+    resume: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None,
 ) -> JSONResponse:
     """A money-moving route: run once per Idempotency-Key, then end the transaction."""
     return finish(
@@ -143,6 +149,7 @@ def _idempotent(
             key=key,
             body=body.model_dump(mode="json"),
             action=action,
+            resume=resume,
         ),
     )
 
@@ -248,7 +255,11 @@ def payment_status(
     return finish(db, status_out(db, payment))
 
 
-@router.post("/refund/{session_id}", response_model=RefundOut)
+@router.post(
+    "/refund/{session_id}",
+    response_model=RefundOut,
+    responses={202: {"model": RefundOut, "description": "Queued: Stripe did not answer"}},
+)
 def refund(
     session_id: str,
     body: RefundIn,
@@ -256,7 +267,10 @@ def refund(
     admin: User = Depends(require_admin),
     db: Session = Depends(get_session),
 ) -> JSONResponse:
-    """Admin refund, full or partial; never more than what is left on the payment."""
+    """Admin refund, full or partial; never more than what is left on the payment.
+
+    200 when Stripe took it; 202 when Stripe did not answer and the refund is queued (sent
+    automatically, and by a retry of the same request, with the same idempotency key)."""
     if session_id.startswith("pi_"):
         payment = payments.payment_by_intent_for(db, session_id, admin)
     else:
@@ -268,28 +282,41 @@ def refund(
         amount_minor = to_minor(body.amount, payment.currency)
     payment_id = payment.id
 
-    def action() -> tuple[int, dict[str, Any]]:
-        fresh = db.get(Payment, payment_id)
-        row = refunds.refund_payment(
-            db,
-            payment=fresh,
-            amount_minor=amount_minor,
-            reason=body.reason,
-            requested_by_user_id=admin.id,
-        )
+    def answer(outcome: refunds.RefundOutcome) -> tuple[int, dict[str, Any]]:
+        row = outcome.refund
         paid = db.get(Payment, payment_id)
-        return 200, _dump(
+        return 202 if outcome.queued else 200, _dump(
             RefundOut(
                 refund_id=row.id,
                 stripe_refund_id=row.stripe_refund_id,
                 status=row.status,
+                queued=outcome.queued,
+                message=outcome.message,
                 amount_minor=row.amount_minor,
                 currency=row.currency,
                 payment=status_out(db, paid),
             )
         )
 
-    return _idempotent(db, admin, f"refund:{payment_id}", idempotency_key, body, action)
+    def action() -> tuple[int, dict[str, Any]]:
+        fresh = db.get(Payment, payment_id)
+        return answer(
+            refunds.refund_payment(
+                db,
+                payment=fresh,
+                amount_minor=amount_minor,
+                reason=body.reason,
+                requested_by_user_id=admin.id,
+            )
+        )
+
+    def resume(first: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        # The first answer was "queued": send that same refund again, whatever became of it.
+        return answer(refunds.submit_refund(db, int(first["refundId"])))
+
+    return _idempotent(
+        db, admin, f"refund:{payment_id}", idempotency_key, body, action, resume=resume
+    )
 
 
 @router.post("/webhook", include_in_schema=True)

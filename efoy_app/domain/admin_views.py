@@ -32,6 +32,7 @@ from efoy_app.models import (
     PAYMENT_PARTIALLY_REFUNDED,
     PAYMENT_PENDING,
     PAYMENT_REFUNDED,
+    REFUND_PENDING,
     ROLE_ADMIN,
     AuditLog,
     Booking,
@@ -105,6 +106,9 @@ class RefundLine:
     requested_by: str
     created_at: datetime
     updated_at: datetime
+    queued: bool = False  # reserved, but Stripe has not answered yet: it will be sent again
+    attempts: int = 0
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,9 @@ def _refund_lines(session: Session, payment_id: int) -> list[RefundLine]:
             requested_by=labels.get(r.requested_by_user_id or 0, SYSTEM_REQUESTER),
             created_at=r.created_at,
             updated_at=r.updated_at,
+            queued=r.status == REFUND_PENDING and r.stripe_refund_id is None,
+            attempts=r.attempts,
+            last_error=r.last_error,
         )
         for r in rows
     ]

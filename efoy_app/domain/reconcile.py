@@ -7,7 +7,8 @@ One pass (`reconcile_once`):
    canceled) at Stripe, then fulfilled once more (a payment that slipped in still counts), and
    the slot is released;
 3. webhook events whose processing failed are processed again;
-4. refunds reserved in our ledger but never accepted by Stripe are submitted again.
+4. refunds reserved in our ledger but never accepted by Stripe are sent again: the same row with
+   its own idempotency key, looked up at Stripe first, so a refund is never paid twice.
 
 Every step is idempotent, so passes may overlap on several workers. On PostgreSQL a
 transaction-level advisory lock lets one worker run a pass while the others skip it.
@@ -138,8 +139,10 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
             db.rollback()
             for refund_id in pending:
                 try:
-                    refunds.submit_refund(db, refund_id)
-                    report.refunds_submitted += 1
+                    if refunds.submit_refund(db, refund_id).queued:
+                        report.errors.append(f"refund {refund_id}: still queued")
+                    else:
+                        report.refunds_submitted += 1
                 except DomainError as exc:
                     db.rollback()
                     report.errors.append(f"refund {refund_id}: {exc.code}")

@@ -21,8 +21,8 @@ from efoy_app.settings import get_settings
 T = TypeVar("T")
 log = get_logger("stripe")
 
-# A hanging Stripe must not hang a patient's click: short timeouts, two retries.
-STRIPE_TIMEOUT_SECONDS = 10.0
+# A hanging Stripe must not hang a patient's click: short timeouts (EFOY_STRIPE_TIMEOUT_SECONDS,
+# 10 s by default), two retries.
 STRIPE_RETRIES = 2
 
 
@@ -37,6 +37,18 @@ class PaymentProviderRejected(DomainError):
     code = "payment_provider_error"
 
 
+class ProviderIdempotencyConflict(PaymentProviderUnavailable):
+    """Stripe is still busy with a request under the same idempotency key (or refuses the key):
+    the work may or may not be done, so it is retried, never replaced by a new request."""
+
+    code = "idempotency_conflict"
+
+
+# Calls that start a payment: when they fail, the patient can truthfully be told nothing was
+# charged. Every other call (refunds, reads) says what happened instead.
+CHARGING_OPS = frozenset({"checkout.sessions.create", "payment_intents.create"})
+
+
 @lru_cache
 def get_stripe() -> stripe.StripeClient:
     """The process-wide client; `STRIPE_API_BASE` points it at the sandbox."""
@@ -49,7 +61,9 @@ def get_stripe() -> stripe.StripeClient:
     return stripe.StripeClient(
         settings.stripe_secret_key.get_secret_value(),
         max_network_retries=STRIPE_RETRIES,
-        http_client=stripe.HTTPXClient(timeout=STRIPE_TIMEOUT_SECONDS, allow_sync_methods=True),
+        http_client=stripe.HTTPXClient(
+            timeout=settings.stripe_timeout_seconds, allow_sync_methods=True
+        ),
         **kwargs,
     )
 
@@ -63,20 +77,33 @@ def call(op: str, fn: Callable[[], T], *, passthrough_invalid: bool = False, **i
     except stripe.CardError as exc:
         outcome = f"card_error:{exc.code}"
         raise PaymentFailed(exc.user_message or "Your card was declined.") from exc
+    except stripe.IdempotencyError as exc:
+        outcome = "unavailable:IdempotencyError"
+        raise ProviderIdempotencyConflict(
+            f"Stripe has not settled an earlier attempt of {op} yet: {exc.user_message}"
+        ) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
         outcome = f"unavailable:{type(exc).__name__}"
-        raise PaymentProviderUnavailable(
-            "The payment provider is not answering right now. Nothing was charged; "
-            "please try again in a moment."
-        ) from exc
+        if op in CHARGING_OPS:
+            message = (
+                "The payment provider is not answering right now. Nothing was charged; "
+                "please try again in a moment."
+            )
+        else:
+            message = f"Stripe did not answer {op} ({type(exc).__name__})."
+        raise PaymentProviderUnavailable(message) from exc
     except stripe.InvalidRequestError as exc:
         outcome = f"rejected:{exc.code}"
         if passthrough_invalid:
             raise
-        raise PaymentProviderRejected(
-            "The payment provider refused this payment. Nothing was charged; our team has been "
-            "told. Please try again later."
-        ) from exc
+        if op in CHARGING_OPS:
+            message = (
+                "The payment provider refused this payment. Nothing was charged; our team has "
+                "been told. Please try again later."
+            )
+        else:
+            message = f"Stripe refused {op}: {exc.user_message} ({exc.code})."
+        raise PaymentProviderRejected(message) from exc
     except stripe.StripeError as exc:
         outcome = f"error:{type(exc).__name__}:{getattr(exc, 'code', None)}"
         raise

@@ -21,7 +21,6 @@ from efoy_app.db import session_scope
 from efoy_app.domain import admin_views, refunds
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import DomainError, Forbidden, NotFound
-from efoy_app.domain.money import format_money
 from efoy_app.models import ROLE_ADMIN
 from efoy_app.state.admin import PAYMENT_COLORS, PAYMENT_LABELS, moment_label
 from efoy_app.state.appointments import STATUS_COLORS, STATUS_LABELS
@@ -135,9 +134,9 @@ def _refund_entry(r: admin_views.RefundLine, tz: str) -> RefundEntry:
     return RefundEntry(
         id=r.id,
         amount=r.amount_display,
-        status=r.status,
+        status="queued" if r.queued else r.status,
         status_color=REFUND_COLORS.get(r.status, "gray"),
-        failure_reason=r.failure_reason or "",
+        failure_reason=r.failure_reason or (r.last_error or "" if r.queued else ""),
         reason=r.reason,
         requested_by=r.requested_by,
         created_at=moment_label(r.created_at, tz),
@@ -180,8 +179,11 @@ def _load(user: SessionUser, payment_id: int) -> Loaded:
         )
 
 
-def _refund(user: SessionUser, payment_id: int, amount: str, reason: str) -> str:
-    """Refund as this admin; returns what was refunded, for the notice."""
+def _refund(
+    user: SessionUser, payment_id: int, amount: str, reason: str, retry_of: int | None
+) -> tuple[str, int | None]:
+    """Refund as this admin; returns the notice, and the refund's id when it is queued (Stripe
+    did not answer): the same form sent again then retries that same refund."""
     with session_scope() as session:
         admin = db_user(session, user)
         require_role(admin, ROLE_ADMIN)
@@ -193,8 +195,9 @@ def _refund(user: SessionUser, payment_id: int, amount: str, reason: str) -> str
             amount_minor=amount_minor,
             reason=reason,
             requested_by_user_id=admin.id,
+            retry_of=retry_of,
         )
-        return format_money(refund.amount_minor, refund.currency)
+        return refund.message, refund.refund.id if refund.queued else None
 
 
 class AdminPaymentState(AuthState):
@@ -212,6 +215,9 @@ class AdminPaymentState(AuthState):
     form_token: str = ""
     # Bumped after a successful refund: the form is drawn afresh, its inputs empty.
     form_key: int = 0
+    # The queued refund (Stripe did not answer) and the form that asked for it: sending that
+    # same form again retries that refund instead of asking for a second one.
+    _queued: tuple[int, str, str] | None = None
 
     def _requested_id(self) -> int | None:
         raw = str(self.router.page.params.get("payment_id", ""))
@@ -240,6 +246,7 @@ class AdminPaymentState(AuthState):
     @rx.event
     async def load_page(self) -> EventSpec | None:
         self.loaded, self.busy, self.error, self.notice = False, False, "", ""
+        self._queued = None
         self.form_token = secrets.token_urlsafe(16)
         user = await self.current_user()
         if user is None:
@@ -263,19 +270,23 @@ class AdminPaymentState(AuthState):
             return
         self.busy, self.error, self.notice = True, "", ""
         yield
+        amount, reason = str(form.get("amount") or ""), str(form.get("reason") or "")
+        retry_of = None
+        if self._queued is not None and self._queued[1:] == (amount.strip(), reason.strip()):
+            retry_of = self._queued[0]
         try:
-            refunded = await asyncio.to_thread(
-                _refund,
-                user,
-                payment_id,
-                str(form.get("amount") or ""),
-                str(form.get("reason") or ""),
+            notice, queued_id = await asyncio.to_thread(
+                _refund, user, payment_id, amount, reason, retry_of
             )
         except DomainError as exc:
             self.error = exc.message
         else:
-            self.notice = f"Refund of {refunded} sent to Stripe."
-            self.form_key += 1
+            self.notice = notice
+            if queued_id is None:
+                self._queued = None
+                self.form_key += 1
+            else:  # the form stays filled: sending it again retries this same refund
+                self._queued = (queued_id, amount.strip(), reason.strip())
         finally:
             self.busy = False
         await self._reload(user)

@@ -185,6 +185,55 @@ def test_admin_refunds_part_then_is_refused_more_than_is_left(
     expect(audit).to_contain_text("Doctor ran 40 minutes late")
 
 
+def _sandbox_refunds(server: AppServer, payment_intent: str) -> list[tuple[int, str]]:
+    r = httpx.get(f"{server.sandbox_url}/v1/refunds", params={"payment_intent": payment_intent},
+                  headers={"Authorization": "Bearer sk_test_sandbox"}, timeout=30)  # fmt: skip
+    r.raise_for_status()
+    return [(x["amount"], x["status"]) for x in r.json()["data"]]
+
+
+def test_a_refund_during_a_stripe_outage_is_queued_sent_once_and_a_retry_adds_nothing(
+    app_server: AppServer, page: Page
+) -> None:
+    _email, headers = _patient(app_server)
+    payment = _checkout_paid(app_server, headers, _book(app_server, headers, "EUR")["id"])
+    part = payment.amount_minor // 5
+    fault = {"count": 3, "status": 500, "path_prefix": "/v1/refunds", "method": "POST"}
+    r = httpx.post(f"{app_server.sandbox_url}/_sandbox/faults/api", json=fault, timeout=30)
+    assert r.status_code == 200, r.text
+    log_in(page, app_server.url, *DEMO_ADMIN)
+    page.goto(f"{app_server.url}/admin/payments/{payment.id}")
+    page.get_by_label("Amount (EUR)").fill(str(to_major(part, "EUR")))
+    page.get_by_label("Reason").fill("Clinic closed early")
+    page.get_by_role("button", name="Refund", exact=True).click()
+    expect(page.locator("#refund-notice")).to_have_text(
+        f"Stripe did not answer; the refund of {format_money(part, 'EUR')} is queued and will "
+        "be sent automatically."
+    )
+    row = page.locator("tr[data-refund-id]")
+    expect(row).to_have_count(1)
+    expect(row.locator(".status")).to_contain_text("queued")
+    expect(page.get_by_label("Amount (EUR)")).to_have_value(str(to_major(part, "EUR")))
+    # Reconciliation (every 2 s in these tests) sends the one reserved row with its key.
+    deadline = time.monotonic() + 30
+    while [(r.status, r.stripe_refund_id is not None) for r in _refunds(app_server, payment.id)
+           ] != [("succeeded", True)]:  # fmt: skip
+        assert time.monotonic() < deadline, _refunds(app_server, payment.id)
+        time.sleep(0.2)
+    # The admin, still looking at "queued", sends the same form again: nothing more moves.
+    page.get_by_role("button", name="Refund", exact=True).click()
+    [refund] = _refunds(app_server, payment.id)
+    expect(page.locator("#refund-notice")).to_have_text(
+        f"The refund of {format_money(part, 'EUR')} asked for earlier has gone through to "
+        f"Stripe (refund #{refund.id}); nothing more was refunded."
+    )
+    expect(page.locator("tr[data-refund-id]")).to_have_attribute("data-status", "succeeded")
+    assert _sandbox_refunds(app_server, payment.stripe_payment_intent_id) == [(part, "succeeded")]
+    with app_server.session() as s:
+        paid = s.get(Payment, payment.id)
+        assert (paid.status, paid.amount_refunded_minor) == ("partially_refunded", part)
+
+
 def _sign(body: bytes, secret: str) -> str:
     t = int(time.time())
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()

@@ -81,3 +81,15 @@ def test_a_hang_after_the_work_times_the_client_out_with_the_refund_made(
 def test_after_must_be_a_boolean(sandbox: SandboxProcess) -> None:
     with pytest.raises(SandboxError, match="must be true or false"):
         sandbox.control("faults/api", {"count": 1, "after": "yes"})
+
+
+def test_a_fault_can_spare_other_methods(
+    client: stripe.StripeClient, sandbox: SandboxProcess
+) -> None:
+    intent = paid_intent(client, amount=5000)
+    sandbox.control("faults/api", {"count": 1, "status": 500, "method": "POST",
+                                   "path_prefix": "/v1/refunds"})  # fmt: skip
+    assert refunds_of(client, intent.id) == []  # a GET passes
+    with pytest.raises(stripe.APIError):
+        client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 100})
+    assert sandbox.control("faults", method="GET")["api"] == []
