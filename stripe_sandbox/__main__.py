@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -68,8 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-attempts",
         type=int,
-        default=360,
-        help="webhook delivery attempts before giving up (360: about an hour with the defaults)",
+        default=365,
+        help="webhook delivery attempts before giving up (365: an hour with the defaults)",
     )
     parser.add_argument(
         "--webhook-timeout",
@@ -148,8 +149,9 @@ async def exit_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
     and a recycled pid can never pass for the old parent."""
     while os.getppid() == parent_pid:  # noqa: ASYNC110 (no event exists for "parent died")
         await asyncio.sleep(PARENT_POLL_SECONDS)
-    print(f"stripe-sandbox: parent {parent_pid} is gone; stopping", flush=True)
     server.should_exit = True
+    with contextlib.suppress(OSError):  # our stdout may have been the parent's pipe
+        print(f"stripe-sandbox: parent {parent_pid} is gone; stopping", flush=True)
 
 
 async def serve(

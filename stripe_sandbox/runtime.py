@@ -25,7 +25,7 @@ class Config:
     public_url: str
     retry_base: float = 0.5
     retry_cap: float = 10.0
-    max_attempts: int = 360
+    max_attempts: int = 365
     webhook_timeout: float = 10.0
     expiry_interval: float = 1.0
 
