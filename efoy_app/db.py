@@ -6,20 +6,40 @@ uses), so the app, the REST API and the migrations always talk to one database.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from efoy_app.settings import get_settings
 
 
+def private_sqlite_file(url: str) -> Path | None:
+    """Create the SQLite file of `url` readable by its owner only (0600), or tighten it.
+
+    It holds password hashes and payment records. SQLite gives its -wal and -shm files the
+    database file's mode, so they follow. Returns the path (None for other databases/memory)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except FileNotFoundError:  # no such folder: let SQLite report it as it always has
+        return None
+    path.chmod(0o600)
+    return path
+
+
 def make_engine(url: str) -> Engine:
     """SQLite gets WAL and a busy timeout so concurrent writers wait instead of failing."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         # As many connections as FastAPI's threadpool has threads, so none waits for the pool.
         engine = create_engine(
             url,

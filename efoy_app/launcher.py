@@ -6,33 +6,52 @@ app exactly as `make run` does (`serve_command()` and `reflex_env()` are shared 
     python -m efoy_app.launcher [--port 3000] [--no-sandbox] [--no-seed]
 
 Demo mode (no STRIPE_SECRET_KEY and EFOY_ENV not "production") loads the demo data and starts the
-project's Stripe sandbox on loopback; the webhook secret they share is generated once into
-`var/demo.env`. Everything Reflex would otherwise fetch from the internet is kept inside the
-project (`.tools/`), so the app starts on a machine that reaches only PyPI and npm.
+project's Stripe sandbox on loopback; the webhook secret they share and the app's JWT key are
+generated once per install into `var/demo.env` (0600, in a 0700 `var/`) and handed over by
+environment, never on a command line. A demo listens on 127.0.0.1 only, unless EFOY_HOST says
+otherwise. Production refuses to start without a strong EFOY_JWT_SECRET.
+
+The sandbox and the app die with the launcher however it ends (Ctrl-C, SIGTERM, SIGHUP, SIGKILL,
+`kill -- -PGID`): the sandbox watches its parent (`--parent-pid`), the app gets the kernel's
+parent-death signal, and a clean exit stops both. Everything Reflex would otherwise fetch from the
+internet is kept inside the project (`.tools/`), so the app starts on a machine that reaches only
+PyPI and npm.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import importlib.util
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from efoy_app.db import private_sqlite_file
+from efoy_app.demo_secrets import (
+    DEMO_ENV_NAME,
+    JWT_SECRET_NAME,
+    ROOT,
+    VAR,
+    DemoSecrets,
+    ensure_demo_secrets,
+    private_dir,
+)
 from efoy_app.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
-VAR = ROOT / "var"
-DEMO_ENV_FILE = VAR / "demo.env"
+DEMO_ENV_FILE = VAR / DEMO_ENV_NAME
+SANDBOX_SECRET_ENV = "STRIPE_SANDBOX_WEBHOOK_SECRET"  # read by `python -m stripe_sandbox`
+PR_SET_PDEATHSIG = 1
 DEFAULT_PORT = 3000
 DEFAULT_SANDBOX_PORT = 12111
 DEFAULT_FRONTEND_URL = "http://localhost:3000"
@@ -81,17 +100,7 @@ def configured() -> Settings:
 
 def demo_webhook_secret(var_dir: Path = VAR) -> str:
     """The sandbox's webhook secret, made once and kept in var/demo.env (git-ignored)."""
-    var_dir.mkdir(parents=True, exist_ok=True)
-    demo_env = var_dir / DEMO_ENV_FILE.name
-    if demo_env.exists():
-        for line in demo_env.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "STRIPE_WEBHOOK_SECRET" and value.strip():
-                return value.strip()
-    secret = "whsec_" + secrets.token_hex(24)
-    demo_env.write_text(f"STRIPE_WEBHOOK_SECRET={secret}\n")
-    demo_env.chmod(0o600)
-    return secret
+    return ensure_demo_secrets(var_dir).webhook_secret
 
 
 def run_step(args: list[str], env: Mapping[str, str]) -> None:
@@ -99,8 +108,10 @@ def run_step(args: list[str], env: Mapping[str, str]) -> None:
     subprocess.run(args, cwd=ROOT, env=dict(env), check=True)
 
 
-def migrate(env: Mapping[str, str]) -> None:
-    """Bring the database (REFLEX_DB_URL) to the newest migration."""
+def migrate(env: Mapping[str, str], db_url: str) -> None:
+    """Bring the database (REFLEX_DB_URL) to the newest migration; a new SQLite file is 0600."""
+    with contextlib.chdir(ROOT):  # a relative sqlite:/// path is relative to where reflex runs
+        private_sqlite_file(db_url)
     run_step([sys.executable, "-m", "reflex", "db", "migrate"], env)
 
 
@@ -109,12 +120,44 @@ def seed(env: Mapping[str, str]) -> None:
     run_step([sys.executable, "-m", "efoy_app.seed"], env)
 
 
-def serve_command(port: int) -> list[str]:
-    """`reflex run --env prod`: one port for pages, `/_event` and `/api/*`."""
+def serve_command(port: int, host: str) -> list[str]:
+    """`reflex run --env prod`: one port for pages, `/_event` and `/api/*`, bound to `host`.
+
+    Reflex 0.10 binds `--backend-host` (default `rx.Config.backend_host`, 0.0.0.0) in prod."""
     return [
         sys.executable, "-m", "reflex", "run", "--env", "prod",
         "--single-port", "--frontend-port", str(port), "--backend-port", str(port),
+        "--backend-host", host,
     ]  # fmt: skip
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A pre-exec hook giving the child SIGTERM when the launcher dies, even by SIGKILL.
+
+    Linux's PR_SET_PDEATHSIG; None elsewhere (a clean exit still stops the app there)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the launcher died before the line above
+            os._exit(1)
+
+    return hook
+
+
+def start_app(env: Mapping[str, str], port: int, host: str) -> subprocess.Popen:
+    """Serve the app in its own process group (stop() ends it with all its workers)."""
+    return subprocess.Popen(
+        serve_command(port, host),
+        cwd=ROOT,
+        env=dict(env),
+        start_new_session=True,
+        preexec_fn=_parent_death_signal(),  # noqa: PLW1509 (the launcher runs no threads)
+    )
 
 
 def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
@@ -137,23 +180,27 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None
 def start_sandbox(
     env: Mapping[str, str], sandbox_port: int, app_port: int, secret: str, var_dir: Path = VAR
 ) -> subprocess.Popen | None:
-    """Start the project's Stripe sandbox in the background, if this checkout has it."""
+    """Start the project's Stripe sandbox in the background, if this checkout has it.
+
+    The secret goes by environment (arguments are visible to every user in `ps`); the sandbox
+    exits by itself once this launcher is gone (`--parent-pid`). Returns once it answers."""
     if importlib.util.find_spec("stripe_sandbox") is None:
         print("efoy: stripe_sandbox is not available; payments are disabled in this demo.")
         return None
-    var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir)
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "stripe_sandbox",
             "--port", str(sandbox_port),
             "--state", str(var_dir / "sandbox.db"),
             "--webhook", f"http://127.0.0.1:{app_port}/api/v1/payment/webhook",
-            "--webhook-secret", secret,
+            "--parent-pid", str(os.getpid()),
         ],
         cwd=ROOT,
-        env=dict(env),
+        env={**env, SANDBOX_SECRET_ENV: secret},
         start_new_session=True,
     )  # fmt: skip
+    wait_for_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health", 30, proc)
     return proc
 
 
@@ -171,18 +218,36 @@ def stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
         proc.wait()
 
 
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit so `finally` blocks stop the children."""
+def _signals_as_exit() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into SystemExit so `finally` blocks stop the children."""
 
     def _handler(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, _handler)
+    previous = {sig: signal.signal(sig, _handler) for sig in EXIT_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore_signals_while_stopping() -> None:
+    """A second Ctrl-C or SIGTERM must not cut the clean-up short and strand the sandbox."""
+    for sig in (*EXIT_SIGNALS, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def demo_environment(env: dict[str, str], settings: Settings, var_dir: Path) -> DemoSecrets:
+    """This install's demo secrets; the JWT key goes to the app unless EFOY_JWT_SECRET is set."""
+    demo = ensure_demo_secrets(var_dir)
+    if settings.jwt_secret is None:
+        env[JWT_SECRET_NAME] = demo.jwt_secret
+    return demo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,36 +270,43 @@ def main(argv: list[str] | None = None) -> int:
 
     env = reflex_env()
     env["EFOY_PORT"] = str(args.port)
-    settings = configured()
+    try:
+        settings = configured()
+    except ValidationError as exc:  # e.g. production without a strong EFOY_JWT_SECRET
+        for error in exc.errors():
+            print(f"efoy: refusing to start: {error['msg'].removeprefix('Value error, ')}")
+        return 2
     demo = settings.is_demo
     sandbox: subprocess.Popen | None = None
     app: subprocess.Popen | None = None
-    with _sigterm_as_exit():
+    with _signals_as_exit():
         try:
             if settings.frontend_url == DEFAULT_FRONTEND_URL:
                 # Links in emails and Stripe's return URLs must point at the port we serve.
                 env["FRONTEND_URL"] = f"http://localhost:{args.port}"
             if demo:
                 env["EFOY_ENV"] = "demo"
+                demo_keys = demo_environment(env, settings, args.var_dir)
                 if not args.no_sandbox and not settings.stripe_api_base:
-                    secret = demo_webhook_secret(args.var_dir)
+                    secret = demo_keys.webhook_secret
                     sandbox = start_sandbox(env, args.sandbox_port, args.port, secret, args.var_dir)
                     if sandbox is not None:
                         env["STRIPE_API_BASE"] = f"http://127.0.0.1:{args.sandbox_port}"
                         env["STRIPE_SECRET_KEY"] = SANDBOX_SECRET_KEY
                         env.setdefault("STRIPE_PUBLISHABLE_KEY", SANDBOX_PUBLISHABLE_KEY)
                         env["STRIPE_WEBHOOK_SECRET"] = secret
-            migrate(env)
+            migrate(env, settings.db_url)
             if demo and not args.no_seed:
                 seed(env)
-            print(f"efoy: serving on http://localhost:{args.port} (Ctrl-C stops)", flush=True)
-            app = subprocess.Popen(
-                serve_command(args.port), cwd=ROOT, env=env, start_new_session=True
-            )
+            host = settings.bind_host
+            shown = "localhost" if host == "127.0.0.1" else host
+            print(f"efoy: serving on http://{shown}:{args.port} (Ctrl-C stops)", flush=True)
+            app = start_app(env, args.port, host)
             return app.wait()
         except KeyboardInterrupt:
             return 130
         finally:
+            _ignore_signals_while_stopping()
             stop(app)
             stop(sandbox)
 

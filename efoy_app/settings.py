@@ -6,14 +6,19 @@ have a single source. Secrets are `SecretStr` so they never end up in a repr or 
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///efoy.db"
-DEMO_JWT_SECRET = "demo-only-jwt-secret-change-me-in-production-0123456789"
+MIN_JWT_SECRET_BYTES = 32
+# SHA-256 of the demo key earlier versions shipped in this file: it is public, so never accepted.
+RETIRED_JWT_SECRET_SHA256 = "2abdad6677e5666ba18daa531321c2bde84ecfdea99a4823c877f307e7d2105b"
+LOOPBACK = "127.0.0.1"
+ALL_INTERFACES = "0.0.0.0"
 
 
 class Settings(BaseSettings):
@@ -34,7 +39,10 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     frontend_url: str = Field(default="http://localhost:3000", alias="FRONTEND_URL")
 
-    jwt_secret: SecretStr = Field(default=SecretStr(DEMO_JWT_SECRET), alias="EFOY_JWT_SECRET")
+    # No default: production refuses to start without one; demo uses this install's own key.
+    jwt_secret: SecretStr | None = Field(default=None, alias="EFOY_JWT_SECRET")
+    host: str | None = Field(default=None, alias="EFOY_HOST")
+    _demo_jwt_key: str | None = PrivateAttr(default=None)
     jwt_ttl_seconds: int = Field(default=3600, alias="EFOY_JWT_TTL_SECONDS")
     hold_minutes: int = Field(default=30, alias="EFOY_HOLD_MINUTES", ge=30, le=24 * 60)
     booking_horizon_days: int = Field(default=14, alias="EFOY_BOOKING_HORIZON_DAYS")
@@ -62,6 +70,47 @@ class Settings(BaseSettings):
     @property
     def is_demo(self) -> bool:
         return self.env == "demo"
+
+    @property
+    def bind_host(self) -> str:
+        """Where the app listens: a demo (known accounts, fake money) only on loopback."""
+        if self.host:
+            return self.host
+        return LOOPBACK if self.is_demo else ALL_INTERFACES
+
+    @model_validator(mode="after")
+    def _refuse_a_weak_jwt_secret(self) -> Settings:
+        """Fail at start (rxconfig, the launcher and the API all build Settings) on a bad key."""
+        problem = jwt_secret_problem(self.jwt_secret, production=self.env == "production")
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def jwt_key(self) -> str:
+        """The HS256 key; in demo without EFOY_JWT_SECRET, this install's own from var/demo.env."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if self._demo_jwt_key is None:
+            from efoy_app.demo_secrets import VAR, ensure_demo_secrets
+
+            self._demo_jwt_key = ensure_demo_secrets(VAR).jwt_secret
+        return self._demo_jwt_key
+
+
+def jwt_secret_problem(secret: SecretStr | None, *, production: bool) -> str | None:
+    """Why this EFOY_JWT_SECRET must not be used, or None when it is fine."""
+    value = secret.get_secret_value() if secret is not None else None
+    digest = hashlib.sha256(value.encode()).hexdigest() if value is not None else None
+    if digest == RETIRED_JWT_SECRET_SHA256:
+        return "EFOY_JWT_SECRET is the old published demo key; set a random one of your own"
+    if production and (value is None or len(value.encode()) < MIN_JWT_SECRET_BYTES):
+        state = "is not set" if value is None else f"is shorter than {MIN_JWT_SECRET_BYTES} bytes"
+        return (
+            f"EFOY_JWT_SECRET {state}; production needs a random key of at least "
+            f"{MIN_JWT_SECRET_BYTES} bytes, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+        )
+    return None
 
 
 @lru_cache

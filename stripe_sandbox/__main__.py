@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import socket
 import sys
 from pathlib import Path
@@ -12,7 +14,10 @@ import uvicorn
 
 from .app import add_cli_webhook, build
 from .ids import webhook_secret
+from .runtime import WEBHOOK_SECRET_ENV as SECRET_ENV
 from .runtime import Config
+
+PARENT_POLL_SECONDS = 0.5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,9 +37,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--webhook", metavar="URL", help="send every event to this URL")
     parser.add_argument(
+        "--webhook-secret-file",
+        type=Path,
+        metavar="PATH",
+        help=f"file holding the signing secret for --webhook (default: ${SECRET_ENV}, "
+        "else one is generated and printed)",
+    )
+    parser.add_argument(
         "--webhook-secret",
         metavar="WHSEC",
-        help="signing secret for --webhook (whsec_...; generated if omitted)",
+        help=f"signing secret on the command line: visible in `ps`, prefer ${SECRET_ENV}",
+    )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        metavar="PID",
+        help="exit as soon as this process (our parent) is gone, however it ended",
     )
     parser.add_argument(
         "--retry-base",
@@ -45,11 +63,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--retry-cap",
         type=float,
-        default=30.0,
-        help="longest delay between webhook retries in seconds (30)",
+        default=10.0,
+        help="longest delay between webhook retries in seconds (10)",
     )
     parser.add_argument(
-        "--max-attempts", type=int, default=8, help="webhook delivery attempts before giving up (8)"
+        "--max-attempts",
+        type=int,
+        default=365,
+        help="webhook delivery attempts before giving up (365: an hour with the defaults)",
     )
     parser.add_argument(
         "--webhook-timeout",
@@ -61,10 +82,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
     )
     args = parser.parse_args(argv)
+    given = [bool(args.webhook_secret), args.webhook_secret_file is not None]
+    if all(given):
+        parser.error("give --webhook-secret or --webhook-secret-file, not both")
+    if args.webhook_secret_file is not None:
+        try:
+            args.webhook_secret = args.webhook_secret_file.read_text().strip()
+        except OSError as exc:
+            parser.error(f"cannot read --webhook-secret-file: {exc}")
+    elif not args.webhook_secret:
+        args.webhook_secret = os.environ.get(SECRET_ENV, "").strip() or None
     if args.webhook_secret and not args.webhook_secret.startswith("whsec_"):
-        parser.error("--webhook-secret must start with whsec_")
-    if args.webhook_secret and not args.webhook:
-        parser.error("--webhook-secret needs --webhook")
+        parser.error("the webhook secret must start with whsec_")
+    if any(given) and not args.webhook:
+        parser.error("a webhook secret needs --webhook")
     return args
 
 
@@ -106,20 +137,42 @@ def main(argv: list[str] | None = None) -> int:
             timeout_graceful_shutdown=2,
         )
     )
-    asyncio.run(serve(server, sock, f"stripe-sandbox listening on http://{shown_host}:{port}"))
+    announce = f"stripe-sandbox listening on http://{shown_host}:{port}"
+    asyncio.run(serve(server, sock, announce, args.parent_pid))
     return 0
 
 
-async def serve(server: uvicorn.Server, sock: socket.socket, announce: str) -> None:
+async def exit_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
+    """Stop the server once `parent_pid` is no longer our parent (it died, even by SIGKILL).
+
+    Polling getppid() rather than signalling the pid: the kernel re-parents an orphan at once,
+    and a recycled pid can never pass for the old parent."""
+    while os.getppid() == parent_pid:  # noqa: ASYNC110 (no event exists for "parent died")
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+    server.should_exit = True
+    with contextlib.suppress(OSError):  # our stdout may have been the parent's pipe
+        print(f"stripe-sandbox: parent {parent_pid} is gone; stopping", flush=True)
+
+
+async def serve(
+    server: uvicorn.Server, sock: socket.socket, announce: str, parent_pid: int | None = None
+) -> None:
     """Announce only once uvicorn accepts connections: test harnesses wait for this line."""
+    watch = None
+    if parent_pid is not None:
+        watch = asyncio.create_task(exit_with_parent(server, parent_pid))
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            await task
-            return
-        await asyncio.sleep(0.01)
-    print(announce, flush=True)
-    await task
+    try:
+        while not server.started:
+            if task.done():
+                await task
+                return
+            await asyncio.sleep(0.01)
+        print(announce, flush=True)
+        await task
+    finally:
+        if watch is not None:
+            watch.cancel()
 
 
 if __name__ == "__main__":

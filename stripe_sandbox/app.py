@@ -25,6 +25,7 @@ def build(config: Config, state: Path | None = None) -> tuple[Starlette, Sandbox
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         expiry = asyncio.create_task(expire_forever(sb))
+        sb.webhooks.resume_pending()
         try:
             yield
         finally:
@@ -51,14 +52,18 @@ async def expire_forever(sb: Sandbox) -> None:
 
 
 def add_cli_webhook(sb: Sandbox, url: str, secret: str) -> dict[str, object]:
-    """The `--webhook` endpoint: receives every event; kept across `/_sandbox/reset`."""
-    for endpoint in sb.store.all("webhook_endpoint"):
-        if endpoint.get("_cli"):
-            sb.store.delete(endpoint["id"])
+    """The `--webhook` endpoint: receives every event; kept across `/_sandbox/reset`.
+
+    A restart with `--state` keeps the endpoint's id (with this run's URL and secret), so the
+    deliveries it still owed are resumed rather than orphaned."""
+    previous = [e for e in sb.store.all("webhook_endpoint") if e.get("_cli")]
+    for endpoint in previous[1:]:
+        sb.store.delete(endpoint["id"])
     endpoint = webhook_endpoint(
+        endpoint_id=previous[0]["id"] if previous else None,
         url=url,
         enabled_events=["*"],
-        created=sb.clock.now(),
+        created=previous[0]["created"] if previous else sb.clock.now(),
         secret=secret,
         description="--webhook (command line)",
         metadata={},

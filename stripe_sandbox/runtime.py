@@ -13,6 +13,10 @@ from .faults import Faults
 from .store import Store
 from .webhooks import Dispatcher
 
+# Where `python -m stripe_sandbox` takes the `--webhook` signing secret from: every local user can
+# read a process's arguments (`ps`), only its owner can read its environment.
+WEBHOOK_SECRET_ENV = "STRIPE_SANDBOX_WEBHOOK_SECRET"
+
 
 @dataclass
 class Config:
@@ -20,8 +24,8 @@ class Config:
 
     public_url: str
     retry_base: float = 0.5
-    retry_cap: float = 30.0
-    max_attempts: int = 8
+    retry_cap: float = 10.0
+    max_attempts: int = 365
     webhook_timeout: float = 10.0
     expiry_interval: float = 1.0
 

@@ -8,6 +8,7 @@ All access happens on the server's single event loop, so no locking is needed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,9 @@ class Store:
         self.seq = 0
         self.db: sqlite3.Connection | None = None
         if path is not None:
+            # Owner-only (its -wal/-shm files inherit the mode): it holds webhook secrets.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

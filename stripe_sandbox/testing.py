@@ -22,7 +22,10 @@ from typing import Any
 
 import httpx
 
+from .runtime import WEBHOOK_SECRET_ENV as SECRET_ENV
+
 LISTENING = "stripe-sandbox listening on "
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,12 +53,14 @@ class SandboxProcess:
         extra_args: list[str] | None = None,
         timeout: float = 20.0,
     ) -> SandboxProcess:
-        """Run `python -m stripe_sandbox --port 0` and wait for its listening line."""
+        """Run `python -m stripe_sandbox --port 0` and wait for its listening line.
+
+        The secret goes by environment (not visible in `ps`); `--parent-pid` makes the sandbox
+        exit with this process, even if the test run is killed."""
         command = [sys.executable, "-m", "stripe_sandbox", "--port", "0"]
+        command += ["--parent-pid", str(os.getpid())]
         if webhook_url:
             command += ["--webhook", webhook_url]
-        if webhook_secret:
-            command += ["--webhook-secret", webhook_secret]
         if state is not None:
             command += ["--state", str(state)]
         if retry_base is not None:
@@ -66,6 +71,9 @@ class SandboxProcess:
             p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
         )
         env["PYTHONUNBUFFERED"] = "1"
+        env.pop(SECRET_ENV, None)
+        if webhook_secret:
+            env[SECRET_ENV] = webhook_secret
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -3,6 +3,11 @@
 Each (event, endpoint) pair is a Job. A Job is sent by its own task, so a slow or failing
 endpoint never holds up an API answer or another delivery. Tests can pause deliveries and
 release them in reverse order, or drop, duplicate and delay them (see faults.py).
+
+As at Stripe, a delivery that fails for any reason (refused connection, timeout, non-2xx) is
+retried with back-off until it succeeds or runs out of attempts (about an hour by default,
+where Stripe keeps going for three days). Every job not yet delivered is kept in the store
+(kind "pending_webhook"), so with `--state` a restarted sandbox carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -13,18 +18,20 @@ import hmac
 import json
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .events import type_matches
+from .ids import new_id
 from .views import present
 
 if TYPE_CHECKING:
     from .runtime import Sandbox
 
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
+PENDING = "pending_webhook"
 
 
 def sign(payload: bytes, secret: str, timestamp: int) -> str:
@@ -42,6 +49,8 @@ class Job:
     url: str
     secret: str
     delay: float = 0.0
+    id: str = field(default_factory=lambda: new_id("pwh"))
+    attempts: int = 0
 
 
 class Dispatcher:
@@ -79,8 +88,11 @@ class Dispatcher:
                 copies = 2
             if fault is not None and fault.mode == "delay":
                 job.delay = fault.delay_seconds
-            for _ in range(copies):
+            for copy in range(copies):
+                if copy:
+                    job = replace(job, id=new_id("pwh"))
                 queued += 1
+                self._remember(job)
                 if self.paused:
                     self.held.append(job)
                 else:
@@ -125,13 +137,53 @@ class Dispatcher:
         attempt = first_attempt
         while True:
             if attempt > first_attempt or first_attempt > 1:
-                backoff = config.retry_base * 2 ** (attempt - 2)
+                backoff = config.retry_base * 2 ** min(attempt - 2, 60)
                 await asyncio.sleep(min(backoff, config.retry_cap))
             if not self._endpoint_live(job):
+                self._forget(job)
                 return
-            if await self._attempt(job, attempt) or attempt >= config.max_attempts:
+            if await self._attempt(job, attempt):
+                return
+            if attempt >= config.max_attempts:
+                self._forget(job)  # given up, as Stripe does; a resend starts afresh
                 return
             attempt += 1
+
+    def resume_pending(self) -> int:
+        """After a restart: carry on with every delivery not yet made (the back-off resumes)."""
+        resumed = 0
+        for record in self.sb.store.all(PENDING):
+            endpoint = self.sb.store.get(record["endpoint_id"], "webhook_endpoint")
+            event = self.sb.store.get(record["event_id"], "event")
+            if endpoint is None or event is None:
+                self.sb.store.delete(record["id"])
+                continue
+            job = Job(
+                event["id"],
+                event["type"],
+                endpoint["id"],
+                endpoint["url"],
+                endpoint["_secret"],
+                id=record["id"],
+                attempts=record["attempts"],
+            )
+            self.sb.spawn(self._deliver(job, first_attempt=job.attempts + 1))
+            resumed += 1
+        return resumed
+
+    def _remember(self, job: Job) -> None:
+        self.sb.store.put(
+            {
+                "id": job.id,
+                "object": PENDING,
+                "event_id": job.event_id,
+                "endpoint_id": job.endpoint_id,
+                "attempts": job.attempts,
+            }
+        )
+
+    def _forget(self, job: Job) -> None:
+        self.sb.store.delete(job.id)
 
     def _endpoint_live(self, job: Job) -> bool:
         endpoint = self.sb.store.get(job.endpoint_id, "webhook_endpoint")
@@ -140,6 +192,7 @@ class Dispatcher:
     async def _attempt(self, job: Job, attempt: int) -> bool:
         event = self.sb.store.get(job.event_id, "event")
         if event is None:
+            self._forget(job)
             return True
         payload = json.dumps(present(self.sb, event), indent=2).encode()
         headers = {
@@ -163,9 +216,13 @@ class Dispatcher:
         finally:
             self.in_flight -= 1
         self._record(job, attempt, status, error, time.monotonic() - started)
+        job.attempts = attempt
         if error is None:
             event["pending_webhooks"] = max(0, event["pending_webhooks"] - 1)
             self.sb.store.put(event)
+            self._forget(job)
+        elif self.sb.store.get(job.id, PENDING) is not None:  # not cancelled by a reset meanwhile
+            self._remember(job)
         return error is None
 
     def _http(self) -> httpx.AsyncClient:

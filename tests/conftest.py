@@ -29,6 +29,18 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def jwt_secret() -> Iterator[str]:
+    """A random JWT key for this run: the source holds none (a demo install makes its own)."""
+    saved = os.environ.get("EFOY_JWT_SECRET")
+    key = os.environ["EFOY_JWT_SECRET"] = secrets.token_urlsafe(48)
+    yield key
+    if saved is None:
+        os.environ.pop("EFOY_JWT_SECRET", None)
+    else:
+        os.environ["EFOY_JWT_SECRET"] = saved
+
+
 def free_port() -> int:
     """A port nobody listens on now, so tests never collide with a running `make run`."""
     with socket.socket() as s:
@@ -58,6 +70,9 @@ def stripe_world() -> Iterator[StripeWorld]:
         webhook_url=f"http://127.0.0.1:{api_port}/api/v1/payment/webhook",
         webhook_secret=secret,
         retry_base=0.2,
+        # The schedule the suite was written against (the default retries for an hour): events
+        # that tests make fail on purpose stop being retried instead of loading later tests.
+        extra_args=["--max-attempts", "8", "--retry-cap", "30"],
     )
     saved = {k: os.environ.get(k) for k in STRIPE_ENV}
     os.environ.update(

@@ -29,7 +29,7 @@ from efoy_app.domain.errors import (
     ValidationFailed,
 )
 from efoy_app.models import ROLE_PATIENT, ROLES, User, utcnow
-from efoy_app.settings import DEMO_JWT_SECRET, get_settings
+from efoy_app.settings import get_settings
 
 JWT_ALGORITHM = "HS256"
 MIN_PASSWORD_LENGTH = 8
@@ -197,11 +197,8 @@ def authenticate(
 
 
 def _secret() -> str:
-    settings = get_settings()
-    secret = settings.jwt_secret.get_secret_value()
-    if settings.env == "production" and secret == DEMO_JWT_SECRET:
-        raise RuntimeError("EFOY_JWT_SECRET must be set in production")
-    return secret
+    """The signing key; Settings already refused a missing, short or published one in production."""
+    return get_settings().jwt_key()
 
 
 def issue_token(user: User) -> tuple[str, int]:

@@ -71,7 +71,15 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
     sandbox_port = free_port()
     db_url = f"sqlite:///{workdir / 'efoy.db'}"
     env = reflex_env()
-    for name in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "EFOY_ENV"):
+    # EFOY_JWT_SECRET too: the launcher makes this install's own key, as on a fresh `make run`.
+    for name in (
+        "STRIPE_SECRET_KEY",
+        "STRIPE_API_BASE",
+        "STRIPE_WEBHOOK_SECRET",
+        "EFOY_ENV",
+        "EFOY_JWT_SECRET",
+        "EFOY_HOST",
+    ):
         env.pop(name, None)
     env.update(
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,14 +76,15 @@ def test_webhook_without_secret_prints_a_generated_one() -> None:
 
 def test_bad_arguments_exit_with_a_message() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "stripe_sandbox", "--webhook-secret", "nope"],
+        [sys.executable, "-m", "stripe_sandbox", "--webhook", "http://127.0.0.1:9/hook"],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
+        env={**os.environ, "STRIPE_SANDBOX_WEBHOOK_SECRET": "nope"},
         timeout=20,
     )
     assert result.returncode == 2
-    assert "--webhook-secret must start with whsec_" in result.stderr
+    assert "the webhook secret must start with whsec_" in result.stderr
 
 
 def test_any_sk_test_key_is_accepted(sandbox: SandboxProcess) -> None:
