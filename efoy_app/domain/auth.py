@@ -28,6 +28,7 @@ from efoy_app.domain.errors import (
     InvalidToken,
     ValidationFailed,
 )
+from efoy_app.domain.text import clean_text
 from efoy_app.models import ROLE_PATIENT, ROLES, User, utcnow
 from efoy_app.settings import DEMO_JWT_SECRET, get_settings
 
@@ -93,16 +94,18 @@ def register_patient(
 ) -> User:
     """Create a patient account (commits); EmailTaken when the email already has one."""
     email = normalize_email(email)
-    if len(email) > 320 or not EMAIL_RE.match(email):
+    # An address with bidi controls would display as another one: refused, not rewritten
+    # (removing them would name a different mailbox).
+    if len(email) > 320 or not EMAIL_RE.match(email) or clean_text(email) != email:
         raise ValidationFailed("Enter a valid email address.")
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationFailed(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.")
-    full_name = (full_name or "").strip()
+    full_name = clean_text(full_name)
     if not full_name or len(full_name) > 200:
         raise ValidationFailed("Full name must be 1 to 200 characters.")
-    phone = (phone or "").strip() or None
+    phone = clean_text(phone) or None
     if phone is not None and len(phone) > 40:
         raise ValidationFailed("Phone must be at most 40 characters.")
     tz = validate_timezone(timezone or "UTC")
