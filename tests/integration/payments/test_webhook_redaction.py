@@ -46,7 +46,10 @@ def test_payment_intent_succeeded_is_stored_without_its_client_secret(
     assert client_secret not in payload and SECRET.search(payload) is None
     expected = copy.deepcopy(sent)
     expected["data"]["object"]["client_secret"] = "[redacted]"
-    assert json.loads(payload) == expected
+    stored = json.loads(payload)
+    # The only other difference: Stripe's count of deliveries still to make, which moves.
+    del expected["pending_webhooks"], stored["pending_webhooks"]
+    assert stored == expected
 
     # The same event with the secret hidden deeper (a 3-D Secure return URL, a nested list),
     # signed as Stripe signs, posted to the running API.
