@@ -66,8 +66,6 @@ class User(SQLModel, table=True):
     full_name: str = Field(max_length=200)
     phone: str | None = Field(default=None, max_length=40)
     timezone: str = Field(default="UTC", max_length=64)
-    failed_login_count: int = Field(default=0)
-    locked_until: datetime | None = _ts(nullable=True, default=None)
     created_at: datetime = _now_ts()
 
     def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
@@ -75,6 +73,33 @@ class User(SQLModel, table=True):
         data = super().model_dump(**kwargs)
         data.pop("password_hash", None)
         return data
+
+
+THROTTLE_ACCOUNT_ADDRESS = "account_address"
+THROTTLE_ADDRESS = "address"
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins of one bucket: an (account, client address) pair, or a client address.
+
+    Kept apart from `users` so a stranger's failures never lock the account itself, and keyed
+    by the email typed (not the user id) so an unknown email is throttled like a known one.
+    `account` is "" for the per-address bucket.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (
+        sa.UniqueConstraint("scope", "account", "address", name="uq_login_throttle"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)
+    account: str = Field(default="", max_length=320)
+    address: str = Field(max_length=64, index=True)
+    failures: int = Field(default=0)
+    window_started_at: datetime = _ts(index=True)
+    locked_until: datetime | None = _ts(nullable=True, default=None)
 
 
 class Doctor(SQLModel, table=True):
@@ -332,6 +357,7 @@ class OutboxEmail(SQLModel, table=True):
 
 ALL_TABLES: tuple[type[SQLModel], ...] = (
     User,
+    LoginThrottle,
     Doctor,
     WorkingHours,
     DayOff,

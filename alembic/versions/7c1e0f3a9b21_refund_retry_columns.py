@@ -4,7 +4,7 @@ A refund that could not reach Stripe stays one reserved row; these columns let i
 with the same key and show the admin why it is still queued. Written by hand.
 
 Revision ID: 7c1e0f3a9b21
-Revises: 51a2be42a93c
+Revises: e35b3d1ff986
 Create Date: 2026-12-01 09:10:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision: str = '7c1e0f3a9b21'
-down_revision: Union[str, Sequence[str], None] = '51a2be42a93c'
+down_revision: Union[str, Sequence[str], None] = 'e35b3d1ff986'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import os
+
+from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 
 from efoy_app.api.deps import current_user, finish, get_session
@@ -11,6 +13,27 @@ from efoy_app.domain import auth
 from efoy_app.models import User
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+# Reflex's own setting (rxconfig `trusted_proxy_hops`), read the way Reflex reads it for /_event:
+# with 0, the default, X-Forwarded-For is the client's to write and is ignored.
+TRUSTED_PROXY_HOPS_ENV = "REFLEX_TRUSTED_PROXY_HOPS"
+
+
+def client_address(request: Request) -> str:
+    """The address login throttling counts against: the TCP peer, unless trusted proxies say
+    who their client was (the entry `hops` places from the right of X-Forwarded-For)."""
+    peer = request.client.host if request.client else ""
+    try:
+        hops = max(0, int(os.environ.get(TRUSTED_PROXY_HOPS_ENV, "0") or 0))
+    except ValueError:
+        hops = 0
+    if hops:
+        forwarded = [
+            ip.strip() for ip in request.headers.get("x-forwarded-for", "").split(",") if ip.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return peer
 
 
 def user_out(user: User) -> UserOut:
@@ -49,10 +72,12 @@ def register(body: RegisterIn, db: Session = Depends(get_session)) -> UserOut:
     response_model=TokenOut,
     responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
 )
-def token(body: TokenIn, db: Session = Depends(get_session)) -> TokenOut:
-    """Public. Email and password for a bearer token; repeated failures lock the account briefly
-    (429 with Retry-After)."""
-    user = auth.authenticate(db, email=body.email, password=body.password)
+def token(body: TokenIn, request: Request, db: Session = Depends(get_session)) -> TokenOut:
+    """Public. Email and password for a bearer token. Repeated failures slow down the client
+    that made them (per account and per address; 429 with Retry-After), never the account."""
+    user = auth.authenticate(
+        db, email=body.email, password=body.password, client_address=client_address(request)
+    )
     access_token, expires_in = auth.issue_token(user)
     return finish(
         db, TokenOut(access_token=access_token, token_type="bearer", expires_in=expires_in)

@@ -20,25 +20,21 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from efoy_app.domain import login_throttle
 from efoy_app.domain.errors import (
     EmailTaken,
     Forbidden,
     InvalidCredentials,
     InvalidToken,
-    LoginThrottled,
     ValidationFailed,
 )
+from efoy_app.domain.text import clean_text
 from efoy_app.models import ROLE_PATIENT, ROLES, User, utcnow
 from efoy_app.settings import get_settings
 
 JWT_ALGORITHM = "HS256"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
-# Failures 1..5 answer "wrong email or password"; the 5th locks the account for 1 minute, every
-# further failure after a lock doubles it (capped), and a success resets the count.
-MAX_FAILED_LOGINS = 5
-LOCK_BASE_SECONDS = 60
-LOCK_MAX_SECONDS = 3600
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # OWASP's argon2id baseline (19 MiB, 2 passes): sound, and cheap enough that fifty concurrent
@@ -98,16 +94,18 @@ def register_patient(
 ) -> User:
     """Create a patient account (commits); EmailTaken when the email already has one."""
     email = normalize_email(email)
-    if len(email) > 320 or not EMAIL_RE.match(email):
+    # An address with bidi controls would display as another one: refused, not rewritten
+    # (removing them would name a different mailbox).
+    if len(email) > 320 or not EMAIL_RE.match(email) or clean_text(email) != email:
         raise ValidationFailed("Enter a valid email address.")
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationFailed(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.")
-    full_name = (full_name or "").strip()
+    full_name = clean_text(full_name)
     if not full_name or len(full_name) > 200:
         raise ValidationFailed("Full name must be 1 to 200 characters.")
-    phone = (phone or "").strip() or None
+    phone = clean_text(phone) or None
     if phone is not None and len(phone) > 40:
         raise ValidationFailed("Phone must be at most 40 characters.")
     tz = validate_timezone(timezone or "UTC")
@@ -133,66 +131,49 @@ def register_patient(
     return user
 
 
-def _retry_after(locked_until: datetime, now: datetime) -> int:
-    return max(1, int((locked_until - now).total_seconds() + 0.999))
-
-
 def authenticate(
-    session: Session, *, email: str, password: str, now: datetime | None = None
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    client_address: str,
+    now: datetime | None = None,
 ) -> User:
-    """The user for these credentials (commits the failure counter either way).
+    """The user for these credentials; failures count against this client only (commits).
 
-    A locked account is refused without looking at the password, so guessing during the lock
-    learns nothing. The read transaction ends before the (deliberately slow) hash check, so
-    SQLite's write lock is never held while argon2 runs.
+    `client_address` is the peer the request came from (see `login_throttle`): a stranger's
+    wrong guesses slow down the stranger, never the account's owner elsewhere. A locked pair or
+    address is refused without looking at the password, so guessing during a lock learns
+    nothing. The read transaction ends before the (deliberately slow) hash check, so SQLite's
+    write lock is never held while argon2 runs.
     """
     now = now or utcnow()
-    row = session.exec(
-        select(User.id, User.password_hash, User.locked_until).where(
-            User.email == normalize_email(email)
-        )
-    ).first()
+    account = normalize_email(email)
+    login_throttle.check(session, account=account, client_address=client_address, now=now)
+    row = session.exec(select(User.id, User.password_hash).where(User.email == account)).first()
     session.rollback()
     if row is None:
         verify_password(_dummy_hash(), password or "")  # same time as a wrong password
-        raise InvalidCredentials()
-    user_id, password_hash, locked_until = row
-    if locked_until is not None and locked_until > now:
-        raise LoginThrottled(retry_after_seconds=_retry_after(locked_until, now))
-    if verify_password(password_hash, password or ""):
-        values: dict[str, object] = {"failed_login_count": 0, "locked_until": None}
-        if _hasher.check_needs_rehash(password_hash):
-            values["password_hash"] = hash_password(password)
+    elif verify_password(row[1], password or ""):
+        user_id, password_hash = row
         # Only a login still unlocked at this instant succeeds: a concurrent wrong guess may
-        # have locked the account while the hash was being checked.
-        done = session.execute(
-            sa.update(User)
-            .where(
-                User.id == user_id,
-                sa.or_(User.locked_until.is_(None), User.locked_until <= now),
+        # have locked the pair or the address while the hash was being checked.
+        if not login_throttle.record_success(
+            session, account=account, client_address=client_address, now=now
+        ):
+            raise InvalidCredentials()
+        if _hasher.check_needs_rehash(password_hash):
+            session.execute(
+                sa.update(User)
+                .where(User.id == user_id)
+                .values(password_hash=hash_password(password))
             )
-            .values(**values)
-        ).rowcount
-        session.commit()
+            session.commit()
         user = session.get(User, user_id, populate_existing=True)
-        if not done or user is None:
+        if user is None:
             raise InvalidCredentials()
         return user
-    # Atomic increment: concurrent wrong guesses on PostgreSQL must not lose a count.
-    failures = session.execute(
-        sa.update(User)
-        .where(User.id == user_id)
-        .values(failed_login_count=User.failed_login_count + 1)
-        .returning(User.failed_login_count)
-    ).scalar_one()
-    if failures >= MAX_FAILED_LOGINS:
-        seconds = min(LOCK_MAX_SECONDS, LOCK_BASE_SECONDS * 2 ** (failures - MAX_FAILED_LOGINS))
-        session.execute(
-            sa.update(User)
-            .where(User.id == user_id)
-            .values(locked_until=now + timedelta(seconds=seconds))
-        )
-    session.commit()
+    login_throttle.record_failure(session, account=account, client_address=client_address, now=now)
     raise InvalidCredentials()
 
 

@@ -20,6 +20,7 @@ from efoy_app.domain import audit
 from efoy_app.domain.doctors import get_active_doctor
 from efoy_app.domain.errors import Conflict, NotFound, SlotTaken, ValidationFailed
 from efoy_app.domain.scheduling import busy_clause, is_bookable_slot
+from efoy_app.domain.text import clean_text
 from efoy_app.models import (
     BOOKING_CANCELLED,
     BOOKING_CONFIRMED,
@@ -128,7 +129,7 @@ def hold_slot(
     if starts_at.tzinfo is None:
         raise ValidationFailed("startsAt must include a timezone offset.")
     starts_at = starts_at.astimezone(UTC)
-    reason = (reason or "").strip()
+    reason = clean_text(reason)
     if len(reason) > MAX_REASON_LENGTH:
         raise ValidationFailed(f"Reason must be at most {MAX_REASON_LENGTH} characters.")
     try:
@@ -213,7 +214,7 @@ def cancel_booking(session: Session, *, booking_id: int, actor: User, reason: st
     cancelling twice returns the cancelled booking unchanged.
     """
     now = utcnow()
-    reason = (reason or "").strip()
+    reason = clean_text(reason)
     if len(reason) > MAX_REASON_LENGTH:
         raise ValidationFailed(f"Reason must be at most {MAX_REASON_LENGTH} characters.")
     try:

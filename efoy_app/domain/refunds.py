@@ -28,6 +28,7 @@ from efoy_app.domain.errors import (
 )
 from efoy_app.domain.money import format_money
 from efoy_app.domain.stripe_gateway import PaymentProviderRejected, call, get_stripe, to_dict
+from efoy_app.domain.text import clean_text
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
     PAYMENT_PAID,
@@ -447,7 +448,7 @@ def refund_payment(
     if it went through meanwhile), never a second one; a different refund waits until the
     queued one is through. `retry_of` names the refund a retried form was about.
     """
-    reason = reason.strip()
+    reason = clean_text(reason)
     if not reason:
         raise ValidationFailed("Say why you refund: the reason is kept in the audit trail.")
     actor = f"user:{requested_by_user_id}"

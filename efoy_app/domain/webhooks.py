@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from efoy_app.db import get_engine
 from efoy_app.domain import payments, refunds
 from efoy_app.domain.errors import DomainError, NotFound
+from efoy_app.domain.redaction import redact_secrets
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
@@ -170,6 +171,11 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], Apply]] = {
 # --- processing ---
 
 
+def _stored_payload(event: dict[str, Any]) -> str:
+    """What the event row keeps: the event as Stripe sent it, minus client secrets."""
+    return json.dumps(redact_secrets(event))
+
+
 def _existing(db: Session, event_id: str) -> WebhookEvent | None:
     return db.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == event_id)).first()
 
@@ -179,7 +185,7 @@ def _record_failure(event: dict[str, Any], error: str) -> None:
         row = _existing(db, event["id"])
         if row is None:
             row = WebhookEvent(
-                stripe_event_id=event["id"], type=event["type"], payload=json.dumps(event)
+                stripe_event_id=event["id"], type=event["type"], payload=_stored_payload(event)
             )
         row.status = EVENT_FAILED
         row.attempts += 1
@@ -211,7 +217,7 @@ def process_event(event: dict[str, Any]) -> str:
                     row = WebhookEvent(
                         stripe_event_id=event_id,
                         type=event_type,
-                        payload=json.dumps(event),
+                        payload=_stored_payload(event),
                         status=EVENT_RECEIVED,
                     )
                     db.add(row)

@@ -79,9 +79,9 @@ def db_user(session: Session, user: SessionUser) -> User:
     return row
 
 
-def _login(email: str, password: str) -> tuple[str, SessionUser]:
+def _login(email: str, password: str, client_address: str) -> tuple[str, SessionUser]:
     with session_scope() as session:
-        user = authenticate(session, email=email, password=password)
+        user = authenticate(session, email=email, password=password, client_address=client_address)
         token, _expires_in = issue_token(user)
         return token, SessionUser.of(user)
 
@@ -179,7 +179,10 @@ class AuthState(rx.State):
             return None
         self.auth_busy = True
         try:
-            token, user = await asyncio.to_thread(_login, email, password)
+            # Reflex's client_ip: the socket's peer, or X-Forwarded-For only through as many
+            # proxies as rxconfig's trusted_proxy_hops (REFLEX_TRUSTED_PROXY_HOPS) says.
+            client_ip = self.router.session.client_ip
+            token, user = await asyncio.to_thread(_login, email, password, client_ip)
         except LoginThrottled as exc:
             self.login_error = f"{exc.message} Wait {exc.retry_after_seconds} seconds."
             return None

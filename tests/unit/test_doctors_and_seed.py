@@ -59,8 +59,12 @@ def test_demo_data_is_complete_and_idempotent(session: Session) -> None:
     }  # fmt: skip
     assert len({v.speciality for v in views}) == 6
     assert all(upcoming_free_slots(session, v.id) for v in views)
-    patient = auth.authenticate(session, email="patient@example.com", password="patient-demo-pass")
-    admin = auth.authenticate(session, email="admin@example.com", password="admin-demo-pass")
+    patient = auth.authenticate(
+        session, email="patient@example.com", password="patient-demo-pass", client_address="::1"
+    )
+    admin = auth.authenticate(
+        session, email="admin@example.com", password="admin-demo-pass", client_address="::1"
+    )
     assert (patient.role, patient.timezone) == ("patient", "Africa/Addis_Ababa")
     assert admin.role == "admin"
     doctor_user = session.exec(select(User).where(User.role == "doctor")).first()

@@ -1,0 +1,18 @@
+"""Free text that one person types and others read (names, reasons): stored as it will display.
+
+Unicode's bidirectional embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069)
+reorder the text around them when it is displayed: "Eve \u202eevil" shows as "Eve live", in our
+pages, in the admin tables, in PDFs and in mail clients alike. No name or reason needs them
+(right-to-left scripts display correctly without them), so they are removed on input, once, by
+the domain functions that accept such text.
+"""
+
+from __future__ import annotations
+
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+_REMOVE = dict.fromkeys(ord(c) for c in BIDI_CONTROLS)
+
+
+def clean_text(value: str | None) -> str:
+    """`value` without bidirectional controls and without surrounding whitespace."""
+    return (value or "").translate(_REMOVE).strip()
