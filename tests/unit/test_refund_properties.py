@@ -142,8 +142,12 @@ def _submit(db: Session, refund_id: int) -> bool | None:
 
 def _check(db: Session, fake: FakeStripe, payment_id: int) -> None:
     rows = _rows(db, payment_id)
-    reserved = sum(r.amount_minor for r in rows if r.status in refunds.RESERVING)
-    assert reserved <= PAID
+    accepted = [r for r in rows if r.status in refunds.RESERVING and r.stripe_refund_id]
+    assert sum(r.amount_minor for r in accepted) <= PAID
+    if not any(r.requested_by_user_id is None for r in rows):
+        # Only our own requests: what they reserve never exceeds the payment. (A Dashboard
+        # refund made while one of ours is queued can: Stripe then refuses ours, see below.)
+        assert sum(r.amount_minor for r in rows if r.status in refunds.RESERVING) <= PAID
     assert fake.refunded() <= PAID
     payment = db.get(Payment, payment_id)
     assert 0 <= payment.amount_refunded_minor <= PAID
