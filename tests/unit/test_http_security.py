@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import threading
 
 import pytest
 from starlette.applications import Starlette
@@ -74,7 +75,10 @@ def _get(path: str, host: str = "localhost:3000") -> tuple[int, dict[str, str], 
         "server": ("127.0.0.1", 3000),
         "headers": [(b"host", host.encode()), (b"accept-encoding", b"gzip")],
     }
-    asyncio.run(_app()(scope, receive, send))
+    # A thread of its own: another test may have left an event loop running in this one.
+    worker = threading.Thread(target=asyncio.run, args=(_app()(scope, receive, send),))
+    worker.start()
+    worker.join(timeout=10)
     start = sent[0]
     headers = {k.decode(): v.decode() for k, v in start["headers"]}
     body = b"".join(m.get("body", b"") for m in sent[1:])
