@@ -131,7 +131,9 @@ def run_schemathesis(own_api: OwnApi, role: str) -> subprocess.CompletedProcess[
         "--no-color",
         "--header", f"Authorization: Bearer {own_api.tokens[role]}",
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    # Run in the fixture's folder: the CLI writes a .schemathesis/ cache where it runs.
+    folder = own_api.log_path.parent
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=folder)
 
 
 @pytest.mark.parametrize("role", ["patient", "admin"])
