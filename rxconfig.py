@@ -18,8 +18,12 @@ config = rx.Config(
     redis_url=_settings.redis_url,
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    # Only FRONTEND_URL's origin (and EFOY_CORS_ORIGINS) may call /api or open /_event.
+    cors_allowed_origins=_settings.cors_origins,
     frontend_port=_port,
     backend_port=_port,
+    # A demo (known accounts) listens on loopback only, even when started by hand (EFOY_HOST).
+    backend_host=_settings.bind_host,
     plugins=[
         rx.plugins.RadixThemesPlugin(
             theme=rx.theme(accent_color="teal", gray_color="slate", radius="large"),

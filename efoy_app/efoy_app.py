@@ -8,6 +8,7 @@ import reflex as rx
 
 import efoy_app.models  # noqa: F401  (tables on SQLModel.metadata for `reflex db`)
 from efoy_app.api import api
+from efoy_app.http_security import secure
 from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     admin,
     admin_payment,
@@ -22,7 +23,8 @@ from efoy_app.pages import (  # noqa: F401  (each page registers itself)
 from efoy_app.reconcile import reconcile_forever
 
 app = rx.App(
-    api_transformer=api,
+    # The REST API with Reflex mounted inside it, then the security headers around everything.
+    api_transformer=[api, secure],
     stylesheets=["/efoy.css"],
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )

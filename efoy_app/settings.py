@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     frontend_url: str = Field(default="http://localhost:3000", alias="FRONTEND_URL")
+    # Browsers may call the API and open /_event from FRONTEND_URL's origin and these only.
+    extra_cors_origins: str = Field(default="", alias="EFOY_CORS_ORIGINS")
+    # Host headers accepted besides FRONTEND_URL's host (e.g. a proxy's internal name).
+    extra_allowed_hosts: str = Field(default="", alias="EFOY_ALLOWED_HOSTS")
 
     # No default: production refuses to start without one; demo uses this install's own key.
     jwt_secret: SecretStr | None = Field(default=None, alias="EFOY_JWT_SECRET")
@@ -96,6 +101,27 @@ class Settings(BaseSettings):
             self._demo_jwt_key = ensure_demo_secrets(VAR).jwt_secret
         return self._demo_jwt_key
 
+    @property
+    def cors_origins(self) -> list[str]:
+        """FRONTEND_URL's origin (with its loopback aliases) and EFOY_CORS_ORIGINS."""
+        scheme, host, port = _split_url(self.frontend_url)
+        origins = [f"{scheme}://{h}{port}" for h in _with_loopback_aliases(host)]
+        for extra in _comma_list(self.extra_cors_origins):
+            origins.append(extra.rstrip("/"))
+        return list(dict.fromkeys(origins))
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """Host names a request may name: FRONTEND_URL's (with its loopback aliases) and
+        EFOY_ALLOWED_HOSTS. A forged Host is refused, so it never reaches a redirect."""
+        hosts = _with_loopback_aliases(_split_url(self.frontend_url)[1])
+        hosts += [h.lower() for h in _comma_list(self.extra_allowed_hosts)]
+        return list(dict.fromkeys(hosts))
+
+    @property
+    def is_https(self) -> bool:
+        return self.frontend_url.lower().startswith("https://")
+
 
 def jwt_secret_problem(secret: SecretStr | None, *, production: bool) -> str | None:
     """Why this EFOY_JWT_SECRET must not be used, or None when it is fine."""
@@ -111,6 +137,27 @@ def jwt_secret_problem(secret: SecretStr | None, *, production: bool) -> str | N
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
         )
     return None
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _split_url(url: str) -> tuple[str, str, str]:
+    """("http", "localhost", ":3000") from "http://localhost:3000/anything"."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return parts.scheme.lower(), host, f":{parts.port}" if parts.port else ""
+
+
+def _with_loopback_aliases(host: str) -> list[str]:
+    """localhost, 127.0.0.1 and ::1 are one machine: a demo opened at any of them works."""
+    return list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else [host]
 
 
 @lru_cache

@@ -7,7 +7,7 @@ shown in the admin's timezone, with their offset.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
@@ -15,13 +15,24 @@ from sqlmodel import Session
 
 from efoy_app.api.bookings import booking_out
 from efoy_app.api.deps import finish, get_session, require_admin
-from efoy_app.api.schemas import MAX_ID, BookingOut, CamelModel, ErrorOut, IsoDateTime
+from efoy_app.api.schemas import (
+    AUTH_ERRORS,
+    MAX_ID,
+    BookingOut,
+    CamelModel,
+    ErrorOut,
+    IsoDateTime,
+)
 from efoy_app.domain import admin_views
 from efoy_app.domain.money import to_major
 from efoy_app.domain.scheduling import to_local
 from efoy_app.models import User
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTH_ERRORS)
+
+# The filters as enums, so the OpenAPI document lists what the domain accepts.
+PaymentStatus = Literal["pending", "paid", "partially_refunded", "refunded", "failed", "expired"]
+EventStatus = Literal["received", "processed", "ignored", "failed"]
 
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No or bad bearer token"},
@@ -174,7 +185,7 @@ def _audit_out(a: admin_views.AuditLine, tz: str) -> AuditOut:
 @router.get("/payments", response_model=list[AdminPaymentOut], responses=ADMIN_ERRORS)
 def list_payments(
     flagged: bool = Query(default=False, description="Only flagged payments"),
-    status: str | None = Query(default=None, description="Only payments in this status"),
+    status: PaymentStatus | None = Query(default=None, description="Only payments in this status"),
     limit: int = Query(default=admin_views.DEFAULT_LIMIT, ge=1, le=1000),
     admin: User = Depends(require_admin),
     db: Session = Depends(get_session),
@@ -219,7 +230,7 @@ def get_payment(
 
 @router.get("/webhooks", response_model=list[WebhookEventOut], responses=ADMIN_ERRORS)
 def list_webhooks(
-    status: str | None = Query(default=None, description="processed | ignored | failed"),
+    status: EventStatus | None = Query(default=None, description="Only events in this status"),
     limit: int = Query(default=admin_views.DEFAULT_LIMIT, ge=1, le=1000),
     admin: User = Depends(require_admin),
     db: Session = Depends(get_session),

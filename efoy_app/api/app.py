@@ -11,6 +11,7 @@ from starlette.routing import Match
 
 from efoy_app.api import admin, auth, bookings, doctors, payments
 from efoy_app.api.errors import error_response, install_error_handlers
+from efoy_app.api.limits import BodyLimitMiddleware
 
 API_PREFIX = "/api/v1"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -31,6 +32,7 @@ def create_api() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(auth.router)
     app.include_router(doctors.router)
     app.include_router(bookings.router)
@@ -47,8 +49,14 @@ def create_api() -> FastAPI:
     @app.api_route(f"{API_PREFIX}/{{path:path}}", methods=ALL_METHODS, include_in_schema=False)
     def unknown_route(request: Request, path: str) -> object:
         scope = {**request.scope, "path_params": {}}
-        if any(route.matches(scope)[0] == Match.PARTIAL for route in known):
-            return error_response(405, "method_not_allowed", "Method not allowed.")
+        allowed = [
+            method
+            for method in ALL_METHODS
+            if any(r.matches({**scope, "method": method})[0] == Match.FULL for r in known)
+        ]
+        if allowed:  # RFC 9110: a 405 lists what the resource does accept
+            headers = {"Allow": ", ".join(allowed)}
+            return error_response(405, "method_not_allowed", "Method not allowed.", headers)
         return error_response(404, "not_found", f"No API route {request.url.path}.")
 
     return app

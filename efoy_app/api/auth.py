@@ -8,11 +8,19 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 
 from efoy_app.api.deps import current_user, finish, get_session
-from efoy_app.api.schemas import ErrorOut, RegisterIn, TokenIn, TokenOut, UserOut
+from efoy_app.api.schemas import (
+    COMMON_ERRORS,
+    ErrorOut,
+    RegisterIn,
+    TokenIn,
+    TokenOut,
+    UserOut,
+    error_responses,
+)
 from efoy_app.domain import auth
 from efoy_app.models import User
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=COMMON_ERRORS)
 
 # Reflex's own setting (rxconfig `trusted_proxy_hops`), read the way Reflex reads it for /_event:
 # with 0, the default, X-Forwarded-For is the client's to write and is ignored.
@@ -52,7 +60,7 @@ def user_out(user: User) -> UserOut:
     "/register",
     response_model=UserOut,
     status_code=201,
-    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=error_responses(409, s409="email_taken"),
 )
 def register(body: RegisterIn, db: Session = Depends(get_session)) -> UserOut:
     """Public. Creates a patient account (never another role)."""

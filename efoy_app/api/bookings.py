@@ -12,13 +12,21 @@ from fastapi import APIRouter, Body, Depends, Path
 from sqlmodel import Session
 
 from efoy_app.api.deps import current_user, finish, get_session
-from efoy_app.api.schemas import MAX_ID, BookingIn, BookingOut, CancelIn, ErrorOut
+from efoy_app.api.schemas import (
+    AUTH_ERRORS,
+    MAX_ID,
+    BookingIn,
+    BookingOut,
+    CancelIn,
+    ErrorOut,
+    error_responses,
+)
 from efoy_app.domain import bookings, payments
 from efoy_app.domain.money import format_money
 from efoy_app.domain.scheduling import to_local
 from efoy_app.models import User
 
-router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"], responses=AUTH_ERRORS)
 
 BookingId = Annotated[int, Path(ge=1, le=MAX_ID, description="Booking id")]
 
@@ -62,7 +70,7 @@ def create_booking(
     return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))
 
 
-@router.get("", response_model=list[BookingOut], responses={401: {"model": ErrorOut}})
+@router.get("", response_model=list[BookingOut])
 def list_bookings(
     user: User = Depends(current_user), db: Session = Depends(get_session)
 ) -> list[BookingOut]:
@@ -83,7 +91,7 @@ def get_booking(
 @router.post(
     "/{booking_id}/cancel",
     response_model=BookingOut,
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    responses=error_responses(404, 409, 503),
 )
 def cancel_booking(
     booking_id: BookingId,

@@ -14,16 +14,24 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session
 
 from efoy_app.api.deps import finish, get_session, optional_user
-from efoy_app.api.schemas import MAX_ID, DoctorOut, ErrorOut, SlotOut, SlotsOut
+from efoy_app.api.schemas import (
+    COMMON_ERRORS,
+    MAX_ID,
+    DoctorOut,
+    ErrorOut,
+    SlotOut,
+    SlotsOut,
+    error_responses,
+)
 from efoy_app.domain import doctors, scheduling
 from efoy_app.domain.auth import validate_timezone
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.models import User
 
-router = APIRouter(prefix="/api/v1/doctors", tags=["doctors"])
+router = APIRouter(prefix="/api/v1/doctors", tags=["doctors"], responses=COMMON_ERRORS)
 
 DoctorId = Annotated[int, Path(ge=1, le=MAX_ID, description="Doctor id")]
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 OPTIONAL_AUTH = {"security": [{}]}  # OpenAPI: a token is optional here
 
 
@@ -76,14 +84,15 @@ def parse_day(text: str) -> date_type:
 @router.get(
     "/{doctor_id}/slots",
     response_model=SlotsOut,
-    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={404: {"model": ErrorOut}, **error_responses(401)},
     openapi_extra=OPTIONAL_AUTH,
 )
 def get_slots(
     doctor_id: DoctorId,
     date: str | None = Query(
         default=None,
-        max_length=10,
+        pattern=_DATE_RE.pattern,
+        json_schema_extra={"format": "date"},
         description="YYYY-MM-DD, a day in the doctor's timezone (default: today there)",
     ),
     timezone: str | None = Query(

@@ -9,26 +9,56 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session
 
 from efoy_app.api.deps import current_user, finish, get_session, require_admin
-from efoy_app.api.idempotency import run_idempotent
+from efoy_app.api.idempotency import MAX_KEY_LENGTH, run_idempotent
+from efoy_app.api.schemas import (
+    AUTH_ERRORS,
+    STRIPE_ID_PATTERN,
+    Amount,
+    AmountMinor,
+    Currency,
+    Id,
+    error_responses,
+)
 from efoy_app.domain import payments, refunds, webhooks
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import to_major, to_minor
 from efoy_app.models import Payment, User
 from efoy_app.settings import get_settings
 
-router = APIRouter(prefix="/api/v1/payment", tags=["payments"])
+router = APIRouter(prefix="/api/v1/payment", tags=["payments"], responses=AUTH_ERRORS)
+
+StripeObjectId = Annotated[
+    str, Path(pattern=STRIPE_ID_PATTERN, description="A Checkout Session or PaymentIntent id")
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        description="Same key, same body: the first answer is replayed",
+    ),
+]
+START_ERRORS = error_responses(
+    400,
+    402,
+    404,
+    409,
+    503,
+    s400="amount_mismatch: the amount or currency sent is not the booking's (or a bad body)",
+    s409="already_paid, hold_expired, or idempotency_key_in_use",
+)
 
 
 class _Camel(BaseModel):
@@ -36,10 +66,10 @@ class _Camel(BaseModel):
 
 
 class StartPaymentIn(_Camel):
-    booking_id: int
-    amount: Decimal | None = Field(default=None, description="Seed compatibility: major units")
-    amount_minor: int | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    booking_id: Id
+    amount: Amount | None = Field(default=None, description="Seed compatibility: major units")
+    amount_minor: AmountMinor | None = None
+    currency: Currency | None = None
 
 
 class CheckoutOut(_Camel):
@@ -84,8 +114,8 @@ class PaymentStatusOut(_Camel):
 
 
 class RefundIn(_Camel):
-    amount: Decimal | None = Field(default=None, description="Major units, as in the seed")
-    amount_minor: int | None = None
+    amount: Amount | None = Field(default=None, description="Major units, as in the seed")
+    amount_minor: AmountMinor | None = None
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -168,10 +198,12 @@ def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
     return f"{settings.stripe_api_base.rstrip('/')}/pay/{payment_intent_id}?{query}"
 
 
-@router.post("/create-checkout-session", response_model=CheckoutOut, status_code=200)
+@router.post(
+    "/create-checkout-session", response_model=CheckoutOut, status_code=200, responses=START_ERRORS
+)
 def create_checkout_session(
     body: StartPaymentIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
     user: User = Depends(current_user),
     db: Session = Depends(get_session),
 ) -> JSONResponse:
@@ -199,10 +231,15 @@ def create_checkout_session(
     return _idempotent(db, user, "create-checkout-session", idempotency_key, body, action)
 
 
-@router.post("/create-payment-intent", response_model=PaymentIntentOut, status_code=200)
+@router.post(
+    "/create-payment-intent",
+    response_model=PaymentIntentOut,
+    status_code=200,
+    responses=START_ERRORS,
+)
 def create_payment_intent(
     body: StartPaymentIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
     user: User = Depends(current_user),
     db: Session = Depends(get_session),
 ) -> JSONResponse:
@@ -233,9 +270,15 @@ def create_payment_intent(
     return _idempotent(db, user, "create-payment-intent", idempotency_key, body, action)
 
 
-@router.post("/confirm-payment/{payment_intent_id}", response_model=PaymentStatusOut)
+@router.post(
+    "/confirm-payment/{payment_intent_id}",
+    response_model=PaymentStatusOut,
+    responses=error_responses(404, 503),
+)
 def confirm_payment(
-    payment_intent_id: str, user: User = Depends(current_user), db: Session = Depends(get_session)
+    payment_intent_id: StripeObjectId,
+    user: User = Depends(current_user),
+    db: Session = Depends(get_session),
 ) -> PaymentStatusOut:
     """Runs the same fulfilment as the webhook, for a client that just finished paying."""
     payments.payment_by_intent_for(db, payment_intent_id, user)  # 404 unless it is theirs
@@ -243,9 +286,11 @@ def confirm_payment(
     return finish(db, status_out(db, payment))
 
 
-@router.get("/status/{session_id}", response_model=PaymentStatusOut)
+@router.get("/status/{session_id}", response_model=PaymentStatusOut, responses=error_responses(404))
 def payment_status(
-    session_id: str, user: User = Depends(current_user), db: Session = Depends(get_session)
+    session_id: StripeObjectId,
+    user: User = Depends(current_user),
+    db: Session = Depends(get_session),
 ) -> PaymentStatusOut:
     """Status by Checkout Session id (or PaymentIntent id), from our database."""
     if session_id.startswith("pi_"):
@@ -258,12 +303,22 @@ def payment_status(
 @router.post(
     "/refund/{session_id}",
     response_model=RefundOut,
-    responses={202: {"model": RefundOut, "description": "Queued: Stripe did not answer"}},
+    responses={
+        202: {"model": RefundOut, "description": "Queued: Stripe did not answer"},
+        **error_responses(
+            400,
+            403,
+            404,
+            409,
+            502,
+            s409="Nothing left to refund, refund_queued, or idempotency_key_in_use",
+        ),
+    },
 )
 def refund(
-    session_id: str,
+    session_id: StripeObjectId,
     body: RefundIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: IdempotencyKey = None,
     admin: User = Depends(require_admin),
     db: Session = Depends(get_session),
 ) -> JSONResponse:
@@ -319,7 +374,16 @@ def refund(
     )
 
 
-@router.post("/webhook", include_in_schema=True)
+@router.post(
+    "/webhook",
+    include_in_schema=True,
+    responses=error_responses(
+        400,
+        413,
+        s400="Missing or invalid Stripe-Signature, or a body that is not a Stripe event",
+    ),
+    openapi_extra={"security": []},
+)
 async def webhook(request: Request) -> JSONResponse:
     """Stripe's webhook: no JWT, the Stripe-Signature over the raw body is the authentication."""
     length = request.headers.get("content-length")

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-MAX_ID = 2**63 - 1
+# Every number a client sends is bounded here, before it reaches the domain or the database.
+# Ids: JavaScript's largest exact integer, which fits SQLite's and PostgreSQL's 64-bit columns and
+# is exact as the float that OpenAPI's `maximum` becomes (2**63 - 1 would print as 2**63).
+# Amounts stay far below that (and below what Decimal can scale) whatever the currency.
+MAX_ID = 2**53 - 1
+MAX_AMOUNT_MINOR = 10**12
+MAX_AMOUNT = Decimal(10**12)
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+AmountMinor = Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units")]
+Amount = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=MAX_AMOUNT,
+        max_digits=16,
+        decimal_places=3,
+        allow_inf_nan=False,
+        description="Major units, e.g. 45.00",
+    ),
+]
+Currency = Annotated[str, Field(pattern="^[A-Za-z]{3}$", description="ISO 4217, e.g. usd")]
+# Stripe ids (cs_..., pi_...) as they appear in our paths.
+STRIPE_ID_PATTERN = "^[A-Za-z0-9_]{1,255}$"
 
 # ISO-8601 with an explicit offset ("+03:00", "+00:00"), never a bare "Z" or a naive time.
 IsoDateTime = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
@@ -120,3 +144,35 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad request: the body is not JSON (or not UTF-8)",
+    401: "No, bad or expired bearer token",
+    402: "payment_failed: Stripe refused the payment",
+    403: "Not an admin",
+    404: "Not found, or not the caller's",
+    409: "Conflict with the current state",
+    413: "payload_too_large: the request body is over the limit",
+    422: "validation_error: a field is missing, malformed or out of range",
+    429: "Too many attempts; see Retry-After",
+    502: "Stripe refused a request we made (e.g. refund_rejected); nothing moved",
+    503: "Stripe or the database is unavailable; retry later",
+}
+
+
+def error_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors a route can give, all with the ErrorOut body.
+
+    `described` overrides a description: `error_responses(404, s409="slot_taken: ...")`.
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        text = described.get(f"s{status}", _ERROR_DESCRIPTIONS[status])
+        out[status] = {"model": ErrorOut, "description": text}
+    return out
+
+
+# What any route with parameters or a body can answer, whoever calls it.
+COMMON_ERRORS = error_responses(400, 413, 422)
+AUTH_ERRORS = error_responses(400, 401, 413, 422)

@@ -64,14 +64,22 @@ def verify(raw_body: bytes, signature_header: str | None) -> dict[str, Any]:
         raise InvalidWebhook("Webhook body too large.", code="payload_too_large")
     if not signature_header:
         raise InvalidWebhook("Missing Stripe-Signature header.", code="missing_signature")
+    # Stripe signs text: bytes that are not UTF-8 (stripe would raise UnicodeDecodeError) and a
+    # header that is not ASCII (hmac.compare_digest raises TypeError) are a bad request, no more.
+    try:
+        text = raw_body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidWebhook("Webhook body is not UTF-8.", code="invalid_body") from None
+    if not signature_header.isascii():
+        raise InvalidWebhook("Invalid Stripe-Signature.", code="invalid_signature")
     try:
         stripe.WebhookSignature.verify_header(
-            raw_body, signature_header, secret.get_secret_value(), tolerance=TOLERANCE_SECONDS
+            text, signature_header, secret.get_secret_value(), tolerance=TOLERANCE_SECONDS
         )
     except stripe.SignatureVerificationError as exc:
         raise InvalidWebhook("Invalid Stripe-Signature.", code="invalid_signature") from exc
     try:
-        event = json.loads(raw_body)
+        event = json.loads(text)
     except ValueError as exc:
         raise InvalidWebhook("Webhook body is not JSON.") from exc
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event.get("type"):
