@@ -131,9 +131,13 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
             # 3. failed webhook events
             report.events = webhooks.retry_failed_events()
             # 4. refunds Stripe never accepted
+            # (not those whose last attempt may still be on its way: it sends the same key
+            # anyway, but the admin waiting on it should hear the answer from it)
             pending = db.exec(
                 select(Refund.id).where(
-                    Refund.status == REFUND_PENDING, col(Refund.stripe_refund_id).is_(None)
+                    Refund.status == REFUND_PENDING,
+                    col(Refund.stripe_refund_id).is_(None),
+                    Refund.updated_at <= now - timedelta(seconds=grace_seconds),
                 )
             ).all()
             db.rollback()

@@ -232,6 +232,7 @@ def submit_refund(db: Session, refund_id: int) -> RefundOutcome:
     tried_before = refund.attempts > 0
     refund.stripe_idempotency_key = key
     refund.attempts += 1
+    refund.updated_at = utcnow()  # reconciliation leaves a row alone while an attempt may run
     db.add(refund)
     db.commit()  # the attempt is on record before the network call; no transaction across it
     try:
