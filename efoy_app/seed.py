@@ -6,6 +6,7 @@ published passwords never exist there. `python -m efoy_app.seed` loads it and pr
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
@@ -176,7 +177,13 @@ def load_demo_data(session: Session, today: date | None = None) -> None:
     session.commit()
 
 
-def demo_accounts_text() -> str:
+def demo_accounts_text(with_passwords: bool) -> str:
+    """The demo logins; passwords only for a person at a terminal, never into a log file."""
+    if not with_passwords:
+        return (
+            f"Demo accounts: {DEMO_PATIENT_EMAIL} (patient), {DEMO_ADMIN_EMAIL} (admin); "
+            "their passwords are in README.md, 'Demo accounts'."
+        )
     return (
         "Demo accounts:\n"
         f"  patient  {DEMO_PATIENT_EMAIL} / {DEMO_PATIENT_PASSWORD}\n"
@@ -189,7 +196,7 @@ def main() -> None:
 
     with session_scope() as session:
         load_demo_data(session)
-    print(demo_accounts_text())
+    print(demo_accounts_text(with_passwords=sys.stdout.isatty()))
 
 
 if __name__ == "__main__":

@@ -128,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         secret = args.webhook_secret or webhook_secret()
         add_cli_webhook(sb, args.webhook, secret)
         if not args.webhook_secret:
-            print(f"stripe-sandbox webhook signing secret: {secret}", flush=True)
+            # Shown to a person at a terminal; a log file gets only its tail (pass your own
+            # secret by $STRIPE_SANDBOX_WEBHOOK_SECRET to know it there).
+            shown = secret if sys.stdout.isatty() else f"whsec_…{secret[-4:]} (generated)"
+            print(f"stripe-sandbox webhook signing secret: {shown}", flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -25,7 +25,7 @@ import httpx
 from .runtime import WEBHOOK_SECRET_ENV as SECRET_ENV
 
 LISTENING = "stripe-sandbox listening on "
-
+LOG_DIR_ENV = "EFOY_TEST_LOG_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -84,13 +84,21 @@ class SandboxProcess:
         )
         output: deque[str] = deque(maxlen=200)
         lines: queue.Queue[str | None] = queue.Queue()
+        # A test run's log folder (tests/log_scan.py) keeps all output, to scan it for secrets.
+        log_dir = os.environ.get(LOG_DIR_ENV)
+        log = (Path(log_dir) / f"sandbox-{process.pid}.log").open("a") if log_dir else None
 
         def pump() -> None:  # keep reading so the pipe never fills and blocks the server
             assert process.stdout is not None
             for line in process.stdout:
                 output.append(line.rstrip("\n"))
                 lines.put(line)
+                if log is not None:
+                    log.write(line)
+                    log.flush()
             lines.put(None)
+            if log is not None:
+                log.close()
 
         threading.Thread(target=pump, daemon=True, name="stripe-sandbox-output").start()
         deadline = time.monotonic() + timeout

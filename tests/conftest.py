@@ -23,6 +23,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every run's logs go to one folder, scanned for secrets at the end (tests/log_scan.py)."""
+    from tests.log_scan import LogScanPlugin
+
+    config.pluginmanager.register(LogScanPlugin(config), "efoy-log-scan")
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """Playwright cannot download browsers here: drive Debian's Chromium instead."""

@@ -29,6 +29,7 @@ from sqlmodel import Session
 from efoy_app.db import make_engine
 from efoy_app.launcher import ROOT, demo_webhook_secret, reflex_env, wait_for_http
 from tests.conftest import free_port
+from tests.log_scan import run_log_path
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 START_TIMEOUT = 240
@@ -100,7 +101,8 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
     var_dir = workdir / "var"
     command = [sys.executable, "-m", "efoy_app.launcher", "--port", str(port)]
     command += ["--sandbox-port", str(sandbox_port), "--var-dir", str(var_dir)]
-    log_path = workdir / "server.log"
+    # In the run's log folder, kept after the workdir is removed and scanned for secrets.
+    log_path = run_log_path(f"e2e-server-{port}.log") or workdir / "server.log"
     started = time.monotonic()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

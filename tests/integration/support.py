@@ -18,16 +18,38 @@ from sqlmodel import Session, SQLModel
 
 from efoy_app.db import make_engine
 from efoy_app.seed import load_demo_data
+from tests.log_scan import run_log_path
 
 PG_URL_ENV = "TEST_DATABASE_URL"
+
+
+def file_log_config(path: Path) -> dict:
+    """uvicorn's own loggers, access log included, to one file only (not the console)."""
+    handler = {"class": "logging.FileHandler", "filename": str(path), "mode": "a"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "handlers": {"file": {**handler, "formatter": "plain"}},
+        "loggers": {
+            name: {"handlers": ["file"], "level": "INFO", "propagate": False}
+            for name in ("uvicorn", "uvicorn.access")
+        },
+    }
 
 
 class UvicornThread:
     """uvicorn serving an ASGI app from a daemon thread, stopped cleanly at the end."""
 
     def __init__(self, app: object, port: int) -> None:
+        log_path = run_log_path(f"uvicorn-{port}.log")
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning" if log_path is None else "info",
+            lifespan="off",
+            **({} if log_path is None else {"log_config": file_log_config(log_path)}),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
