@@ -16,11 +16,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: setup
 	$(BIN)/python -m efoy_app.launcher
 
-test: setup-dev chromium
+test: setup-dev chromium lint
 	$(BIN)/python -m pytest tests
 
 lint: setup-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 setup: $(REQ_STAMP) $(BUN_STAMP)
 
