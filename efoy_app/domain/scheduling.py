@@ -65,12 +65,27 @@ def local_day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def _instant(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a wall-clock time; a time the clocks skip (spring forward) is the
+    instant they jump, so hours ending in the gap end then, not an hour later."""
+    local = datetime.combine(day, at, tzinfo=tz)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant
+    # Between the two readings of the missing time, the first minute on the new offset.
+    lo, hi = sorted((local.replace(fold=1).astimezone(UTC), instant))
+    after = hi.astimezone(tz).utcoffset()
+    cursor = lo
+    while cursor < hi and cursor.astimezone(tz).utcoffset() != after:
+        cursor += timedelta(minutes=1)
+    return cursor
+
+
 def _window_instants(day: date, wh: WorkingHours, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, wh.start_time, tzinfo=tz).astimezone(UTC)
+    start = _instant(day, wh.start_time, tz)
     # An end of 00:00 means "until midnight".
     end_day = day + timedelta(days=1) if wh.end_time == time(0) else day
-    end = datetime.combine(end_day, wh.end_time, tzinfo=tz).astimezone(UTC)
-    return start, end
+    return start, _instant(end_day, wh.end_time, tz)
 
 
 def compute_free_slots(

@@ -121,6 +121,19 @@ def test_new_york_spring_forward() -> None:
     ]  # fmt: skip
 
 
+def test_hours_ending_or_starting_in_the_spring_forward_gap_follow_the_jump() -> None:
+    # New York skips 02:00-03:00 on 2026-03-08: 01:30-02:30 lasts 30 real minutes.
+    ends_in_gap = slots_on(NEW_YORK, date(2026, 3, 8), [wh(SUNDAY, time(1, 30), time(2, 30))])
+    assert [(s.starts_at, s.ends_at) for s in ends_in_gap] == [
+        (utc(2026, 3, 8, 6, 30), utc(2026, 3, 8, 7, 0))
+    ]  # fmt: skip
+    # 02:30-04:00 starts when the clocks jump, 03:00 EDT.
+    starts_in_gap = slots_on(NEW_YORK, date(2026, 3, 8), [wh(SUNDAY, time(2, 30), time(4))])
+    assert [to_local(s, NEW_YORK).strftime("%H:%M%z") for s in starts(starts_in_gap)] == [
+        "03:00-0400", "03:30-0400"
+    ]  # fmt: skip
+
+
 def test_patient_in_another_timezone_sees_the_same_instants() -> None:
     hours = [wh(0, time(20), time(21))]
     slots = slots_on(NEW_YORK, date(2026, 3, 9), hours)
