@@ -47,6 +47,8 @@ class UvicornThread:
             app,
             host="127.0.0.1",
             port=port,
+            # Like production's granian: the client address is the socket's, never a header.
+            proxy_headers=False,
             log_level="warning" if log_path is None else "info",
             lifespan="off",
             **({} if log_path is None else {"log_config": file_log_config(log_path)}),
