@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Path, Request
@@ -31,6 +30,7 @@ from efoy_app.api.schemas import (
     error_responses,
 )
 from efoy_app.domain import payments, refunds, webhooks
+from efoy_app.domain.card_page import card_page_url
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import to_major, to_minor
 from efoy_app.models import Payment, User
@@ -182,20 +182,6 @@ def _idempotent(
             resume=resume,
         ),
     )
-
-
-def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
-    """Against the sandbox, its card page stands in for Stripe.js' Payment Element."""
-    settings = get_settings()
-    if not settings.stripe_api_base:
-        return None  # real Stripe: the page mounts Stripe's Payment Element instead
-    query = urlencode(
-        {
-            "client_secret": client_secret,
-            "return_url": f"{settings.frontend_url.rstrip('/')}/payment/success",
-        }
-    )
-    return f"{settings.stripe_api_base.rstrip('/')}/pay/{payment_intent_id}?{query}"
 
 
 @router.post(

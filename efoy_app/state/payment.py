@@ -14,10 +14,10 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from efoy_app import routes
-from efoy_app.api.payments import card_page_url
 from efoy_app.db import session_scope
 from efoy_app.domain import payments
 from efoy_app.domain.bookings import booking_view, get_booking_for
+from efoy_app.domain.card_page import card_page_url, payment_success_url
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
 from efoy_app.models import BOOKING_HELD, PAYMENT_PENDING, User
@@ -99,10 +99,6 @@ def payment_element_enabled() -> bool:
     return bool(settings.stripe_publishable_key) and not settings.stripe_api_base
 
 
-def card_return_url() -> str:
-    return f"{get_settings().frontend_url.rstrip('/')}{routes.PAYMENT_SUCCESS}"
-
-
 class PaymentState(AuthState):
     """/payment/[booking_id]: the price, the hold's countdown, `Pay now` and `Pay by card`."""
 
@@ -170,7 +166,7 @@ class PaymentState(AuthState):
         self.busy = False
         self.card_client_secret = client_secret
         self.publishable_key = get_settings().stripe_publishable_key or ""
-        self.card_return_url = card_return_url()
+        self.card_return_url = payment_success_url()
 
     @rx.event
     async def pay_now(self):  # type: ignore[no-untyped-def]
