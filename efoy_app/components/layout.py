@@ -172,3 +172,31 @@ def notice_callout(message: rx.Var, **props: object) -> rx.Component:
         message != "",
         rx.callout(message, icon="circle-check", color_scheme="green", role="status", **props),
     )
+
+
+def loading() -> rx.Component:
+    """Shown until a page's state has loaded."""
+    return rx.center(rx.spinner(size="3"), padding="4em")
+
+
+def message_card(
+    title: str,
+    message: rx.Component | str,
+    back: rx.Component | None = None,
+    *,
+    heading_size: str = "6",
+    **props: object,
+) -> rx.Component:
+    """Why a page has nothing to show (not found, admins only), and the way back."""
+    if back is None:
+        back = link_button("Back to doctors", href=routes.DOCTORS, variant="soft")
+    card_props: dict[str, object] = {"size": "4", **props}
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size=heading_size, as_="h1"),
+            message if isinstance(message, rx.Component) else rx.text(message),
+            back,
+            spacing="3",
+        ),
+        **card_props,
+    )

@@ -5,19 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import error_callout, notice_callout, page_shell
-from efoy_app.pages.admin import (
-    MUTED,
-    admin_nav,
-    flag_badge,
-    forbidden,
-    loading,
-    payment_status_badge,
-)
+from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table
+from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
+from efoy_app.components.layout import error_callout, message_card, notice_callout
 from efoy_app.state.admin_payment import AdminPaymentState, AuditEntry, RefundEntry
 
 S = AdminPaymentState
 F = AdminPaymentState.facts
+REFUND_COLUMNS = ["#", "Amount", "Status", "Reason", "Asked by", "When", "Stripe refund"]
+AUDIT_COLUMNS = ["When", "What", "Action", "Status", "Who", "Why"]
 
 
 def fact(label: str, value: rx.Var | str, **props: object) -> rx.Component:
@@ -83,12 +79,11 @@ def booking_facts() -> rx.Component:
             rx.data_list.item(
                 rx.data_list.label("Status", min_width="11em"),
                 rx.data_list.value(
-                    rx.badge(
+                    status_badge(
                         F.booking_status_label,
-                        color_scheme=F.booking_status_color,
-                        variant="soft",
+                        F.booking_status_color,
+                        F.booking_status,
                         id="booking-status",
-                        custom_attrs={"data-status": F.booking_status},
                     )
                 ),
             ),
@@ -184,7 +179,7 @@ def refund_row(r: RefundEntry) -> rx.Component:
         rx.table.cell(r.amount, class_name="amount"),
         rx.table.cell(
             rx.vstack(
-                rx.badge(r.status, color_scheme=r.status_color, variant="soft"),
+                status_badge(r.status, r.status_color),
                 rx.cond(
                     r.failure_reason != "",
                     rx.text(r.failure_reason, size="1", color=rx.color("red", 11)),
@@ -205,25 +200,12 @@ def refund_row(r: RefundEntry) -> rx.Component:
 def refunds_ledger() -> rx.Component:
     return section(
         "Refunds",
-        rx.cond(
-            S.refund_rows.length() == 0,
-            rx.text("No refunds.", color=MUTED),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("#"),
-                        rx.table.column_header_cell("Amount"),
-                        rx.table.column_header_cell("Status"),
-                        rx.table.column_header_cell("Reason"),
-                        rx.table.column_header_cell("Asked by"),
-                        rx.table.column_header_cell("When"),
-                        rx.table.column_header_cell("Stripe refund"),
-                    )
-                ),
-                rx.table.body(rx.foreach(S.refund_rows, refund_row)),
-                width="100%",
-                aria_label="Refunds",
-            ),
+        data_table(
+            REFUND_COLUMNS,
+            S.refund_rows,
+            refund_row,
+            aria_label="Refunds",
+            empty=rx.text("No refunds.", color=MUTED),
         ),
         id="refunds-ledger",
     )
@@ -253,34 +235,18 @@ def audit_trail() -> rx.Component:
     return section(
         "Audit trail",
         rx.text("The payment, its booking and its refunds, oldest first.", size="2", color=MUTED),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    rx.table.column_header_cell("When"),
-                    rx.table.column_header_cell("What"),
-                    rx.table.column_header_cell("Action"),
-                    rx.table.column_header_cell("Status"),
-                    rx.table.column_header_cell("Who"),
-                    rx.table.column_header_cell("Why"),
-                )
-            ),
-            rx.table.body(rx.foreach(S.audit_rows, audit_row)),
-            width="100%",
-            aria_label="Audit trail",
-            size="1",
-        ),
+        data_table(AUDIT_COLUMNS, S.audit_rows, audit_row, aria_label="Audit trail", size="1"),
         id="audit-trail",
     )
 
 
 def not_found() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Payment not found", size="5", as_="h1"),
-            rx.text("There is no payment with this number."),
-            rx.link("Back to payments", href=routes.admin(tab="payments")),
-            spacing="3",
-        ),
+    return message_card(
+        "Payment not found",
+        "There is no payment with this number.",
+        rx.link("Back to payments", href=routes.admin(tab="payments")),
+        heading_size="5",
+        size="1",
         width="100%",
     )
 
@@ -317,14 +283,4 @@ def detail() -> rx.Component:
     route=routes.ADMIN_PAYMENT, title="Payment — Admin — Efoy", on_load=AdminPaymentState.load_page
 )
 def admin_payment() -> rx.Component:
-    return page_shell(
-        rx.cond(
-            S.forbidden,
-            forbidden(),
-            rx.cond(
-                S.loaded & S.is_admin,
-                rx.cond(S.not_found, not_found(), detail()),
-                loading(),
-            ),
-        ),
-    )
+    return admin_page(S, rx.cond(S.not_found, not_found(), detail()))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import page_heading, page_shell
-from efoy_app.pages.admin import MUTED, admin_nav, forbidden, loading
+from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table, table_card
+from efoy_app.components.badges import status_badge
+from efoy_app.components.layout import page_heading
 from efoy_app.state.admin_webhooks import AdminWebhooksState, WebhookEntry
 
 S = AdminWebhooksState
+EVENT_COLUMNS = ["Stripe event", "Type", "Status", "Attempts", "Error", "Received", "Processed"]
 SELECT_STYLE = {
     "height": "36px",
     "padding": "0 0.75em",
@@ -24,7 +26,7 @@ def event_row(e: WebhookEntry) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(e.stripe_event_id, variant="ghost", size="1")),
         rx.table.cell(e.type),
-        rx.table.cell(rx.badge(e.status, color_scheme=e.status_color, variant="soft")),
+        rx.table.cell(status_badge(e.status, e.status_color)),
         rx.table.cell(e.attempts.to_string(), class_name="attempts"),
         rx.table.cell(
             rx.cond(
@@ -57,30 +59,15 @@ def status_filter() -> rx.Component:
 
 
 def events_table() -> rx.Component:
-    return rx.card(
-        rx.cond(
-            S.events.length() == 0,
-            rx.text("No events to show.", color=MUTED, padding="1em"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Stripe event"),
-                        rx.table.column_header_cell("Type"),
-                        rx.table.column_header_cell("Status"),
-                        rx.table.column_header_cell("Attempts"),
-                        rx.table.column_header_cell("Error"),
-                        rx.table.column_header_cell("Received"),
-                        rx.table.column_header_cell("Processed"),
-                    )
-                ),
-                rx.table.body(rx.foreach(S.events, event_row)),
-                width="100%",
-                aria_label="Webhook events",
-                size="1",
-            ),
-        ),
-        size="2",
-        width="100%",
+    return table_card(
+        data_table(
+            EVENT_COLUMNS,
+            S.events,
+            event_row,
+            aria_label="Webhook events",
+            empty=rx.text("No events to show.", color=MUTED, padding="1em"),
+            size="1",
+        )
     )
 
 
@@ -90,23 +77,16 @@ def events_table() -> rx.Component:
     on_load=AdminWebhooksState.load_page,
 )
 def admin_webhooks() -> rx.Component:
-    return page_shell(
-        rx.cond(
-            S.forbidden,
-            forbidden(),
-            rx.cond(
-                S.loaded & S.is_admin,
-                rx.box(
-                    page_heading(
-                        "Webhook events",
-                        "What Stripe sent us and what became of it, newest first. Failed events "
-                        "are retried by Stripe and by reconciliation.",
-                    ),
-                    admin_nav(),
-                    status_filter(),
-                    events_table(),
-                ),
-                loading(),
+    return admin_page(
+        S,
+        rx.box(
+            page_heading(
+                "Webhook events",
+                "What Stripe sent us and what became of it, newest first. Failed events "
+                "are retried by Stripe and by reconciliation.",
             ),
+            admin_nav(),
+            status_filter(),
+            events_table(),
         ),
     )

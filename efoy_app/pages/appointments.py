@@ -5,18 +5,16 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
+from efoy_app.components.badges import status_badge
 from efoy_app.components.layout import (
     error_callout,
     link_button,
+    loading,
     notice_callout,
     page_heading,
     page_shell,
 )
 from efoy_app.state.appointments import AppointmentsState, BookingRow
-
-
-def status_badge(label: rx.Var, color: rx.Var) -> rx.Component:
-    return rx.badge(label, color_scheme=color, size="2", variant="soft", class_name="status")
 
 
 def booking_card(row: BookingRow) -> rx.Component:
@@ -30,7 +28,7 @@ def booking_card(row: BookingRow) -> rx.Component:
                         underline="none",
                         color=rx.color("gray", 12),
                     ),
-                    status_badge(row.status_label, row.status_color),
+                    status_badge(row.status_label, row.status_color, size="2", class_name="status"),
                     align="center",
                     spacing="3",
                 ),
@@ -118,7 +116,7 @@ def appointments() -> rx.Component:
                     width="100%",
                 ),
             ),
-            rx.center(rx.spinner(size="3"), padding="4em"),
+            loading(),
         ),
         max_width="900px",
     )

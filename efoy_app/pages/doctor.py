@@ -5,8 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import error_callout, link_button, page_shell
-from efoy_app.pages.doctors import avatar
+from efoy_app.components.avatar import avatar
+from efoy_app.components.layout import error_callout, loading, message_card, page_shell
 from efoy_app.state.doctor import DoctorState, SlotChoice, SlotDay
 
 
@@ -180,14 +180,8 @@ def slots_card() -> rx.Component:
 
 
 def not_found() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Doctor not found", size="6", as_="h1"),
-            rx.text("This doctor does not exist or no longer takes appointments."),
-            link_button("Back to doctors", href=routes.DOCTORS, variant="soft"),
-            spacing="3",
-        ),
-        size="4",
+    return message_card(
+        "Doctor not found", "This doctor does not exist or no longer takes appointments."
     )
 
 
@@ -214,7 +208,7 @@ def doctor() -> rx.Component:
                     width="100%",
                     margin_top="1em",
                 ),
-                rx.center(rx.spinner(size="3"), padding="4em"),
+                loading(),
             ),
         ),
     )

@@ -5,20 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
+from efoy_app.components.avatar import avatar
 from efoy_app.components.layout import link_button, page_heading, page_shell
 from efoy_app.state.doctors import ALL_SPECIALITIES, DoctorCard, DoctorsState
-
-
-def avatar(initials: rx.Var, size: str = "56px") -> rx.Component:
-    return rx.center(
-        rx.text(initials, weight="bold", size="4", color=rx.color("teal", 11)),
-        width=size,
-        height=size,
-        min_width=size,
-        border_radius="50%",
-        background=rx.color("teal", 3),
-        border=f"1px solid {rx.color('teal', 6)}",
-    )
 
 
 def doctor_card(doc: DoctorCard) -> rx.Component:

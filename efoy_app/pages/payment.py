@@ -5,9 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import error_callout, page_heading, page_shell
+from efoy_app.components.layout import error_callout, message_card, page_heading, page_shell
 from efoy_app.components.stripe_elements import stripe_card_form
 from efoy_app.state.payment import (
+    PHASE_CONFIRMED,
+    PHASE_FAILED,
+    PHASE_PROCESSING,
+    PHASE_REFUNDED,
+    PHASE_VERIFYING,
     PaymentCancelState,
     PaymentResultState,
     PaymentState,
@@ -25,12 +30,12 @@ def _row(label: str, value: rx.Var | str, **props: object) -> rx.Component:
 
 
 def _not_found() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Booking not found", size="5"),
-            rx.text("There is no booking with this number among your appointments."),
-            rx.link("Back to My appointments", href=routes.APPOINTMENTS),
-        ),
+    return message_card(
+        "Booking not found",
+        "There is no booking with this number among your appointments.",
+        rx.link("Back to My appointments", href=routes.APPOINTMENTS),
+        heading_size="5",
+        size="1",
         width="100%",
     )
 
@@ -49,7 +54,7 @@ def _pay_card() -> rx.Component:
             _row("Price", s.price, id="payment-price", size="5"),
             _row("Status", s.status_label, id="payment-status"),
             rx.cond(
-                s.status == "held",
+                s.held,
                 rx.callout(
                     rx.hstack(
                         rx.text("Your slot is held until ", s.hold_until, " — "),
@@ -74,7 +79,7 @@ def _pay_card() -> rx.Component:
             ),
             error_callout(PaymentState.error, width="100%"),
             rx.cond(
-                s.status == "held",
+                s.held,
                 rx.hstack(
                     rx.button(
                         rx.icon("lock", size=16),
@@ -96,7 +101,7 @@ def _pay_card() -> rx.Component:
                     spacing="3",
                 ),
                 rx.cond(
-                    s.status == "confirmed",
+                    s.confirmed,
                     rx.callout(
                         "This appointment is paid and confirmed. You will not be charged again.",
                         icon="circle-check",
@@ -163,9 +168,9 @@ def _confirmation() -> rx.Component:
             ),
             _row("Doctor", r.doctor_name),
             _row("Appointment", r.when),
-            _row("Amount paid", r.amount, id="confirmation-amount"),
+            _row("Amount paid", r.amount_display, id="confirmation-amount"),
             _row("Card", r.card),
-            _row("Stripe payment", r.stripe_payment_id, id="confirmation-payment-id"),
+            _row("Stripe payment", r.payment_intent_id, id="confirmation-payment-id"),
             _row("Booking", "#" + r.booking_id.to_string()),
             rx.link("Go to My appointments", href=routes.APPOINTMENTS),
             spacing="3",
@@ -185,14 +190,14 @@ def payment_success_page() -> rx.Component:
         rx.match(
             phase,
             (
-                "verifying",
+                PHASE_VERIFYING,
                 rx.hstack(
                     rx.spinner(), rx.text("Checking your payment with Stripe…"), role="status"
                 ),
             ),
-            ("confirmed", _confirmation()),
+            (PHASE_CONFIRMED, _confirmation()),
             (
-                "processing",
+                PHASE_PROCESSING,
                 rx.callout(
                     "Your payment is still processing. This page updates by itself; you can also "
                     "check My appointments later.",
@@ -202,7 +207,7 @@ def payment_success_page() -> rx.Component:
                 ),
             ),
             (
-                "refunded",
+                PHASE_REFUNDED,
                 rx.callout(
                     "We received your payment but could not confirm the appointment: "
                     + r.flag_reason
@@ -213,15 +218,15 @@ def payment_success_page() -> rx.Component:
                 ),
             ),
             (
-                "failed",
+                PHASE_FAILED,
                 rx.vstack(
                     rx.callout(
-                        "The payment did not go through: " + r.failure,
+                        "The payment did not go through: " + r.failure_message,
                         icon="circle-x",
                         color_scheme="red",
                         role="alert",
                     ),
-                    rx.link("Try again", href="/payment/" + r.booking_id.to_string()),
+                    rx.link("Try again", href=r.retry_href),
                 ),
             ),
             error_callout(PaymentResultState.error),
@@ -241,7 +246,7 @@ def payment_cancel_page() -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.cond(
-                    s.status == "held",
+                    s.held,
                     rx.text(
                         "Your slot with ", s.doctor_name, " stays held until ", s.hold_until, "."
                     ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -18,37 +17,15 @@ from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
+from efoy_app.state import statuses
 from efoy_app.state.appointments import BookingRow
 from efoy_app.state.auth import AuthState, SessionUser, db_user
-from efoy_app.state.display import when_label, zone
+from efoy_app.state.display import when_label
+from efoy_app.state.rows import row_from
+from efoy_app.state.statuses import look
 
 RECENT_LIMIT = 100
 TABS = ("bookings", "payments")
-
-PAYMENT_LABELS = {
-    "pending": "Pending",
-    "paid": "Paid",
-    "partially_refunded": "Partially refunded",
-    "refunded": "Refunded",
-    "failed": "Failed",
-    "expired": "Expired",
-}
-PAYMENT_COLORS = {
-    "pending": "amber",
-    "paid": "green",
-    "partially_refunded": "orange",
-    "refunded": "gray",
-    "failed": "red",
-    "expired": "gray",
-}
-
-
-def moment_label(moment: datetime | None, tz: str) -> str:
-    """A precise time in `tz` for admin tables, as "2025-12-01 09:30:12 EAT"; "" for None."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(zone(tz))
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
 
 
 @dataclasses.dataclass
@@ -76,27 +53,22 @@ class AdminPaymentListRow:
     status_color: str = "gray"
     flagged: bool = False
     flag_reason: str = ""
-    created: str = ""
+    created_at: str = ""
     href: str = ""
 
     @classmethod
     def of(cls, row: admin_views.AdminPaymentRow, tz: str) -> AdminPaymentListRow:
-        return cls(
-            id=row.id,
-            booking_id=row.booking_id,
-            patient_name=row.patient_name,
-            patient_email=row.patient_email,
-            doctor_name=row.doctor_name,
+        status = look(statuses.PAYMENT, row.status)
+        return row_from(
+            cls,
+            row,
+            tz=tz,
             appointment=when_label(row.starts_at, tz),
             amount=row.amount_display,
             refunded=row.refunded_display,
             has_refunds=row.refunded_minor > 0,
-            status=row.status,
-            status_label=PAYMENT_LABELS.get(row.status, row.status),
-            status_color=PAYMENT_COLORS.get(row.status, "gray"),
-            flagged=row.flagged,
-            flag_reason=row.flag_reason or "",
-            created=moment_label(row.created_at, tz),
+            status_label=status.label,
+            status_color=status.color,
             href=routes.admin_payment(row.id),
         )
 

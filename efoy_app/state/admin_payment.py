@@ -22,13 +22,11 @@ from efoy_app.domain import admin_views, refunds
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import DomainError, Forbidden, NotFound
 from efoy_app.models import ROLE_ADMIN
-from efoy_app.state.admin import PAYMENT_COLORS, PAYMENT_LABELS, moment_label
-from efoy_app.state.appointments import STATUS_COLORS, STATUS_LABELS
+from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
-from efoy_app.state.display import when_label
-
-REFUND_COLORS = {"pending": "amber", "succeeded": "green", "failed": "red", "canceled": "gray"}
-KIND_LABELS = {"checkout": "Hosted Checkout", "payment_intent": "Card form (PaymentIntent)"}
+from efoy_app.state.display import card_label, when_label
+from efoy_app.state.rows import row_from
+from efoy_app.state.statuses import look
 
 
 @dataclasses.dataclass
@@ -92,55 +90,41 @@ class AuditEntry:
 
 def _facts(d: admin_views.PaymentDetail, tz: str) -> PaymentFacts:
     p, b = d.payment, d.booking
-    card = ""
-    if d.card_last4:
-        card = f"{(d.card_brand or 'card').title()} •••• {d.card_last4}"
     failure = d.failure_message or ""
     if d.failure_code:
         failure = f"{failure} ({d.failure_code})" if failure else d.failure_code
-    return PaymentFacts(
-        id=p.id,
-        status=p.status,
-        status_label=PAYMENT_LABELS.get(p.status, p.status),
-        status_color=PAYMENT_COLORS.get(p.status, "gray"),
-        kind=KIND_LABELS.get(p.kind, p.kind),
-        currency=p.currency,
+    status, booking_status = look(statuses.PAYMENT, p.status), look(statuses.BOOKING, b.status)
+    return row_from(
+        PaymentFacts,
+        p,
+        d,
+        b,
+        tz=tz,
+        status_label=status.label,
+        status_color=status.color,
+        kind=statuses.PAYMENT_KIND_LABELS.get(p.kind, p.kind),
         amount=p.amount_display,
         refunded=p.refunded_display,
         refundable=d.refundable_display,
-        can_refund=d.can_refund,
-        flagged=p.flagged,
-        flag_reason=p.flag_reason or "",
-        checkout_session_id=d.checkout_session_id or "",
-        payment_intent_id=d.payment_intent_id or "",
-        charge_id=d.charge_id or "",
-        card=card,
-        paid_at=moment_label(p.paid_at, tz),
-        created_at=moment_label(p.created_at, tz),
+        card=card_label(d.card_brand, d.card_last4, unknown_brand="card"),
         failure=failure,
         booking_id=b.id,
         booking_status=b.status,
-        booking_status_label=STATUS_LABELS.get(b.status, b.status),
-        booking_status_color=STATUS_COLORS.get(b.status, "gray"),
+        booking_status_label=booking_status.label,
+        booking_status_color=booking_status.color,
         appointment=when_label(b.starts_at, tz),
-        patient_name=p.patient_name,
-        patient_email=p.patient_email,
-        doctor_name=b.doctor_name,
-        speciality=b.speciality,
     )
 
 
 def _refund_entry(r: admin_views.RefundLine, tz: str) -> RefundEntry:
-    return RefundEntry(
-        id=r.id,
+    return row_from(
+        RefundEntry,
+        r,
+        tz=tz,
         amount=r.amount_display,
-        status="queued" if r.queued else r.status,
-        status_color=REFUND_COLORS.get(r.status, "gray"),
+        status=statuses.REFUND_QUEUED if r.queued else r.status,
+        status_color=look(statuses.REFUND, r.status).color,
         failure_reason=r.failure_reason or (r.last_error or "" if r.queued else ""),
-        reason=r.reason,
-        requested_by=r.requested_by,
-        created_at=moment_label(r.created_at, tz),
-        stripe_refund_id=r.stripe_refund_id or "",
     )
 
 
@@ -148,14 +132,14 @@ def _audit_entry(a: admin_views.AuditLine, tz: str) -> AuditEntry:
     change = ""
     if a.from_status or a.to_status:
         change = f"{a.from_status or '—'} → {a.to_status or '—'}"
-    return AuditEntry(
-        id=a.id,
-        at=moment_label(a.at, tz),
+    return row_from(
+        AuditEntry,
+        a,
+        tz=tz,
         subject=f"{a.entity_type} #{a.entity_id}",
         action=a.action.replace("_", " "),
         change=change,
         actor=a.actor_label,
-        reason=a.reason or "",
         details=json.dumps(a.details, sort_keys=True) if a.details else "",
     )
 

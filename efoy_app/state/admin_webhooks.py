@@ -11,12 +11,13 @@ from reflex.event import EventSpec
 from efoy_app.db import session_scope
 from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
-from efoy_app.state.admin import moment_label
+from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
+from efoy_app.state.rows import row_from
+from efoy_app.state.statuses import look
 
 ALL = "all"
 FILTERS = (ALL, *admin_views.EVENT_STATUSES)
-EVENT_COLORS = {"processed": "green", "ignored": "gray", "failed": "red", "received": "amber"}
 
 
 @dataclasses.dataclass
@@ -48,17 +49,7 @@ def _load(user: SessionUser, status: str) -> Loaded:
         tz = admin.timezone
         return Loaded(
             [
-                WebhookEntry(
-                    id=e.id,
-                    stripe_event_id=e.stripe_event_id,
-                    type=e.type,
-                    status=e.status,
-                    status_color=EVENT_COLORS.get(e.status, "gray"),
-                    attempts=e.attempts,
-                    error=e.error or "",
-                    received_at=moment_label(e.received_at, tz),
-                    processed_at=moment_label(e.processed_at, tz),
-                )
+                row_from(WebhookEntry, e, tz=tz, status_color=look(statuses.EVENT, e.status).color)
                 for e in rows
             ],
             counts,

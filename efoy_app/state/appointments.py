@@ -15,23 +15,11 @@ from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
 from efoy_app.domain.payments import cancel_held_booking
 from efoy_app.models import BOOKING_HELD
+from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
-
-STATUS_LABELS = {
-    "held": "Held, awaiting payment",
-    "confirmed": "Confirmed",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "expired": "Expired",
-}
-STATUS_COLORS = {
-    "held": "amber",
-    "confirmed": "green",
-    "completed": "blue",
-    "cancelled": "gray",
-    "expired": "gray",
-}
+from efoy_app.state.rows import row_from
+from efoy_app.state.statuses import look
 
 
 @dataclasses.dataclass
@@ -59,17 +47,16 @@ class BookingRow:
         hold_note = ""
         if held and view.hold_expires_at is not None:
             hold_note = f"Held until {when_label(view.hold_expires_at, tz)}. Pay to confirm it."
-        return cls(
-            id=view.id,
-            doctor_name=view.doctor_name,
-            speciality=view.speciality,
+        status = look(statuses.BOOKING, view.status)
+        return row_from(
+            cls,
+            view,
+            tz=tz,
             doctor_href=routes.doctor(view.doctor_id),
             when=when_label(view.starts_at, tz),
             price=format_money(view.price_minor, view.currency),
-            status=view.status,
-            status_label=STATUS_LABELS.get(view.status, view.status),
-            status_color=STATUS_COLORS.get(view.status, "gray"),
-            reason=view.reason,
+            status_label=status.label,
+            status_color=status.color,
             hold_note=hold_note,
             can_cancel=held,
             can_pay=held,

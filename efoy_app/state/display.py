@@ -39,3 +39,18 @@ def zone_label(tz: str, at: datetime) -> str:
     local = at.astimezone(zone(tz))
     offset = local.strftime("%z")
     return f"{tz} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
+
+
+def moment_label(moment: datetime | None, tz: str) -> str:
+    """A precise time in `tz` for admin tables, as "2025-12-01 09:30:12 EAT"; "" for None."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone(tz))
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+
+def card_label(brand: str | None, last4: str | None, unknown_brand: str = "") -> str:
+    """A card as "Visa •••• 4242"; "" when no card is known."""
+    if not last4:
+        return ""
+    return f"{(brand or unknown_brand).title()} •••• {last4}"

@@ -20,14 +20,33 @@ from efoy_app.domain.bookings import booking_view, get_booking_for
 from efoy_app.domain.card_page import card_page_url, payment_success_url
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
-from efoy_app.models import BOOKING_HELD, PAYMENT_PENDING, User
+from efoy_app.models import (
+    BOOKING_CONFIRMED,
+    BOOKING_HELD,
+    PAYMENT_EXPIRED,
+    PAYMENT_FAILED,
+    PAYMENT_PAID,
+    PAYMENT_PARTIALLY_REFUNDED,
+    PAYMENT_PENDING,
+    PAYMENT_REFUNDED,
+    User,
+)
 from efoy_app.settings import get_settings
-from efoy_app.state.appointments import STATUS_LABELS
+from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser
-from efoy_app.state.display import when_label
+from efoy_app.state.display import card_label, when_label
+from efoy_app.state.rows import row_from
+from efoy_app.state.statuses import look
 
 VERIFY_ATTEMPTS = 20
 VERIFY_INTERVAL_SECONDS = 1.0
+# What /payment/success says while and after it verifies the payment with Stripe.
+PHASE_VERIFYING = "verifying"
+PHASE_CONFIRMED = "confirmed"
+PHASE_PROCESSING = "processing"
+PHASE_FAILED = "failed"
+PHASE_REFUNDED = "refunded"
+PHASE_ERROR = "error"
 
 
 @dataclasses.dataclass
@@ -41,6 +60,8 @@ class PaymentSummary:
     price: str = ""
     status: str = ""
     status_label: str = ""
+    held: bool = False
+    confirmed: bool = False
     hold_expires_at: str = ""
     hold_until: str = ""
     last_failure: str = ""
@@ -52,7 +73,7 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
         view = booking_view(db, booking)
         failure = ""
         for p in payments.payments_for_booking(db, booking_id):
-            if p.status in (PAYMENT_PENDING, payments.PAYMENT_FAILED) and p.failure_message:
+            if p.status in (PAYMENT_PENDING, PAYMENT_FAILED) and p.failure_message:
                 failure = p.failure_message
         hold = view.hold_expires_at
         return PaymentSummary(
@@ -62,35 +83,45 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
             when=when_label(view.starts_at, user.timezone),
             price=format_money(view.price_minor, view.currency),
             status=view.status,
-            status_label=STATUS_LABELS.get(view.status, view.status),
+            status_label=look(statuses.BOOKING, view.status).label,
+            held=view.status == BOOKING_HELD,
+            confirmed=view.status == BOOKING_CONFIRMED,
             hold_expires_at=hold.isoformat() if hold else "",
             hold_until=when_label(hold, user.timezone) if hold else "",
             last_failure=failure,
         )
 
 
-def _start_checkout(user: SessionUser, booking_id: int) -> tuple[str, str]:
-    """(Stripe's hosted page to go to, "")."""
+@dataclasses.dataclass(frozen=True)
+class NextStep:
+    """Where a started payment goes on: a page to send the browser to, or (real Stripe's card
+    form) the client secret the Payment Element on our page is mounted with."""
+
+    redirect_url: str = ""
+    client_secret: str = ""
+
+
+def _start_checkout(user: SessionUser, booking_id: int) -> NextStep:
+    """Stripe's hosted page."""
     with session_scope() as db:
         start = payments.start_checkout(db, booking_id=booking_id, user=db.get(User, user.id))
-        return start.url, ""
+        return NextStep(redirect_url=start.url)
 
 
-def _start_card(user: SessionUser, booking_id: int) -> tuple[str, str]:
-    """Against the sandbox, (its card page, ""); with real Stripe, ("", client secret) for the
-    Payment Element on our page."""
+def _start_card(user: SessionUser, booking_id: int) -> NextStep:
+    """Against the sandbox its card page; with real Stripe the Payment Element on our page."""
     with session_scope() as db:
         start = payments.start_card_payment(db, booking_id=booking_id, user=db.get(User, user.id))
         url = card_page_url(start.payment_intent_id, start.client_secret)
         if url is not None:
-            return url, ""
+            return NextStep(redirect_url=url)
         if not payment_element_enabled():
             raise DomainError(
                 "Card payments on this page are not configured (no STRIPE_PUBLISHABLE_KEY). "
                 "Please use Pay now.",
                 code="card_form_unavailable",
             )
-        return "", start.client_secret
+        return NextStep(client_secret=start.client_secret)
 
 
 def payment_element_enabled() -> bool:
@@ -154,45 +185,48 @@ class PaymentState(AuthState):
         self.busy, self.error = True, ""
         yield
         try:
-            url, client_secret = await asyncio.to_thread(start, user, booking_id)
+            step = await asyncio.to_thread(start, user, booking_id)
         except DomainError as exc:
             self.error = exc.message
             self.busy = False
             await self._reload(user)
             return
-        if url:
-            yield rx.redirect(url)
+        if step.redirect_url:
+            yield rx.redirect(step.redirect_url)
             return
         self.busy = False
-        self.card_client_secret = client_secret
+        self.card_client_secret = step.client_secret
         self.publishable_key = get_settings().stripe_publishable_key or ""
         self.card_return_url = payment_success_url()
 
     @rx.event
     async def pay_now(self):  # type: ignore[no-untyped-def]
         """Hosted Checkout: the same tab goes to Stripe's page."""
-        async for step in self._pay(_start_checkout):
-            yield step
+        async for update in self._pay(_start_checkout):
+            yield update
 
     @rx.event
     async def pay_by_card(self):  # type: ignore[no-untyped-def]
         """The card form (against the sandbox, its card page stands in for Stripe.js)."""
-        async for step in self._pay(_start_card):
-            yield step
+        async for update in self._pay(_start_card):
+            yield update
 
 
 @dataclasses.dataclass
 class Confirmation:
+    """The patient's payment (`payments.PaymentView`) as the success page shows it."""
+
     booking_id: int = 0
     doctor_name: str = ""
     when: str = ""
-    amount: str = ""
-    payment_status: str = ""
+    amount_display: str = ""
+    status: str = ""
     booking_status: str = ""
-    stripe_payment_id: str = ""
+    payment_intent_id: str = ""
     card: str = ""
     flag_reason: str = ""
-    failure: str = ""
+    failure_message: str = ""
+    retry_href: str = ""
 
 
 def _fulfil(user: SessionUser, session_id: str, payment_intent_id: str) -> Confirmation:
@@ -208,26 +242,20 @@ def _fulfil(user: SessionUser, session_id: str, payment_intent_id: str) -> Confi
                 db, payment_intent_id, actor=f"user:{user.id}"
             )
         view = payments.payment_view(db, payment)
-        return Confirmation(
-            booking_id=view.booking_id,
-            doctor_name=view.doctor_name,
+        return row_from(
+            Confirmation,
+            view,
+            tz=user.timezone,
             when=when_label(view.starts_at, user.timezone),
-            amount=view.amount_display,
-            payment_status=view.status,
-            booking_status=view.booking_status,
-            stripe_payment_id=view.payment_intent_id or "",
-            card=f"{(view.card_brand or '').title()} •••• {view.card_last4}"
-            if view.card_last4
-            else "",
-            flag_reason=view.flag_reason or "",
-            failure=view.failure_message or "",
+            card=card_label(view.card_brand, view.card_last4),
+            retry_href=routes.payment(view.booking_id),
         )
 
 
 class PaymentResultState(AuthState):
     """/payment/success: verify with Stripe, then confirm (or say honestly what happened)."""
 
-    phase: str = "verifying"  # verifying | confirmed | processing | failed | refunded | error
+    phase: str = PHASE_VERIFYING
     result: Confirmation = Confirmation()
     error: str = ""
     _session_id: str = ""
@@ -235,7 +263,7 @@ class PaymentResultState(AuthState):
 
     @rx.event
     async def load_page(self) -> EventSpec | None:
-        self.phase, self.error, self.result = "verifying", "", Confirmation()
+        self.phase, self.error, self.result = PHASE_VERIFYING, "", Confirmation()
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
@@ -243,7 +271,7 @@ class PaymentResultState(AuthState):
         self._session_id = str(params.get("session_id", ""))[:255]
         self._payment_intent_id = str(params.get("payment_intent", ""))[:255]
         if not self._session_id and not self._payment_intent_id:
-            self.phase, self.error = "error", "This page needs a payment reference."
+            self.phase, self.error = PHASE_ERROR, "This page needs a payment reference."
             return None
         return PaymentResultState.verify
 
@@ -260,29 +288,31 @@ class PaymentResultState(AuthState):
                 result = await asyncio.to_thread(_fulfil, user, session_id, pi)
             except DomainError as exc:
                 async with self:
-                    self.phase, self.error = "error", exc.message
+                    self.phase, self.error = PHASE_ERROR, exc.message
                 return
             phase = _phase_of(result)
             async with self:
                 self.result, self.phase = result, phase
-            if phase != "processing":
+            if phase != PHASE_PROCESSING:
                 return
             await asyncio.sleep(VERIFY_INTERVAL_SECONDS)
 
 
 def _phase_of(result: Confirmation) -> str:
-    if result.flag_reason and result.payment_status in ("refunded", "paid", "partially_refunded"):
-        return "refunded"
-    if result.booking_status == "confirmed" and result.payment_status in (
-        "paid",
-        "partially_refunded",
+    if result.flag_reason and result.status in (
+        PAYMENT_REFUNDED,
+        PAYMENT_PAID,
+        PAYMENT_PARTIALLY_REFUNDED,
     ):
-        return "confirmed"
-    if result.payment_status == "failed" or result.failure:
-        return "failed"
-    if result.payment_status == "expired":
-        return "failed"
-    return "processing"
+        return PHASE_REFUNDED
+    if result.booking_status == BOOKING_CONFIRMED and result.status in (
+        PAYMENT_PAID,
+        PAYMENT_PARTIALLY_REFUNDED,
+    ):
+        return PHASE_CONFIRMED
+    if result.status in (PAYMENT_FAILED, PAYMENT_EXPIRED) or result.failure_message:
+        return PHASE_FAILED
+    return PHASE_PROCESSING
 
 
 class PaymentCancelState(AuthState):

@@ -1,0 +1,27 @@
+"""Status badges. Their labels and colours come from the rows (`state.statuses` is the table)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def status_badge(
+    label: rx.Var | str, color: rx.Var | str, status: rx.Var | None = None, **props: object
+) -> rx.Component:
+    """A soft badge; `status`, the raw value, goes into `data-status` for scripts and tests."""
+    attrs = {"data-status": status} if status is not None else {}
+    return rx.badge(label, color_scheme=color, variant="soft", custom_attrs=attrs, **props)
+
+
+def payment_status_badge(label: rx.Var, color: rx.Var, status: rx.Var) -> rx.Component:
+    return status_badge(label, color, status, size="2", class_name="payment-status")
+
+
+def flag_badge(reason: rx.Var) -> rx.Component:
+    """The "Flagged" badge and why, e.g. refunded automatically because the slot was retaken."""
+    return rx.vstack(
+        rx.badge(rx.icon("flag", size=12), "Flagged", color_scheme="red", variant="solid"),
+        rx.text(reason, size="1", color=rx.color("red", 11), class_name="flag-reason"),
+        spacing="1",
+        align="start",
+    )
