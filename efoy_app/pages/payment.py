@@ -40,6 +40,18 @@ def _not_found() -> rx.Component:
     )
 
 
+def _pay_button(icon: str, label: str, on_click: rx.EventHandler, **props: object) -> rx.Component:
+    return rx.button(
+        rx.icon(icon, size=16),
+        label,
+        on_click=on_click,
+        loading=PaymentState.busy,
+        disabled=~PaymentState.can_pay,
+        size="3",
+        **props,
+    )
+
+
 def _pay_card() -> rx.Component:
     s = PaymentState.summary
     return rx.card(
@@ -81,22 +93,9 @@ def _pay_card() -> rx.Component:
             rx.cond(
                 s.held,
                 rx.hstack(
-                    rx.button(
-                        rx.icon("lock", size=16),
-                        "Pay now",
-                        on_click=PaymentState.pay_now,
-                        loading=PaymentState.busy,
-                        disabled=~PaymentState.can_pay,
-                        size="3",
-                    ),
-                    rx.button(
-                        rx.icon("credit-card", size=16),
-                        "Pay by card",
-                        on_click=PaymentState.pay_by_card,
-                        loading=PaymentState.busy,
-                        disabled=~PaymentState.can_pay,
-                        size="3",
-                        variant="outline",
+                    _pay_button("lock", "Pay now", PaymentState.pay_now),
+                    _pay_button(
+                        "credit-card", "Pay by card", PaymentState.pay_by_card, variant="outline"
                     ),
                     spacing="3",
                 ),

@@ -13,24 +13,14 @@ import dataclasses
 import reflex as rx
 from reflex.event import EventSpec
 
-from efoy_app import routes
+from efoy_app import models, routes
 from efoy_app.db import session_scope
 from efoy_app.domain import payments
 from efoy_app.domain.bookings import booking_view, get_booking_for
 from efoy_app.domain.card_page import card_page_url, payment_success_url
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
-from efoy_app.models import (
-    BOOKING_CONFIRMED,
-    BOOKING_HELD,
-    PAYMENT_EXPIRED,
-    PAYMENT_FAILED,
-    PAYMENT_PAID,
-    PAYMENT_PARTIALLY_REFUNDED,
-    PAYMENT_PENDING,
-    PAYMENT_REFUNDED,
-    User,
-)
+from efoy_app.models import User
 from efoy_app.settings import get_settings
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser
@@ -73,7 +63,7 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
         view = booking_view(db, booking)
         failure = ""
         for p in payments.payments_for_booking(db, booking_id):
-            if p.status in (PAYMENT_PENDING, PAYMENT_FAILED) and p.failure_message:
+            if p.status in (models.PAYMENT_PENDING, models.PAYMENT_FAILED) and p.failure_message:
                 failure = p.failure_message
         hold = view.hold_expires_at
         return PaymentSummary(
@@ -84,8 +74,8 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
             price=format_money(view.price_minor, view.currency),
             status=view.status,
             status_label=look(statuses.BOOKING, view.status).label,
-            held=view.status == BOOKING_HELD,
-            confirmed=view.status == BOOKING_CONFIRMED,
+            held=view.status == models.BOOKING_HELD,
+            confirmed=view.status == models.BOOKING_CONFIRMED,
             hold_expires_at=hold.isoformat() if hold else "",
             hold_until=when_label(hold, user.timezone) if hold else "",
             last_failure=failure,
@@ -144,7 +134,7 @@ class PaymentState(AuthState):
 
     @rx.var
     def can_pay(self) -> bool:
-        return self.summary.status == BOOKING_HELD and not self.busy
+        return self.summary.status == models.BOOKING_HELD and not self.busy
 
     def _booking_id(self) -> int | None:
         raw = self.router.page.params.get("booking_id", "")
@@ -300,17 +290,17 @@ class PaymentResultState(AuthState):
 
 def _phase_of(result: Confirmation) -> str:
     if result.flag_reason and result.status in (
-        PAYMENT_REFUNDED,
-        PAYMENT_PAID,
-        PAYMENT_PARTIALLY_REFUNDED,
+        models.PAYMENT_REFUNDED,
+        models.PAYMENT_PAID,
+        models.PAYMENT_PARTIALLY_REFUNDED,
     ):
         return PHASE_REFUNDED
-    if result.booking_status == BOOKING_CONFIRMED and result.status in (
-        PAYMENT_PAID,
-        PAYMENT_PARTIALLY_REFUNDED,
+    if result.booking_status == models.BOOKING_CONFIRMED and result.status in (
+        models.PAYMENT_PAID,
+        models.PAYMENT_PARTIALLY_REFUNDED,
     ):
         return PHASE_CONFIRMED
-    if result.status in (PAYMENT_FAILED, PAYMENT_EXPIRED) or result.failure_message:
+    if result.status in (models.PAYMENT_FAILED, models.PAYMENT_EXPIRED) or result.failure_message:
         return PHASE_FAILED
     return PHASE_PROCESSING
 

@@ -8,29 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from efoy_app.models import (
-    BOOKING_CANCELLED,
-    BOOKING_COMPLETED,
-    BOOKING_CONFIRMED,
-    BOOKING_EXPIRED,
-    BOOKING_HELD,
-    EVENT_FAILED,
-    EVENT_IGNORED,
-    EVENT_PROCESSED,
-    EVENT_RECEIVED,
-    PAYMENT_EXPIRED,
-    PAYMENT_FAILED,
-    PAYMENT_KIND_CHECKOUT,
-    PAYMENT_KIND_INTENT,
-    PAYMENT_PAID,
-    PAYMENT_PARTIALLY_REFUNDED,
-    PAYMENT_PENDING,
-    PAYMENT_REFUNDED,
-    REFUND_CANCELED,
-    REFUND_FAILED,
-    REFUND_PENDING,
-    REFUND_SUCCEEDED,
-)
+from efoy_app import models
 
 # Shown for a pending refund that Stripe did not answer: the same form sent again retries it.
 REFUND_QUEUED = "queued"
@@ -43,36 +21,36 @@ class Look:
 
 
 BOOKING = {
-    BOOKING_HELD: Look("Held, awaiting payment", "amber"),
-    BOOKING_CONFIRMED: Look("Confirmed", "green"),
-    BOOKING_COMPLETED: Look("Completed", "blue"),
-    BOOKING_CANCELLED: Look("Cancelled", "gray"),
-    BOOKING_EXPIRED: Look("Expired", "gray"),
+    models.BOOKING_HELD: Look("Held, awaiting payment", "amber"),
+    models.BOOKING_CONFIRMED: Look("Confirmed", "green"),
+    models.BOOKING_COMPLETED: Look("Completed", "blue"),
+    models.BOOKING_CANCELLED: Look("Cancelled", "gray"),
+    models.BOOKING_EXPIRED: Look("Expired", "gray"),
 }
 PAYMENT = {
-    PAYMENT_PENDING: Look("Pending", "amber"),
-    PAYMENT_PAID: Look("Paid", "green"),
-    PAYMENT_PARTIALLY_REFUNDED: Look("Partially refunded", "orange"),
-    PAYMENT_REFUNDED: Look("Refunded", "gray"),
-    PAYMENT_FAILED: Look("Failed", "red"),
-    PAYMENT_EXPIRED: Look("Expired", "gray"),
+    models.PAYMENT_PENDING: Look("Pending", "amber"),
+    models.PAYMENT_PAID: Look("Paid", "green"),
+    models.PAYMENT_PARTIALLY_REFUNDED: Look("Partially refunded", "orange"),
+    models.PAYMENT_REFUNDED: Look("Refunded", "gray"),
+    models.PAYMENT_FAILED: Look("Failed", "red"),
+    models.PAYMENT_EXPIRED: Look("Expired", "gray"),
 }
 # Refunds and webhook events are shown by their own (lower-case) names.
 REFUND = {
-    REFUND_PENDING: Look(REFUND_PENDING, "amber"),
-    REFUND_SUCCEEDED: Look(REFUND_SUCCEEDED, "green"),
-    REFUND_FAILED: Look(REFUND_FAILED, "red"),
-    REFUND_CANCELED: Look(REFUND_CANCELED, "gray"),
+    models.REFUND_PENDING: Look(models.REFUND_PENDING, "amber"),
+    models.REFUND_SUCCEEDED: Look(models.REFUND_SUCCEEDED, "green"),
+    models.REFUND_FAILED: Look(models.REFUND_FAILED, "red"),
+    models.REFUND_CANCELED: Look(models.REFUND_CANCELED, "gray"),
 }
 EVENT = {
-    EVENT_PROCESSED: Look(EVENT_PROCESSED, "green"),
-    EVENT_IGNORED: Look(EVENT_IGNORED, "gray"),
-    EVENT_FAILED: Look(EVENT_FAILED, "red"),
-    EVENT_RECEIVED: Look(EVENT_RECEIVED, "amber"),
+    models.EVENT_PROCESSED: Look(models.EVENT_PROCESSED, "green"),
+    models.EVENT_IGNORED: Look(models.EVENT_IGNORED, "gray"),
+    models.EVENT_FAILED: Look(models.EVENT_FAILED, "red"),
+    models.EVENT_RECEIVED: Look(models.EVENT_RECEIVED, "amber"),
 }
 PAYMENT_KIND_LABELS = {
-    PAYMENT_KIND_CHECKOUT: "Hosted Checkout",
-    PAYMENT_KIND_INTENT: "Card form (PaymentIntent)",
+    models.PAYMENT_KIND_CHECKOUT: "Hosted Checkout",
+    models.PAYMENT_KIND_INTENT: "Card form (PaymentIntent)",
 }
 
 
