@@ -31,6 +31,7 @@ from efoy_app.domain.stripe_gateway import PaymentProviderRejected, call, get_st
 from efoy_app.domain.text import clean_text
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
+    PAID_STATUSES,
     PAYMENT_PAID,
     PAYMENT_PARTIALLY_REFUNDED,
     PAYMENT_REFUNDED,
@@ -45,7 +46,6 @@ from efoy_app.models import (
 
 log = get_logger("refunds")
 RESERVING = (REFUND_PENDING, REFUND_SUCCEEDED)
-STRIPE_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 # Stripe lists at most 100 refunds a page; a payment never has that many of ours.
 LOOKUP_LIMIT = 100
 # How long the same admin asking for the same refund again counts as a retry (Stripe keeps an
@@ -293,14 +293,15 @@ def _rejected(db: Session, refund_id: int, exc: DomainError) -> None:
     log_kv(log, "refund.rejected", refund_id=refund_id, error=str(detail))
 
 
-def submit_refund_quietly(db: Session, refund_id: int) -> None:
-    """Used after fulfilment commits: whatever happens here, the row is retried or settled
-    later, and the caller's work stands."""
-    try:
-        submit_refund(db, refund_id)
-    except DomainError as exc:
-        db.rollback()
-        log_kv(log, "refund.submit_deferred", refund_id=refund_id, error=exc.code)
+def submit_refunds_quietly(db: Session, refund_ids: list[int]) -> None:
+    """Used after fulfilment commits: whatever happens here, a row is retried or settled later,
+    and the caller's work stands."""
+    for refund_id in refund_ids:
+        try:
+            submit_refund(db, refund_id)
+        except DomainError as exc:
+            db.rollback()
+            log_kv(log, "refund.submit_deferred", refund_id=refund_id, error=exc.code)
 
 
 def _status_of(obj: dict[str, Any]) -> str:
@@ -368,7 +369,7 @@ def recompute_payment(db: Session, payment: Payment, actor: str) -> None:
         )
     ).one()
     payment.amount_refunded_minor = int(refunded)
-    if payment.status in (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED):
+    if payment.status in PAID_STATUSES:
         if payment.amount_refunded_minor >= payment.amount_minor:
             status = PAYMENT_REFUNDED
         elif payment.amount_refunded_minor > 0:
