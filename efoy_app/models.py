@@ -254,6 +254,8 @@ REFUND_PENDING = "pending"
 REFUND_SUCCEEDED = "succeeded"
 REFUND_FAILED = "failed"
 REFUND_CANCELED = "canceled"
+# Holds part of the payment: it may still be, or has been, paid back.
+REFUND_RESERVING = (REFUND_PENDING, REFUND_SUCCEEDED)
 
 
 class Refund(SQLModel, table=True):

@@ -35,6 +35,7 @@ from efoy_app.domain.payment_fulfil import (
     retrieve_payment_intent,
 )
 from efoy_app.domain.redaction import redact_secrets
+from efoy_app.domain.refund_sync import sync_refunds
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
@@ -155,7 +156,7 @@ def _on_refund_change(event: dict[str, Any]) -> Apply:
             return []
         # A refund may be reported before the payment's own completion event: settle that first.
         refund_ids = apply_paid(db, payment, pi, _actor(event))
-        refunds.sync_refunds(db, payment, stripe_refunds, _actor(event))
+        sync_refunds(db, payment, stripe_refunds, _actor(event))
         return refund_ids
 
     return apply
