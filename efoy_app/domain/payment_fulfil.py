@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -333,18 +334,36 @@ def commit_and_submit_refunds(db: Session, refund_ids: list[int]) -> None:
     refunds.submit_refunds_quietly(db, refund_ids)
 
 
+def _apply_and_commit(
+    db: Session,
+    obj: dict[str, Any],
+    actor: str,
+    apply: Callable[[Session, dict[str, Any], str], list[int]],
+    find: Callable[[Session, dict[str, Any]], Payment | None],
+    missing: str,
+) -> Payment:
+    refund_ids = apply(db, obj, actor)
+    payment = find(db, obj)
+    commit_and_submit_refunds(db, refund_ids)
+    if payment is None:
+        raise NotFound(missing)
+    db.refresh(payment)
+    return payment
+
+
 def fulfill_checkout(db: Session, session_id: str, *, actor: str = "system:fulfil") -> Payment:
     """The one fulfil function for Checkout: safe from the webhook, the success page and
     reconciliation at the same moment."""
     db.rollback()  # start clean: no transaction held across the network call
     session = retrieve_checkout_session(session_id)
-    refund_ids = apply_checkout_session(db, session, actor)
-    payment = payment_for_session(db, session)
-    commit_and_submit_refunds(db, refund_ids)
-    if payment is None:
-        raise NotFound("No payment of ours matches this checkout session.")
-    db.refresh(payment)
-    return payment
+    return _apply_and_commit(
+        db,
+        session,
+        actor,
+        apply_checkout_session,
+        payment_for_session,
+        "No payment of ours matches this checkout session.",
+    )
 
 
 def fulfill_payment_intent(
@@ -353,10 +372,11 @@ def fulfill_payment_intent(
     """The PaymentIntent twin of `fulfill_checkout`."""
     db.rollback()
     pi = retrieve_payment_intent(payment_intent_id)
-    refund_ids = apply_payment_intent(db, pi, actor)
-    payment = payment_for_intent(db, pi)
-    commit_and_submit_refunds(db, refund_ids)
-    if payment is None:
-        raise NotFound("No payment of ours matches this payment.")
-    db.refresh(payment)
-    return payment
+    return _apply_and_commit(
+        db,
+        pi,
+        actor,
+        apply_payment_intent,
+        payment_for_intent,
+        "No payment of ours matches this payment.",
+    )
