@@ -150,7 +150,6 @@ BOOKING_CONFIRMED = "confirmed"
 BOOKING_COMPLETED = "completed"
 BOOKING_CANCELLED = "cancelled"
 BOOKING_EXPIRED = "expired"
-BOOKING_ACTIVE = (BOOKING_HELD, BOOKING_CONFIRMED)
 
 
 class Booking(SQLModel, table=True):
@@ -191,8 +190,20 @@ PAYMENT_PARTIALLY_REFUNDED = "partially_refunded"
 PAYMENT_REFUNDED = "refunded"
 PAYMENT_FAILED = "failed"
 PAYMENT_EXPIRED = "expired"
+# Money was taken (some of it may have gone back since).
+PAID_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED)
+# Not settled yet: a failed card payment can still be retried, so it may still take money.
+OPEN_STATUSES = (PAYMENT_PENDING, PAYMENT_FAILED)
 PAYMENT_KIND_CHECKOUT = "checkout"
 PAYMENT_KIND_INTENT = "payment_intent"
+
+# What Stripe reports of its own objects (we read these; we store our statuses above).
+STRIPE_SESSION_COMPLETE = "complete"
+STRIPE_SESSION_EXPIRED = "expired"
+STRIPE_SESSION_PAID = "paid"  # a Checkout Session's payment_status
+STRIPE_INTENT_SUCCEEDED = "succeeded"
+STRIPE_INTENT_REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+STRIPE_INTENT_CANCELED = "canceled"
 
 
 class Payment(SQLModel, table=True):
@@ -243,6 +254,8 @@ REFUND_PENDING = "pending"
 REFUND_SUCCEEDED = "succeeded"
 REFUND_FAILED = "failed"
 REFUND_CANCELED = "canceled"
+# Holds part of the payment: it may still be, or has been, paid back.
+REFUND_RESERVING = (REFUND_PENDING, REFUND_SUCCEEDED)
 
 
 class Refund(SQLModel, table=True):

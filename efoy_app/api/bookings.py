@@ -21,7 +21,7 @@ from efoy_app.api.schemas import (
     ErrorOut,
     error_responses,
 )
-from efoy_app.domain import bookings, payments
+from efoy_app.domain import bookings, payment_close
 from efoy_app.domain.money import format_money
 from efoy_app.domain.scheduling import to_local
 from efoy_app.models import User
@@ -100,7 +100,7 @@ def cancel_booking(
     db: Session = Depends(get_session),
 ) -> BookingOut:
     """Cancel a held (unpaid) booking, which frees its slot and closes its open payment."""
-    booking = payments.cancel_held_booking(
+    booking = payment_close.cancel_held_booking(
         db, booking_id=booking_id, actor=user, reason=(body.reason if body else None) or ""
     )
     return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))

@@ -1,6 +1,6 @@
 """REST payments under /api/v1/payment, with the paths the original design named.
 
-Thin: every rule is in `efoy_app.domain.payments`, `refunds` and `webhooks`.
+Thin: every rule is in `efoy_app.domain.payment_*`, `refunds` and `webhooks`.
 Routes are plain `def` so FastAPI runs them in its threadpool: the domain's database and Stripe
 calls block, and must not block the event loop that also serves Reflex.
 """
@@ -29,7 +29,7 @@ from efoy_app.api.schemas import (
     Id,
     error_responses,
 )
-from efoy_app.domain import payments, refunds, webhooks
+from efoy_app.domain import payment_fulfil, payment_start, payment_views, refunds, webhooks
 from efoy_app.domain.card_page import card_page_url
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import to_major, to_minor
@@ -134,7 +134,7 @@ class RefundOut(_Camel):
 
 
 def status_out(db: Session, payment: Payment) -> PaymentStatusOut:
-    view = payments.payment_view(db, payment)
+    view = payment_views.payment_view(db, payment)
     return PaymentStatusOut(
         session_id=view.session_id,
         payment_intent_id=view.payment_intent_id,
@@ -196,7 +196,7 @@ def create_checkout_session(
     """Hosted Checkout for a held booking; the same booking always gets the same open session."""
 
     def action() -> tuple[int, dict[str, Any]]:
-        start = payments.start_checkout(
+        start = payment_start.start_checkout(
             db,
             booking_id=body.booking_id,
             user=user,
@@ -232,7 +232,7 @@ def create_payment_intent(
     """A PaymentIntent for the on-page card form (Stripe's Payment Element or the sandbox page)."""
 
     def action() -> tuple[int, dict[str, Any]]:
-        start = payments.start_card_payment(
+        start = payment_start.start_card_payment(
             db,
             booking_id=body.booking_id,
             user=user,
@@ -267,8 +267,8 @@ def confirm_payment(
     db: Session = Depends(get_session),
 ) -> PaymentStatusOut:
     """Runs the same fulfilment as the webhook, for a client that just finished paying."""
-    payments.payment_by_intent_for(db, payment_intent_id, user)  # 404 unless it is theirs
-    payment = payments.fulfill_payment_intent(db, payment_intent_id, actor=f"user:{user.id}")
+    payment_views.payment_by_intent_for(db, payment_intent_id, user)  # 404 unless it is theirs
+    payment = payment_fulfil.fulfill_payment_intent(db, payment_intent_id, actor=f"user:{user.id}")
     return finish(db, status_out(db, payment))
 
 
@@ -280,9 +280,9 @@ def payment_status(
 ) -> PaymentStatusOut:
     """Status by Checkout Session id (or PaymentIntent id), from our database."""
     if session_id.startswith("pi_"):
-        payment = payments.payment_by_intent_for(db, session_id, user)
+        payment = payment_views.payment_by_intent_for(db, session_id, user)
     else:
-        payment = payments.payment_by_session_for(db, session_id, user)
+        payment = payment_views.payment_by_session_for(db, session_id, user)
     return finish(db, status_out(db, payment))
 
 
@@ -313,9 +313,9 @@ def refund(
     200 when Stripe took it; 202 when Stripe did not answer and the refund is queued (sent
     automatically, and by a retry of the same request, with the same idempotency key)."""
     if session_id.startswith("pi_"):
-        payment = payments.payment_by_intent_for(db, session_id, admin)
+        payment = payment_views.payment_by_intent_for(db, session_id, admin)
     else:
-        payment = payments.payment_by_session_for(db, session_id, admin)
+        payment = payment_views.payment_by_session_for(db, session_id, admin)
     if body.amount is not None and body.amount_minor is not None:
         raise ValidationFailed("Send either amount or amountMinor, not both.")
     amount_minor = body.amount_minor

@@ -26,9 +26,7 @@ from efoy_app.models import (
     BOOKING_CONFIRMED,
     BOOKING_EXPIRED,
     BOOKING_HELD,
-    PAYMENT_PAID,
-    PAYMENT_PARTIALLY_REFUNDED,
-    PAYMENT_REFUNDED,
+    PAID_STATUSES,
     ROLE_ADMIN,
     Booking,
     Doctor,
@@ -40,7 +38,6 @@ from efoy_app.settings import get_settings
 
 MAX_REASON_LENGTH = 500
 EXPIRY_ACTOR = "system:hold-expiry"
-_MONEY_TAKEN = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED)
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ def effective_status(booking: Booking, now: datetime | None = None) -> str:
 
 def _no_money_taken(now: datetime) -> sa.ColumnElement[bool]:
     paid = select(Payment.id).where(
-        Payment.booking_id == Booking.id, col(Payment.status).in_(_MONEY_TAKEN)
+        Payment.booking_id == Booking.id, col(Payment.status).in_(PAID_STATUSES)
     )
     return sa.and_(
         col(Booking.status) == BOOKING_HELD,
@@ -88,19 +85,10 @@ def _no_money_taken(now: datetime) -> sa.ColumnElement[bool]:
 
 def _mark_expired(session: Session, bookings: list[Booking], now: datetime) -> list[int]:
     for booking in bookings:
-        booking.status = BOOKING_EXPIRED
-        booking.updated_at = now
-        session.add(booking)
-        audit.record(
-            session,
-            actor=EXPIRY_ACTOR,
-            entity_type="booking",
-            entity_id=booking.id,
-            action="hold_expired",
-            from_status=BOOKING_HELD,
-            to_status=BOOKING_EXPIRED,
-            reason="hold lapsed",
-        )
+        audit.change_status(
+            session, booking, BOOKING_EXPIRED, actor=EXPIRY_ACTOR, entity_type="booking",
+            reason="hold lapsed", action="hold_expired", at=now,
+        )  # fmt: skip
     return [b.id for b in bookings]
 
 
@@ -231,7 +219,7 @@ def cancel_booking(session: Session, *, booking_id: int, actor: User, reason: st
         if booking.status == BOOKING_HELD:
             paid = session.exec(
                 select(Payment.id).where(
-                    Payment.booking_id == booking.id, col(Payment.status).in_(_MONEY_TAKEN)
+                    Payment.booking_id == booking.id, col(Payment.status).in_(PAID_STATUSES)
                 )
             ).first()
             if paid is not None:
@@ -242,20 +230,11 @@ def cancel_booking(session: Session, *, booking_id: int, actor: User, reason: st
                 _mark_expired(session, [booking], now)
                 session.commit()
                 raise Conflict("This hold has already expired.", code="hold_expired")
-            booking.status = BOOKING_CANCELLED
             booking.cancelled_reason = reason or None
-            booking.updated_at = now
-            session.add(booking)
-            audit.record(
-                session,
-                actor=f"user:{actor.id}",
-                entity_type="booking",
-                entity_id=booking.id,
-                action="cancelled",
-                from_status=BOOKING_HELD,
-                to_status=BOOKING_CANCELLED,
-                reason=reason or None,
-            )
+            audit.change_status(
+                session, booking, BOOKING_CANCELLED, actor=f"user:{actor.id}",
+                entity_type="booking", reason=reason or None, action="cancelled", at=now,
+            )  # fmt: skip
             session.commit()
             return booking
         if booking.status == BOOKING_CONFIRMED:

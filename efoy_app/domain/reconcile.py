@@ -23,13 +23,16 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from efoy_app.db import get_engine
-from efoy_app.domain import payments, refunds, webhooks
+from efoy_app.domain import refunds, webhooks
 from efoy_app.domain.errors import DomainError
+from efoy_app.domain.payment_close import close_at_stripe, expire_payment, release_hold_if_unpaid
+from efoy_app.domain.payment_fulfil import fulfill_checkout, fulfill_payment_intent
+from efoy_app.domain.payment_views import payments_for_booking
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
     BOOKING_HELD,
-    PAYMENT_FAILED,
-    PAYMENT_PENDING,
+    OPEN_STATUSES,
+    PAID_STATUSES,
     REFUND_PENDING,
     Booking,
     Payment,
@@ -64,9 +67,9 @@ def _try_lock(db: Session) -> bool:
 
 def _fulfil(db: Session, payment: Payment) -> None:
     if payment.stripe_checkout_session_id:
-        payments.fulfill_checkout(db, payment.stripe_checkout_session_id, actor=ACTOR)
+        fulfill_checkout(db, payment.stripe_checkout_session_id, actor=ACTOR)
     elif payment.stripe_payment_intent_id:
-        payments.fulfill_payment_intent(db, payment.stripe_payment_intent_id, actor=ACTOR)
+        fulfill_payment_intent(db, payment.stripe_payment_intent_id, actor=ACTOR)
 
 
 def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> ReconcileReport:
@@ -81,7 +84,7 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
             # 1. pending payments whose webhook may never have come
             stale = db.exec(
                 select(Payment).where(
-                    col(Payment.status).in_((PAYMENT_PENDING, PAYMENT_FAILED)),
+                    col(Payment.status).in_(OPEN_STATUSES),
                     Payment.created_at <= now - timedelta(seconds=grace_seconds),
                 )
             ).all()
@@ -93,8 +96,8 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                     after = db.get(Payment, payment.id)
                     if (
                         after is not None
+                        and after.status in PAID_STATUSES
                         and after.status != before
-                        and after.status in payments.PAID_STATUSES
                     ):
                         report.fulfilled += 1
                 except DomainError as exc:
@@ -111,18 +114,16 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
             db.rollback()
             for booking in lapsed:
                 try:
-                    for payment in payments.payments_for_booking(db, booking.id):
-                        if payment.status in (PAYMENT_PENDING, PAYMENT_FAILED):
+                    for payment in payments_for_booking(db, booking.id):
+                        if payment.status in OPEN_STATUSES:
                             db.rollback()
-                            payments.close_at_stripe(payment)
+                            close_at_stripe(payment)
                             _fulfil(db, payment)
                             fresh = db.get(Payment, payment.id)
-                            if fresh.status in (PAYMENT_PENDING, PAYMENT_FAILED):
-                                payments._set_status(
-                                    db, fresh, payments.PAYMENT_EXPIRED, ACTOR, "hold lapsed"
-                                )
+                            if fresh.status in OPEN_STATUSES:
+                                expire_payment(db, fresh, ACTOR, "hold lapsed")
                                 db.commit()
-                    if payments.release_hold_if_unpaid(db, booking.id, ACTOR, "hold lapsed"):
+                    if release_hold_if_unpaid(db, booking.id, ACTOR, "hold lapsed"):
                         report.holds_released += 1
                     db.commit()
                 except DomainError as exc:

@@ -6,8 +6,8 @@ caller's transaction) with the idempotency key every attempt will send, then `su
 Stripe. When Stripe does not answer, the row stays reserved and queued: a retry (the admin's, or
 reconciliation's) sends the same row with the same key, so money moves once however often it is
 tried; a row tried before is first looked up at Stripe, in case an earlier answer was lost.
-`sync_refunds` applies what Stripe reports (webhooks, reconciliation), including refunds made
-elsewhere and refunds that fail later.
+What Stripe reports back (webhooks, reconciliation, the answer to an attempt), including refunds
+made elsewhere and refunds that fail later, is applied by `refund_sync`.
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ from efoy_app.domain.errors import (
     ValidationFailed,
 )
 from efoy_app.domain.money import format_money
+from efoy_app.domain.refund_sync import apply_stripe_refund, recompute_payment
 from efoy_app.domain.stripe_gateway import PaymentProviderRejected, call, get_stripe, to_dict
 from efoy_app.domain.text import clean_text
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
     PAYMENT_PAID,
     PAYMENT_PARTIALLY_REFUNDED,
-    PAYMENT_REFUNDED,
-    REFUND_CANCELED,
     REFUND_FAILED,
     REFUND_PENDING,
+    REFUND_RESERVING,
     REFUND_SUCCEEDED,
     Payment,
     Refund,
@@ -44,8 +44,6 @@ from efoy_app.models import (
 )
 
 log = get_logger("refunds")
-RESERVING = (REFUND_PENDING, REFUND_SUCCEEDED)
-STRIPE_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 # Stripe lists at most 100 refunds a page; a payment never has that many of ours.
 LOOKUP_LIMIT = 100
 # How long the same admin asking for the same refund again counts as a retry (Stripe keeps an
@@ -116,7 +114,7 @@ def refundable_minor(db: Session, payment: Payment) -> int:
     """What is left to refund: paid minus every refund that is not failed or canceled."""
     reserved = db.exec(
         select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-            Refund.payment_id == payment.id, col(Refund.status).in_(RESERVING)
+            Refund.payment_id == payment.id, col(Refund.status).in_(REFUND_RESERVING)
         )
     ).one()
     return payment.amount_minor - int(reserved)
@@ -293,93 +291,15 @@ def _rejected(db: Session, refund_id: int, exc: DomainError) -> None:
     log_kv(log, "refund.rejected", refund_id=refund_id, error=str(detail))
 
 
-def submit_refund_quietly(db: Session, refund_id: int) -> None:
-    """Used after fulfilment commits: whatever happens here, the row is retried or settled
-    later, and the caller's work stands."""
-    try:
-        submit_refund(db, refund_id)
-    except DomainError as exc:
-        db.rollback()
-        log_kv(log, "refund.submit_deferred", refund_id=refund_id, error=exc.code)
-
-
-def _status_of(obj: dict[str, Any]) -> str:
-    status = obj.get("status")
-    if status in (REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED):
-        return status
-    return REFUND_PENDING
-
-
-def apply_stripe_refund(db: Session, refund: Refund, obj: dict[str, Any], actor: str) -> None:
-    """Copy Stripe's view of one refund onto our row (no commit)."""
-    new_status = _status_of(obj)
-    refund.stripe_refund_id = obj["id"]
-    audit.change_status(
-        db, refund, new_status, actor=actor, entity_type="refund", reason=obj.get("failure_reason")
-    )
-    refund.failure_reason = obj.get("failure_reason")
-    refund.updated_at = utcnow()
-    db.add(refund)
-
-
-def sync_refunds(
-    db: Session, payment: Payment, stripe_refunds: list[dict[str, Any]], actor: str
-) -> None:
-    """Apply every refund Stripe knows for this payment, whatever order the events came in."""
-    for obj in stripe_refunds:
-        row = db.exec(select(Refund).where(Refund.stripe_refund_id == obj["id"])).first()
-        if row is None:
-            local_id = (obj.get("metadata") or {}).get("efoy_refund_id")
-            if local_id and str(local_id).isdigit():
-                row = db.get(Refund, int(local_id))
-                if row is not None and row.payment_id != payment.id:
-                    row = None
-        if row is None:
-            # A refund made outside Efoy (e.g. Stripe's Dashboard): record it too.
-            row = Refund(
-                payment_id=payment.id,
-                amount_minor=int(obj["amount"]),
-                currency=str(obj["currency"]).upper(),
-                reason=f"Refunded in Stripe ({obj.get('reason') or 'no reason given'})",
-                status=REFUND_PENDING,
-            )
-            db.add(row)
-            db.flush()
-            audit.record(
-                db,
-                actor=actor,
-                entity_type="refund",
-                entity_id=row.id,
-                action="refund_seen_in_stripe",
-                details={"stripe_refund_id": obj["id"], "amount_minor": int(obj["amount"])},
-            )
-        apply_stripe_refund(db, row, obj, actor)
-    db.flush()
-    recompute_payment(db, payment, actor)
-
-
-def recompute_payment(db: Session, payment: Payment, actor: str) -> None:
-    """The payment's refunded total and status follow from its refund rows."""
-    refunded = db.exec(
-        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-            Refund.payment_id == payment.id,
-            col(Refund.status).in_(RESERVING),
-            col(Refund.stripe_refund_id).is_not(None),
-        )
-    ).one()
-    payment.amount_refunded_minor = int(refunded)
-    if payment.status in (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED):
-        if payment.amount_refunded_minor >= payment.amount_minor:
-            status = PAYMENT_REFUNDED
-        elif payment.amount_refunded_minor > 0:
-            status = PAYMENT_PARTIALLY_REFUNDED
-        else:
-            status = PAYMENT_PAID
-        audit.change_status(
-            db, payment, status, actor=actor, entity_type="payment", reason="refunds changed"
-        )
-    payment.updated_at = utcnow()
-    db.add(payment)
+def submit_refunds_quietly(db: Session, refund_ids: list[int]) -> None:
+    """Used after fulfilment commits: whatever happens here, a row is retried or settled later,
+    and the caller's work stands."""
+    for refund_id in refund_ids:
+        try:
+            submit_refund(db, refund_id)
+        except DomainError as exc:
+            db.rollback()
+            log_kv(log, "refund.submit_deferred", refund_id=refund_id, error=exc.code)
 
 
 def _went_through_after_queueing(refund: Refund) -> bool:

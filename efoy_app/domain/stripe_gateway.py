@@ -47,6 +47,14 @@ class ProviderIdempotencyConflict(PaymentProviderUnavailable):
 # Calls that start a payment: when they fail, the patient can truthfully be told nothing was
 # charged. Every other call (refunds, reads) says what happened instead.
 CHARGING_OPS = frozenset({"checkout.sessions.create", "payment_intents.create"})
+NOT_ANSWERING_CHARGE = (
+    "The payment provider is not answering right now. Nothing was charged; please try again in a "
+    "moment."
+)
+REFUSED_CHARGE = (
+    "The payment provider refused this payment. Nothing was charged; our team has been told. "
+    "Please try again later."
+)
 
 
 @lru_cache
@@ -84,26 +92,20 @@ def call(op: str, fn: Callable[[], T], *, passthrough_invalid: bool = False, **i
         ) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
         outcome = f"unavailable:{type(exc).__name__}"
-        if op in CHARGING_OPS:
-            message = (
-                "The payment provider is not answering right now. Nothing was charged; "
-                "please try again in a moment."
-            )
-        else:
-            message = f"Stripe did not answer {op} ({type(exc).__name__})."
-        raise PaymentProviderUnavailable(message) from exc
+        raise PaymentProviderUnavailable(
+            NOT_ANSWERING_CHARGE
+            if op in CHARGING_OPS
+            else f"Stripe did not answer {op} ({type(exc).__name__})."
+        ) from exc
     except stripe.InvalidRequestError as exc:
         outcome = f"rejected:{exc.code}"
         if passthrough_invalid:
             raise
-        if op in CHARGING_OPS:
-            message = (
-                "The payment provider refused this payment. Nothing was charged; our team has "
-                "been told. Please try again later."
-            )
-        else:
-            message = f"Stripe refused {op}: {exc.user_message} ({exc.code})."
-        raise PaymentProviderRejected(message) from exc
+        raise PaymentProviderRejected(
+            REFUSED_CHARGE
+            if op in CHARGING_OPS
+            else f"Stripe refused {op}: {exc.user_message} ({exc.code})."
+        ) from exc
     except stripe.StripeError as exc:
         outcome = f"error:{type(exc).__name__}:{getattr(exc, 'code', None)}"
         raise

@@ -23,9 +23,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from efoy_app.db import get_engine
-from efoy_app.domain import payments, refunds
+from efoy_app.domain import audit, refunds
 from efoy_app.domain.errors import DomainError, NotFound
+from efoy_app.domain.payment_fulfil import (
+    apply_checkout_async_failure,
+    apply_checkout_session,
+    apply_paid,
+    apply_payment_intent,
+    payment_for_intent,
+    retrieve_checkout_session,
+    retrieve_payment_intent,
+)
 from efoy_app.domain.redaction import redact_secrets
+from efoy_app.domain.refund_sync import sync_refunds
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
@@ -33,7 +43,6 @@ from efoy_app.models import (
     EVENT_IGNORED,
     EVENT_PROCESSED,
     EVENT_RECEIVED,
-    PAYMENT_PENDING,
     WebhookEvent,
     utcnow,
 )
@@ -43,7 +52,10 @@ log = get_logger("webhook")
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1024 * 1024
 
+# Applies an event's effects in the caller's transaction; returns the ids of refunds it reserved,
+# to submit once that transaction has committed.
 Apply = Callable[[Session], list[int]]
+DUPLICATE = "duplicate"  # what `process_event` says of an event it has seen before
 
 
 class InvalidWebhook(DomainError):
@@ -95,28 +107,18 @@ def _actor(event: dict[str, Any]) -> str:
 
 
 def _on_checkout_session(event: dict[str, Any]) -> Apply:
-    session = payments.retrieve_checkout_session(event["data"]["object"]["id"])
-    return lambda db: payments.apply_checkout_session(db, session, _actor(event))
+    session = retrieve_checkout_session(event["data"]["object"]["id"])
+    return lambda db: apply_checkout_session(db, session, _actor(event))
 
 
 def _on_checkout_async_failed(event: dict[str, Any]) -> Apply:
-    session = payments.retrieve_checkout_session(event["data"]["object"]["id"])
-
-    def apply(db: Session) -> list[int]:
-        payment = payments.payment_for_session(db, session)
-        if payment is not None and payment.status == PAYMENT_PENDING:
-            payment.failure_message = "The bank did not complete the payment."
-            payments._set_status(
-                db, payment, payments.PAYMENT_FAILED, _actor(event), "async payment failed"
-            )
-        return []
-
-    return apply
+    session = retrieve_checkout_session(event["data"]["object"]["id"])
+    return lambda db: apply_checkout_async_failure(db, session, _actor(event))
 
 
 def _on_payment_intent(event: dict[str, Any]) -> Apply:
-    pi = payments.retrieve_payment_intent(event["data"]["object"]["id"])
-    return lambda db: payments.apply_payment_intent(db, pi, _actor(event))
+    pi = retrieve_payment_intent(event["data"]["object"]["id"])
+    return lambda db: apply_payment_intent(db, pi, _actor(event))
 
 
 def _refund_target(event: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -140,7 +142,7 @@ def _on_refund_change(event: dict[str, Any]) -> Apply:
         pi_id = charge.get("payment_intent")
     if pi_id is None:
         raise NotFound("Refund event without a payment intent.")
-    pi = payments.retrieve_payment_intent(pi_id)
+    pi = retrieve_payment_intent(pi_id)
     listed = call(
         "refunds.list",
         lambda: get_stripe().v1.refunds.list({"payment_intent": pi_id, "limit": 100}),
@@ -149,13 +151,13 @@ def _on_refund_change(event: dict[str, Any]) -> Apply:
     stripe_refunds = [to_dict(r) for r in listed.data]
 
     def apply(db: Session) -> list[int]:
-        payment = payments.payment_for_intent(db, pi)
+        payment = payment_for_intent(db, pi)
         if payment is None:
             return []
         # A refund may be reported before the payment's own completion event: settle that first.
-        follow = payments.apply_paid(db, payment, pi, _actor(event))
-        refunds.sync_refunds(db, payment, stripe_refunds, _actor(event))
-        return follow
+        refund_ids = apply_paid(db, payment, pi, _actor(event))
+        sync_refunds(db, payment, stripe_refunds, _actor(event))
+        return refund_ids
 
     return apply
 
@@ -188,6 +190,24 @@ def _existing(db: Session, event_id: str) -> WebhookEvent | None:
     return db.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == event_id)).first()
 
 
+def _finished(row: WebhookEvent | None) -> bool:
+    return row is not None and row.status in (EVENT_PROCESSED, EVENT_IGNORED)
+
+
+def _stored(db: Session, *, commit: bool) -> bool:
+    """Flush (or commit) the event row; False when another delivery of the same event, perhaps
+    on another worker, stored it first (the unique index on its id): theirs is the effect."""
+    try:
+        if commit:
+            db.commit()
+        else:
+            db.flush()
+    except IntegrityError:
+        db.rollback()
+        return False
+    return True
+
+
 def _record_failure(event: dict[str, Any], error: str) -> None:
     with Session(get_engine()) as db:
         row = _existing(db, event["id"])
@@ -195,14 +215,38 @@ def _record_failure(event: dict[str, Any], error: str) -> None:
             row = WebhookEvent(
                 stripe_event_id=event["id"], type=event["type"], payload=_stored_payload(event)
             )
-        row.status = EVENT_FAILED
+        audit.set_event_status(db, row, EVENT_FAILED)
         row.attempts += 1
         row.error = error[:4000]
-        db.add(row)
-        try:
-            db.commit()
-        except IntegrityError:
-            db.rollback()
+        _stored(db, commit=True)
+
+
+def _apply_once(event: dict[str, Any], apply: Apply | None) -> str:
+    """Store the event row and its effects in ONE transaction, then submit the refunds they
+    reserved; returns processed | ignored | duplicate."""
+    with Session(get_engine(), expire_on_commit=False) as db:
+        row = _existing(db, event["id"])
+        if _finished(row):
+            return DUPLICATE
+        if row is None:
+            row = WebhookEvent(
+                stripe_event_id=event["id"],
+                type=event["type"],
+                payload=_stored_payload(event),
+                status=EVENT_RECEIVED,
+            )
+            db.add(row)
+            if not _stored(db, commit=False):
+                return DUPLICATE
+        row.attempts += 1
+        refund_ids = apply(db) if apply else []
+        audit.set_event_status(db, row, EVENT_PROCESSED if apply else EVENT_IGNORED)
+        row.error = None
+        row.processed_at = utcnow()
+        if not _stored(db, commit=True):
+            return DUPLICATE
+        refunds.submit_refunds_quietly(db, refund_ids)
+        return row.status
 
 
 def process_event(event: dict[str, Any]) -> str:
@@ -212,49 +256,13 @@ def process_event(event: dict[str, Any]) -> str:
     outcome = "error"
     try:
         with Session(get_engine()) as db:
-            row = _existing(db, event_id)
-            if row is not None and row.status in (EVENT_PROCESSED, EVENT_IGNORED):
-                outcome = "duplicate"
+            if _finished(_existing(db, event_id)):
+                outcome = DUPLICATE
                 return outcome
         handler = HANDLERS.get(event_type)
         try:
-            apply = handler(event) if handler else None
-            with Session(get_engine(), expire_on_commit=False) as db:
-                row = _existing(db, event_id)
-                if row is None:
-                    row = WebhookEvent(
-                        stripe_event_id=event_id,
-                        type=event_type,
-                        payload=_stored_payload(event),
-                        status=EVENT_RECEIVED,
-                    )
-                    db.add(row)
-                    try:
-                        db.flush()
-                    except IntegrityError:
-                        db.rollback()
-                        outcome = "duplicate"
-                        return outcome
-                elif row.status in (EVENT_PROCESSED, EVENT_IGNORED):
-                    outcome = "duplicate"
-                    return outcome
-                row.attempts += 1
-                follow = apply(db) if apply else []
-                row.status = EVENT_PROCESSED if apply else EVENT_IGNORED
-                row.error = None
-                row.processed_at = utcnow()
-                db.add(row)
-                try:
-                    db.commit()
-                except IntegrityError:
-                    # Another worker stored the same event first: theirs is the effect.
-                    db.rollback()
-                    outcome = "duplicate"
-                    return outcome
-                outcome = row.status
-                for refund_id in follow:
-                    refunds.submit_refund_quietly(db, refund_id)
-                return outcome
+            outcome = _apply_once(event, handler(event) if handler else None)
+            return outcome
         except Exception as exc:
             _record_failure(event, f"{type(exc).__name__}: {exc}")
             raise WebhookProcessingError(str(exc)) from exc
@@ -267,12 +275,6 @@ def process_event(event: dict[str, Any]) -> str:
             outcome=outcome,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
-
-
-def handle_webhook(raw_body: bytes, signature_header: str | None) -> str:
-    """The route's whole job: verify (400 on failure), then process (500 on failure)."""
-    event = verify(raw_body, signature_header)
-    return process_event(event)
 
 
 def retry_failed_events(max_attempts: int = 10, limit: int = 50) -> dict[str, int]:

@@ -13,7 +13,7 @@ from efoy_app.db import session_scope
 from efoy_app.domain.bookings import BookingView, list_bookings_for
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
-from efoy_app.domain.payments import cancel_held_booking
+from efoy_app.domain.payment_close import cancel_held_booking
 from efoy_app.models import BOOKING_HELD
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user

@@ -1,6 +1,6 @@
 """States of the payment pages: pay for a held booking, come back from Stripe, or cancel.
 
-Thin: prices, holds, sessions and fulfilment are decided in `domain.payments`; this only calls it
+Thin: prices, holds, sessions and fulfilment are decided in `domain.payment_*`; this only calls it
 in a worker thread and keeps what the page shows. Stripe ids that the browser must not steer stay
 in backend vars (leading underscore).
 """
@@ -15,12 +15,12 @@ from reflex.event import EventSpec
 
 from efoy_app import models, routes
 from efoy_app.db import session_scope
-from efoy_app.domain import payments
+from efoy_app.domain import payment_fulfil, payment_start, payment_views
 from efoy_app.domain.bookings import booking_view, get_booking_for
 from efoy_app.domain.card_page import card_page_url, payment_success_url
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
-from efoy_app.models import User
+from efoy_app.models import OPEN_STATUSES, User
 from efoy_app.settings import get_settings
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser
@@ -62,8 +62,8 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
         booking = get_booking_for(db, booking_id, db.get(User, user.id))
         view = booking_view(db, booking)
         failure = ""
-        for p in payments.payments_for_booking(db, booking_id):
-            if p.status in (models.PAYMENT_PENDING, models.PAYMENT_FAILED) and p.failure_message:
+        for p in payment_views.payments_for_booking(db, booking_id):
+            if p.status in OPEN_STATUSES and p.failure_message:
                 failure = p.failure_message
         hold = view.hold_expires_at
         return PaymentSummary(
@@ -94,14 +94,16 @@ class NextStep:
 def _start_checkout(user: SessionUser, booking_id: int) -> NextStep:
     """Stripe's hosted page."""
     with session_scope() as db:
-        start = payments.start_checkout(db, booking_id=booking_id, user=db.get(User, user.id))
+        start = payment_start.start_checkout(db, booking_id=booking_id, user=db.get(User, user.id))
         return NextStep(redirect_url=start.url)
 
 
 def _start_card(user: SessionUser, booking_id: int) -> NextStep:
     """Against the sandbox its card page; with real Stripe the Payment Element on our page."""
     with session_scope() as db:
-        start = payments.start_card_payment(db, booking_id=booking_id, user=db.get(User, user.id))
+        start = payment_start.start_card_payment(
+            db, booking_id=booking_id, user=db.get(User, user.id)
+        )
         url = card_page_url(start.payment_intent_id, start.client_secret)
         if url is not None:
             return NextStep(redirect_url=url)
@@ -204,7 +206,7 @@ class PaymentState(AuthState):
 
 @dataclasses.dataclass
 class Confirmation:
-    """The patient's payment (`payments.PaymentView`) as the success page shows it."""
+    """The patient's payment (`payment_views.PaymentView`) as the success page shows it."""
 
     booking_id: int = 0
     doctor_name: str = ""
@@ -224,14 +226,14 @@ def _fulfil(user: SessionUser, session_id: str, payment_intent_id: str) -> Confi
     with session_scope() as db:
         me = db.get(User, user.id)
         if session_id:
-            payments.payment_by_session_for(db, session_id, me)
-            payment = payments.fulfill_checkout(db, session_id, actor=f"user:{user.id}")
+            payment_views.payment_by_session_for(db, session_id, me)
+            payment = payment_fulfil.fulfill_checkout(db, session_id, actor=f"user:{user.id}")
         else:
-            payments.payment_by_intent_for(db, payment_intent_id, me)
-            payment = payments.fulfill_payment_intent(
+            payment_views.payment_by_intent_for(db, payment_intent_id, me)
+            payment = payment_fulfil.fulfill_payment_intent(
                 db, payment_intent_id, actor=f"user:{user.id}"
             )
-        view = payments.payment_view(db, payment)
+        view = payment_views.payment_view(db, payment)
         return row_from(
             Confirmation,
             view,

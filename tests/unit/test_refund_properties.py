@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from efoy_app.domain import refunds
+from efoy_app.domain import refund_sync, refunds
 from efoy_app.domain.errors import DomainError
-from efoy_app.models import PAYMENT_PAID, REFUND_FAILED, Payment, Refund
+from efoy_app.models import PAYMENT_PAID, REFUND_FAILED, REFUND_RESERVING, Payment, Refund
 
 PAID = 10_000
 PI = "pi_property"
@@ -126,7 +126,7 @@ def _sync(db: Session, fake: FakeStripe, payment_id: int) -> None:
     """What the refund webhooks do: apply everything Stripe knows for the payment."""
     db.rollback()
     payment = db.get(Payment, payment_id)
-    refunds.sync_refunds(db, payment, [dict(r) for r in fake.made], actor="stripe:evt")
+    refund_sync.sync_refunds(db, payment, [dict(r) for r in fake.made], actor="stripe:evt")
     db.commit()
 
 
@@ -142,12 +142,12 @@ def _submit(db: Session, refund_id: int) -> bool | None:
 
 def _check(db: Session, fake: FakeStripe, payment_id: int) -> None:
     rows = _rows(db, payment_id)
-    accepted = [r for r in rows if r.status in refunds.RESERVING and r.stripe_refund_id]
+    accepted = [r for r in rows if r.status in REFUND_RESERVING and r.stripe_refund_id]
     assert sum(r.amount_minor for r in accepted) <= PAID
     if not any(r.requested_by_user_id is None for r in rows):
         # Only our own requests: what they reserve never exceeds the payment. (A Dashboard
         # refund made while one of ours is queued can: Stripe then refuses ours, see below.)
-        assert sum(r.amount_minor for r in rows if r.status in refunds.RESERVING) <= PAID
+        assert sum(r.amount_minor for r in rows if r.status in REFUND_RESERVING) <= PAID
     assert fake.refunded() <= PAID
     payment = db.get(Payment, payment_id)
     assert 0 <= payment.amount_refunded_minor <= PAID

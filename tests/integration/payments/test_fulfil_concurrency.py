@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 
 from efoy_app.domain.auth import register_patient
 from efoy_app.domain.bookings import hold_slot
-from efoy_app.domain.payments import fulfill_checkout, start_checkout
+from efoy_app.domain.payment_fulfil import fulfill_checkout
+from efoy_app.domain.payment_start import start_checkout
 from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import AuditLog, Booking, Doctor, Payment
 from tests.integration.payments.helpers import pay_session
