@@ -8,32 +8,44 @@ calls block, and must not block the event loop that also serves Reflex.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from efoy_app.api.deps import current_user, finish, get_session, require_admin
+from efoy_app.api.deps import AdminUser, CurrentUser, DbSession, finish
+from efoy_app.api.errors import error_response
 from efoy_app.api.idempotency import MAX_KEY_LENGTH, run_idempotent
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     STRIPE_ID_PATTERN,
     Amount,
     AmountMinor,
+    AmountOut,
+    CamelIn,
+    CamelModel,
     Currency,
     Id,
     error_responses,
+    one_of,
 )
 from efoy_app.domain import payments, refunds, webhooks
 from efoy_app.domain.errors import ValidationFailed
-from efoy_app.domain.money import to_major, to_minor
-from efoy_app.models import Payment, User
+from efoy_app.domain.money import to_minor
+from efoy_app.models import (
+    REFUND_CANCELED,
+    REFUND_FAILED,
+    REFUND_PENDING,
+    REFUND_SUCCEEDED,
+    Payment,
+    User,
+)
 from efoy_app.settings import get_settings
 
 router = APIRouter(prefix="/api/v1/payment", tags=["payments"], responses=AUTH_ERRORS)
@@ -61,18 +73,14 @@ START_ERRORS = error_responses(
 )
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class StartPaymentIn(_Camel):
+class StartPaymentIn(CamelIn):
     booking_id: Id
     amount: Amount | None = Field(default=None, description="Seed compatibility: major units")
     amount_minor: AmountMinor | None = None
     currency: Currency | None = None
 
 
-class CheckoutOut(_Camel):
+class CheckoutOut(CamelModel):
     session_id: str
     url: str
     payment_id: int
@@ -80,7 +88,7 @@ class CheckoutOut(_Camel):
     reused: bool
 
 
-class PaymentIntentOut(_Camel):
+class PaymentIntentOut(CamelModel):
     payment_intent_id: str
     client_secret: str
     payment_id: int
@@ -93,7 +101,9 @@ class PaymentIntentOut(_Camel):
     )
 
 
-class PaymentStatusOut(_Camel):
+class PaymentStatusOut(AmountOut):
+    """The patient's view of a payment (`payments.PaymentView`), as the seed named it."""
+
     session_id: str | None
     payment_intent_id: str | None
     payment_id: int
@@ -101,9 +111,6 @@ class PaymentStatusOut(_Camel):
     kind: str
     status: str
     booking_status: str
-    amount: str = Field(description="Major units, as a decimal string")
-    amount_minor: int
-    currency: str
     amount_refunded_minor: int
     paid_at: datetime | None
     card_brand: str | None
@@ -113,16 +120,18 @@ class PaymentStatusOut(_Camel):
     flag_reason: str | None
 
 
-class RefundIn(_Camel):
+class RefundIn(CamelIn):
     amount: Amount | None = Field(default=None, description="Major units, as in the seed")
     amount_minor: AmountMinor | None = None
     reason: str = Field(min_length=1, max_length=500)
 
 
-class RefundOut(_Camel):
+class RefundOut(CamelModel):
     refund_id: int
     stripe_refund_id: str | None
-    status: str = Field(description="pending | succeeded | failed | canceled")
+    status: str = Field(
+        description=one_of(REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED)
+    )
     queued: bool = Field(
         description="Stripe did not answer: the refund is reserved and will be sent "
         "automatically (HTTP 202); asking again sends this same refund, never a second one"
@@ -134,26 +143,14 @@ class RefundOut(_Camel):
 
 
 def status_out(db: Session, payment: Payment) -> PaymentStatusOut:
-    view = payments.payment_view(db, payment)
-    return PaymentStatusOut(
-        session_id=view.session_id,
-        payment_intent_id=view.payment_intent_id,
-        payment_id=view.payment_id,
-        booking_id=view.booking_id,
-        kind=view.kind,
-        status=view.status,
-        booking_status=view.booking_status,
-        amount=str(to_major(view.amount_minor, view.currency)),
-        amount_minor=view.amount_minor,
-        currency=view.currency,
-        amount_refunded_minor=view.amount_refunded_minor,
-        paid_at=view.paid_at,
-        card_brand=view.card_brand,
-        card_last4=view.card_last4,
-        failure_message=view.failure_message,
-        flagged=view.flagged,
-        flag_reason=view.flag_reason,
-    )
+    return PaymentStatusOut.model_validate(payments.payment_view(db, payment))
+
+
+def _payment_for(db: Session, stripe_id: str, user: User) -> Payment:
+    """By PaymentIntent id (pi_...) or Checkout Session id; 404 unless the caller may see it."""
+    if stripe_id.startswith("pi_"):
+        return payments.payment_by_intent_for(db, stripe_id, user)
+    return payments.payment_by_session_for(db, stripe_id, user)
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -198,19 +195,19 @@ def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
     return f"{settings.stripe_api_base.rstrip('/')}/pay/{payment_intent_id}?{query}"
 
 
-@router.post(
-    "/create-checkout-session", response_model=CheckoutOut, status_code=200, responses=START_ERRORS
-)
-def create_checkout_session(
+def _start(
+    db: Session,
+    user: User,
     body: StartPaymentIn,
-    idempotency_key: IdempotencyKey = None,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
+    endpoint: str,
+    key: str | None,
+    start: Callable[..., Any],
+    answer: Callable[[Any], BaseModel],
 ) -> JSONResponse:
-    """Hosted Checkout for a held booking; the same booking always gets the same open session."""
+    """Start a payment of one kind, once per Idempotency-Key."""
 
     def action() -> tuple[int, dict[str, Any]]:
-        start = payments.start_checkout(
+        started = start(
             db,
             booking_id=body.booking_id,
             user=user,
@@ -218,17 +215,37 @@ def create_checkout_session(
             amount_minor=body.amount_minor,
             currency=body.currency,
         )
-        return 200, _dump(
-            CheckoutOut(
-                session_id=start.session_id,
-                url=start.url,
-                payment_id=start.payment_id,
-                booking_id=start.booking_id,
-                reused=start.reused,
-            )
-        )
+        return 200, _dump(answer(started))
 
-    return _idempotent(db, user, "create-checkout-session", idempotency_key, body, action)
+    return _idempotent(db, user, endpoint, key, body, action)
+
+
+def _intent_out(start: payments.CardPaymentStart) -> PaymentIntentOut:
+    return PaymentIntentOut.model_validate(
+        {
+            **asdict(start),
+            "publishable_key": get_settings().stripe_publishable_key,
+            "card_page_url": card_page_url(start.payment_intent_id, start.client_secret),
+        }
+    )
+
+
+@router.post(
+    "/create-checkout-session", response_model=CheckoutOut, status_code=200, responses=START_ERRORS
+)
+def create_checkout_session(
+    body: StartPaymentIn, user: CurrentUser, db: DbSession, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Hosted Checkout for a held booking; the same booking always gets the same open session."""
+    return _start(
+        db,
+        user,
+        body,
+        "create-checkout-session",
+        idempotency_key,
+        payments.start_checkout,
+        CheckoutOut.model_validate,
+    )
 
 
 @router.post(
@@ -238,36 +255,18 @@ def create_checkout_session(
     responses=START_ERRORS,
 )
 def create_payment_intent(
-    body: StartPaymentIn,
-    idempotency_key: IdempotencyKey = None,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
+    body: StartPaymentIn, user: CurrentUser, db: DbSession, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A PaymentIntent for the on-page card form (Stripe's Payment Element or the sandbox page)."""
-
-    def action() -> tuple[int, dict[str, Any]]:
-        start = payments.start_card_payment(
-            db,
-            booking_id=body.booking_id,
-            user=user,
-            amount=body.amount,
-            amount_minor=body.amount_minor,
-            currency=body.currency,
-        )
-        return 200, _dump(
-            PaymentIntentOut(
-                payment_intent_id=start.payment_intent_id,
-                client_secret=start.client_secret,
-                payment_id=start.payment_id,
-                booking_id=start.booking_id,
-                amount_minor=start.amount_minor,
-                currency=start.currency,
-                publishable_key=get_settings().stripe_publishable_key,
-                card_page_url=card_page_url(start.payment_intent_id, start.client_secret),
-            )
-        )
-
-    return _idempotent(db, user, "create-payment-intent", idempotency_key, body, action)
+    return _start(
+        db,
+        user,
+        body,
+        "create-payment-intent",
+        idempotency_key,
+        payments.start_card_payment,
+        _intent_out,
+    )
 
 
 @router.post(
@@ -276,9 +275,7 @@ def create_payment_intent(
     responses=error_responses(404, 503),
 )
 def confirm_payment(
-    payment_intent_id: StripeObjectId,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
+    payment_intent_id: StripeObjectId, user: CurrentUser, db: DbSession
 ) -> PaymentStatusOut:
     """Runs the same fulfilment as the webhook, for a client that just finished paying."""
     payments.payment_by_intent_for(db, payment_intent_id, user)  # 404 unless it is theirs
@@ -288,16 +285,10 @@ def confirm_payment(
 
 @router.get("/status/{session_id}", response_model=PaymentStatusOut, responses=error_responses(404))
 def payment_status(
-    session_id: StripeObjectId,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
+    session_id: StripeObjectId, user: CurrentUser, db: DbSession
 ) -> PaymentStatusOut:
     """Status by Checkout Session id (or PaymentIntent id), from our database."""
-    if session_id.startswith("pi_"):
-        payment = payments.payment_by_intent_for(db, session_id, user)
-    else:
-        payment = payments.payment_by_session_for(db, session_id, user)
-    return finish(db, status_out(db, payment))
+    return finish(db, status_out(db, _payment_for(db, session_id, user)))
 
 
 @router.post(
@@ -318,18 +309,15 @@ def payment_status(
 def refund(
     session_id: StripeObjectId,
     body: RefundIn,
+    admin: AdminUser,
+    db: DbSession,
     idempotency_key: IdempotencyKey = None,
-    admin: User = Depends(require_admin),
-    db: Session = Depends(get_session),
 ) -> JSONResponse:
     """Admin refund, full or partial; never more than what is left on the payment.
 
     200 when Stripe took it; 202 when Stripe did not answer and the refund is queued (sent
     automatically, and by a retry of the same request, with the same idempotency key)."""
-    if session_id.startswith("pi_"):
-        payment = payments.payment_by_intent_for(db, session_id, admin)
-    else:
-        payment = payments.payment_by_session_for(db, session_id, admin)
+    payment = _payment_for(db, session_id, admin)
     if body.amount is not None and body.amount_minor is not None:
         raise ValidationFailed("Send either amount or amountMinor, not both.")
     amount_minor = body.amount_minor
@@ -388,23 +376,21 @@ async def webhook(request: Request) -> JSONResponse:
     """Stripe's webhook: no JWT, the Stripe-Signature over the raw body is the authentication."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > webhooks.MAX_BODY_BYTES:
-        return _error(413, "payload_too_large", "Webhook body too large.")
+        return error_response(413, "payload_too_large", "Webhook body too large.")
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > webhooks.MAX_BODY_BYTES:
-            return _error(413, "payload_too_large", "Webhook body too large.")
+            return error_response(413, "payload_too_large", "Webhook body too large.")
     signature = request.headers.get("stripe-signature")
     try:
         event = webhooks.verify(bytes(body), signature)
     except webhooks.InvalidWebhook as exc:
-        return _error(400, exc.code, exc.message)
+        return error_response(400, exc.code, exc.message)
     try:
         outcome = await anyio.to_thread.run_sync(webhooks.process_event, event)
     except webhooks.WebhookProcessingError:
-        return _error(500, "processing_failed", "The event could not be processed; retry later.")
+        return error_response(
+            500, "processing_failed", "The event could not be processed; retry later."
+        )
     return JSONResponse({"received": True, "outcome": outcome})
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
