@@ -26,37 +26,14 @@ from efoy_app.api.schemas import (
     one_of,
 )
 from efoy_app.domain import admin_views
-from efoy_app.models import (
-    EVENT_FAILED,
-    EVENT_IGNORED,
-    EVENT_PROCESSED,
-    EVENT_RECEIVED,
-    PAYMENT_EXPIRED,
-    PAYMENT_FAILED,
-    PAYMENT_KIND_CHECKOUT,
-    PAYMENT_KIND_INTENT,
-    PAYMENT_PAID,
-    PAYMENT_PARTIALLY_REFUNDED,
-    PAYMENT_PENDING,
-    PAYMENT_REFUNDED,
-    REFUND_CANCELED,
-    REFUND_FAILED,
-    REFUND_PENDING,
-    REFUND_SUCCEEDED,
-)
+from efoy_app.models import PAYMENT_KIND_CHECKOUT, PAYMENT_KIND_INTENT
+from efoy_app.routes import API_ADMIN
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTH_ERRORS)
+router = APIRouter(prefix=API_ADMIN, tags=["admin"], responses=AUTH_ERRORS)
 
 # The filters as enums, so the OpenAPI document lists what the domain accepts.
-PaymentStatus = Literal[
-    PAYMENT_PENDING,
-    PAYMENT_PAID,
-    PAYMENT_PARTIALLY_REFUNDED,
-    PAYMENT_REFUNDED,
-    PAYMENT_FAILED,
-    PAYMENT_EXPIRED,
-]
-EventStatus = Literal[EVENT_RECEIVED, EVENT_PROCESSED, EVENT_IGNORED, EVENT_FAILED]
+PaymentStatus = Literal[*admin_views.PAYMENT_STATUSES]  # type: ignore[valid-type]
+EventStatus = Literal[*admin_views.EVENT_STATUSES]  # type: ignore[valid-type]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many rows")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many rows first")]
 
@@ -95,9 +72,7 @@ class AdminRefundOut(CamelModel):
     amount_minor: int
     currency: str
     amount_display: str
-    status: str = Field(
-        description=one_of(REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED)
-    )
+    status: str = Field(description=one_of(*admin_views.REFUND_STATUSES))
     failure_reason: str | None
     reason: str
     requested_by_user_id: int | None = Field(description="None when Efoy refunded by itself")

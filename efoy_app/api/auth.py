@@ -17,8 +17,9 @@ from efoy_app.api.schemas import (
     error_responses,
 )
 from efoy_app.domain import auth
+from efoy_app.routes import API_AUTH
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=COMMON_ERRORS)
+router = APIRouter(prefix=API_AUTH, tags=["auth"], responses=COMMON_ERRORS)
 
 # Reflex's own setting (rxconfig `trusted_proxy_hops`), read the way Reflex reads it for /_event:
 # with 0, the default, X-Forwarded-For is the client's to write and is ignored.

@@ -21,8 +21,9 @@ from efoy_app.api.schemas import (
     error_responses,
 )
 from efoy_app.domain import bookings, payments
+from efoy_app.routes import API_BOOKINGS
 
-router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"], responses=AUTH_ERRORS)
+router = APIRouter(prefix=API_BOOKINGS, tags=["bookings"], responses=AUTH_ERRORS)
 
 BookingId = Annotated[int, Path(ge=1, le=MAX_ID, description="Booking id")]
 

@@ -24,8 +24,9 @@ from efoy_app.api.schemas import (
 from efoy_app.domain import doctors, scheduling
 from efoy_app.domain.auth import validate_timezone
 from efoy_app.domain.errors import ValidationFailed
+from efoy_app.routes import API_DOCTORS
 
-router = APIRouter(prefix="/api/v1/doctors", tags=["doctors"], responses=COMMON_ERRORS)
+router = APIRouter(prefix=API_DOCTORS, tags=["doctors"], responses=COMMON_ERRORS)
 
 DoctorId = Annotated[int, Path(ge=1, le=MAX_ID, description="Doctor id")]
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")

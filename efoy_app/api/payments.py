@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from efoy_app.api.deps import AdminUser, CurrentUser, DbSession, finish
 from efoy_app.api.errors import error_response
-from efoy_app.api.idempotency import MAX_KEY_LENGTH, run_idempotent
+from efoy_app.api.idempotency import MAX_KEY_LENGTH, Action, Answer, Resume, run_idempotent
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     STRIPE_ID_PATTERN,
@@ -35,20 +35,14 @@ from efoy_app.api.schemas import (
     error_responses,
     one_of,
 )
-from efoy_app.domain import payments, refunds, webhooks
+from efoy_app.domain import admin_views, payments, refunds, webhooks
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import to_minor
-from efoy_app.models import (
-    REFUND_CANCELED,
-    REFUND_FAILED,
-    REFUND_PENDING,
-    REFUND_SUCCEEDED,
-    Payment,
-    User,
-)
+from efoy_app.models import Payment, User
+from efoy_app.routes import API_PAYMENT
 from efoy_app.settings import get_settings
 
-router = APIRouter(prefix="/api/v1/payment", tags=["payments"], responses=AUTH_ERRORS)
+router = APIRouter(prefix=API_PAYMENT, tags=["payments"], responses=AUTH_ERRORS)
 
 StripeObjectId = Annotated[
     str, Path(pattern=STRIPE_ID_PATTERN, description="A Checkout Session or PaymentIntent id")
@@ -127,11 +121,9 @@ class RefundIn(CamelIn):
 
 
 class RefundOut(CamelModel):
-    refund_id: int
+    refund_id: int = Field(validation_alias="id")
     stripe_refund_id: str | None
-    status: str = Field(
-        description=one_of(REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED)
-    )
+    status: str = Field(description=one_of(*admin_views.REFUND_STATUSES))
     queued: bool = Field(
         description="Stripe did not answer: the refund is reserved and will be sent "
         "automatically (HTTP 202); asking again sends this same refund, never a second one"
@@ -163,8 +155,8 @@ def _idempotent(
     endpoint: str,
     key: str | None,
     body: BaseModel,
-    action: Callable[[], tuple[int, dict[str, Any]]],
-    resume: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None,
+    action: Action,
+    resume: Resume | None = None,
 ) -> JSONResponse:
     """A money-moving route: run once per Idempotency-Key, then end the transaction."""
     return finish(
@@ -195,18 +187,16 @@ def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
     return f"{settings.stripe_api_base.rstrip('/')}/pay/{payment_intent_id}?{query}"
 
 
-def _start(
+def _starter(
     db: Session,
     user: User,
     body: StartPaymentIn,
-    endpoint: str,
-    key: str | None,
     start: Callable[..., Any],
-    answer: Callable[[Any], BaseModel],
-) -> JSONResponse:
-    """Start a payment of one kind, once per Idempotency-Key."""
+    out: Callable[[Any], BaseModel],
+) -> Action:
+    """The action that starts a payment of one kind (`start`) and answers with `out` of it."""
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def action() -> Answer:
         started = start(
             db,
             booking_id=body.booking_id,
@@ -215,9 +205,9 @@ def _start(
             amount_minor=body.amount_minor,
             currency=body.currency,
         )
-        return 200, _dump(answer(started))
+        return 200, _dump(out(started))
 
-    return _idempotent(db, user, endpoint, key, body, action)
+    return action
 
 
 def _intent_out(start: payments.CardPaymentStart) -> PaymentIntentOut:
@@ -237,15 +227,8 @@ def create_checkout_session(
     body: StartPaymentIn, user: CurrentUser, db: DbSession, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Hosted Checkout for a held booking; the same booking always gets the same open session."""
-    return _start(
-        db,
-        user,
-        body,
-        "create-checkout-session",
-        idempotency_key,
-        payments.start_checkout,
-        CheckoutOut.model_validate,
-    )
+    action = _starter(db, user, body, payments.start_checkout, CheckoutOut.model_validate)
+    return _idempotent(db, user, "create-checkout-session", idempotency_key, body, action)
 
 
 @router.post(
@@ -258,15 +241,8 @@ def create_payment_intent(
     body: StartPaymentIn, user: CurrentUser, db: DbSession, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A PaymentIntent for the on-page card form (Stripe's Payment Element or the sandbox page)."""
-    return _start(
-        db,
-        user,
-        body,
-        "create-payment-intent",
-        idempotency_key,
-        payments.start_card_payment,
-        _intent_out,
-    )
+    action = _starter(db, user, body, payments.start_card_payment, _intent_out)
+    return _idempotent(db, user, "create-payment-intent", idempotency_key, body, action)
 
 
 @router.post(
@@ -325,23 +301,19 @@ def refund(
         amount_minor = to_minor(body.amount, payment.currency)
     payment_id = payment.id
 
-    def answer(outcome: refunds.RefundOutcome) -> tuple[int, dict[str, Any]]:
-        row = outcome.refund
+    def answer(outcome: refunds.RefundOutcome) -> Answer:
         paid = db.get(Payment, payment_id)
-        return 202 if outcome.queued else 200, _dump(
-            RefundOut(
-                refund_id=row.id,
-                stripe_refund_id=row.stripe_refund_id,
-                status=row.status,
-                queued=outcome.queued,
-                message=outcome.message,
-                amount_minor=row.amount_minor,
-                currency=row.currency,
-                payment=status_out(db, paid),
-            )
+        out = RefundOut.model_validate(
+            {
+                **outcome.refund.model_dump(),
+                "queued": outcome.queued,
+                "message": outcome.message,
+                "payment": status_out(db, paid),
+            }
         )
+        return 202 if outcome.queued else 200, _dump(out)
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def action() -> Answer:
         fresh = db.get(Payment, payment_id)
         return answer(
             refunds.refund_payment(
@@ -353,7 +325,7 @@ def refund(
             )
         )
 
-    def resume(first: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def resume(first: dict[str, Any]) -> Answer:
         # The first answer was "queued": send that same refund again, whatever became of it.
         return answer(refunds.submit_refund(db, int(first["refundId"])))
 

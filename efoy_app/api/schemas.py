@@ -143,7 +143,9 @@ class DoctorOut(CamelModel):
     bio: str
     fee_minor: int = Field(description="Fee in minor units of `currency` (JPY has none)")
     currency: str
-    fee: str = Field(validation_alias="fee_display", description='For display, e.g. "$45.00"')
+    fee: str = Field(
+        validation_alias="fee_display", description='The fee for display, e.g. "$45.00"'
+    )
     slot_minutes: int
     timezone: str = Field(description="The doctor's IANA timezone; working hours are in it")
 
