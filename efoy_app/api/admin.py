@@ -21,8 +21,8 @@ from efoy_app.api.schemas import (
     AmountOut,
     BookingOut,
     CamelModel,
-    ErrorOut,
     IsoDateTime,
+    error_responses,
     one_of,
 )
 from efoy_app.domain import admin_views
@@ -37,10 +37,7 @@ EventStatus = Literal[*admin_views.EVENT_STATUSES]  # type: ignore[valid-type]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many rows")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many rows first")]
 
-ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "No or bad bearer token"},
-    403: {"model": ErrorOut, "description": "Not an admin"},
-}
+ADMIN_ERRORS = error_responses(401, 403, s401="No or bad bearer token")
 
 
 class AdminPaymentOut(AmountOut):
@@ -93,22 +90,22 @@ class AuditOut(CamelModel):
     actor_label: str
     entity_type: str = Field(description="payment | booking | refund")
     entity_id: int
-    action: str
+    action: str = Field(description='e.g. "status_changed", "refund_requested"')
     from_status: str | None
     to_status: str | None
     reason: str | None
-    details: dict[str, Any] | None
+    details: dict[str, Any] | None = Field(description="What else was recorded, as JSON")
 
 
 class AdminPaymentDetailOut(AdminPaymentOut):
     """`admin_views.PaymentDetail`: its payment row's fields, then the rest beside them."""
 
-    checkout_session_id: str | None
-    payment_intent_id: str | None
-    charge_id: str | None
+    checkout_session_id: str | None = Field(description="cs_...; hosted Checkout only")
+    payment_intent_id: str | None = Field(description="pi_...")
+    charge_id: str | None = Field(description="ch_..., once the card was charged")
     card_brand: str | None
     card_last4: str | None
-    failure_code: str | None
+    failure_code: str | None = Field(description="Stripe's code for the last decline")
     failure_message: str | None
     refundable_minor: int = Field(description="What is left to refund, in minor units")
     refundable_display: str
@@ -173,7 +170,7 @@ def list_payments(
 @router.get(
     "/payments/{payment_id}",
     response_model=AdminPaymentDetailOut,
-    responses={**ADMIN_ERRORS, 404: {"model": ErrorOut, "description": "No such payment"}},
+    responses={**ADMIN_ERRORS, **error_responses(404, s404="No such payment")},
 )
 def get_payment(
     payment_id: Annotated[int, Path(ge=1, le=MAX_ID)], admin: AdminUser, db: DbSession

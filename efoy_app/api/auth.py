@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from efoy_app.api.deps import CurrentUser, DbSession, finish
 from efoy_app.api.schemas import (
     COMMON_ERRORS,
-    ErrorOut,
     RegisterIn,
     TokenIn,
     TokenOut,
@@ -65,7 +64,7 @@ def register(body: RegisterIn, db: DbSession) -> UserOut:
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+    responses=error_responses(401, 429),
 )
 def token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
     """Public. Email and password for a bearer token. Repeated failures slow down the client
@@ -79,7 +78,7 @@ def token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
     )
 
 
-@router.get("/me", response_model=UserOut, responses={401: {"model": ErrorOut}})
+@router.get("/me", response_model=UserOut, responses=error_responses(401))
 def me(user: CurrentUser) -> UserOut:
     """The account the bearer token belongs to."""
     return UserOut.model_validate(user)

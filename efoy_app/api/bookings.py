@@ -17,7 +17,6 @@ from efoy_app.api.schemas import (
     BookingIn,
     BookingOut,
     CancelIn,
-    ErrorOut,
     error_responses,
 )
 from efoy_app.domain import bookings, payments
@@ -37,11 +36,14 @@ def booking_out(view: bookings.BookingView, timezone: str) -> BookingOut:
     "",
     response_model=BookingOut,
     status_code=201,
-    responses={
-        404: {"model": ErrorOut, "description": "Unknown doctor"},
-        409: {"model": ErrorOut, "description": "slot_taken: someone else holds this slot"},
-        422: {"model": ErrorOut, "description": "Not one of the doctor's free slots"},
-    },
+    responses=error_responses(
+        404,
+        409,
+        422,
+        s404="Unknown doctor",
+        s409="slot_taken: someone else holds this slot",
+        s422="Not one of the doctor's free slots",
+    ),
 )
 def create_booking(body: BookingIn, user: CurrentUser, db: DbSession) -> BookingOut:
     """Hold a free slot; the price is the doctor's fee now, whatever the client believes."""
@@ -58,7 +60,7 @@ def list_bookings(user: CurrentUser, db: DbSession) -> list[BookingOut]:
     return finish(db, [booking_out(v, user.timezone) for v in views])
 
 
-@router.get("/{booking_id}", response_model=BookingOut, responses={404: {"model": ErrorOut}})
+@router.get("/{booking_id}", response_model=BookingOut, responses=error_responses(404))
 def get_booking(booking_id: BookingId, user: CurrentUser, db: DbSession) -> BookingOut:
     """One of the caller's bookings."""
     booking = bookings.get_booking_for(db, booking_id, user)

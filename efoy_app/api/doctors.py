@@ -17,7 +17,6 @@ from efoy_app.api.schemas import (
     COMMON_ERRORS,
     MAX_ID,
     DoctorOut,
-    ErrorOut,
     SlotsOut,
     error_responses,
 )
@@ -50,7 +49,7 @@ def list_specialities(db: DbSession) -> list[str]:
     return finish(db, doctors.list_specialities(db))
 
 
-@router.get("/{doctor_id}", response_model=DoctorOut, responses={404: {"model": ErrorOut}})
+@router.get("/{doctor_id}", response_model=DoctorOut, responses=error_responses(404))
 def get_doctor(doctor_id: DoctorId, db: DbSession) -> DoctorOut:
     """Public. One active doctor."""
     return finish(db, DoctorOut.model_validate(doctors.get_doctor(db, doctor_id)))
@@ -68,7 +67,7 @@ def parse_day(text: str) -> date_type:
 @router.get(
     "/{doctor_id}/slots",
     response_model=SlotsOut,
-    responses={404: {"model": ErrorOut}, **error_responses(401)},
+    responses=error_responses(401, 404),
     openapi_extra=OPTIONAL_AUTH,
 )
 def get_slots(
