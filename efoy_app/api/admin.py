@@ -24,6 +24,7 @@ from efoy_app.api.schemas import (
     IsoDateTime,
     error_responses,
     one_of,
+    shown_in,
 )
 from efoy_app.domain import admin_views
 from efoy_app.models import PAYMENT_KIND_CHECKOUT, PAYMENT_KIND_INTENT
@@ -164,7 +165,7 @@ def list_payments(
     page = admin_views.payment_list(
         db, admin, flagged_only=flagged, status=status, limit=limit, offset=offset
     )
-    return finish(db, AdminPaymentsOut.model_validate(page, context={"timezone": admin.timezone}))
+    return finish(db, AdminPaymentsOut.model_validate(page, context=shown_in(admin.timezone)))
 
 
 @router.get(
@@ -178,7 +179,7 @@ def get_payment(
     """One payment: Stripe ids, card, booking, refunds ledger (failed ones too), audit trail."""
     d = admin_views.payment_detail(db, admin, payment_id)
     fields = {**asdict(d), **asdict(d.payment)}
-    out = AdminPaymentDetailOut.model_validate(fields, context={"timezone": admin.timezone})
+    out = AdminPaymentDetailOut.model_validate(fields, context=shown_in(admin.timezone))
     return finish(db, out)
 
 
@@ -192,4 +193,4 @@ def list_webhooks(
 ) -> WebhookEventsOut:
     """Stored Stripe events, newest first, with attempts and the last processing error."""
     page = admin_views.webhook_event_list(db, admin, status=status, limit=limit, offset=offset)
-    return finish(db, WebhookEventsOut.model_validate(page, context={"timezone": admin.timezone}))
+    return finish(db, WebhookEventsOut.model_validate(page, context=shown_in(admin.timezone)))

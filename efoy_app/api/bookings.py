@@ -18,6 +18,7 @@ from efoy_app.api.schemas import (
     BookingOut,
     CancelIn,
     error_responses,
+    shown_in,
 )
 from efoy_app.domain import bookings, payments
 from efoy_app.routes import API_BOOKINGS
@@ -29,7 +30,7 @@ BookingId = Annotated[int, Path(ge=1, le=MAX_ID, description="Booking id")]
 
 def booking_out(view: bookings.BookingView, timezone: str) -> BookingOut:
     """The booking with its times in `timezone` (the caller's)."""
-    return BookingOut.model_validate(view, context={"timezone": timezone})
+    return BookingOut.model_validate(view, context=shown_in(timezone))
 
 
 @router.post(

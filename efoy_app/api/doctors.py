@@ -19,6 +19,7 @@ from efoy_app.api.schemas import (
     DoctorOut,
     SlotsOut,
     error_responses,
+    shown_in,
 )
 from efoy_app.domain import doctors, scheduling
 from efoy_app.domain.auth import validate_timezone
@@ -89,11 +90,11 @@ def get_slots(
     """Public (a token is optional). Free slots of one day, from now to the booking horizon."""
     doctor = doctors.get_doctor(db, doctor_id)
     day = parse_day(date) if date else scheduling.local_today(doctor.timezone)
-    shown_in = validate_timezone(timezone) if timezone else (user.timezone if user else None)
-    shown_in = shown_in or doctor.timezone
+    display_tz = validate_timezone(timezone) if timezone else (user.timezone if user else None)
+    display_tz = display_tz or doctor.timezone
     slots = scheduling.free_slots_for_day(db, doctor_id, day)
     out = SlotsOut.model_validate(
-        {"doctor_id": doctor_id, "date": day.isoformat(), "timezone": shown_in, "slots": slots},
-        context={"timezone": shown_in},
+        {"doctor_id": doctor_id, "date": day.isoformat(), "timezone": display_tz, "slots": slots},
+        context=shown_in(display_tz),
     )
     return finish(db, out)

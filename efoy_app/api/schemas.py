@@ -2,7 +2,7 @@
 
 Responses are read from the domain's read models (`Out.model_validate(view, context=...)`), never
 copied field by field: a field the domain adds is added here once, by name. Times are shown in
-the reader's timezone when the route passes `context={"timezone": ...}`.
+the reader's timezone when the route passes `context=shown_in(...)`.
 """
 
 from __future__ import annotations
@@ -64,8 +64,16 @@ def one_of(*values: str) -> str:
     return " | ".join(values)
 
 
+_TIMEZONE = "timezone"
+
+
+def shown_in(timezone: str) -> dict[str, str]:
+    """The validation context that shows every `IsoDateTime` of a response in `timezone`."""
+    return {_TIMEZONE: timezone}
+
+
 def _in_reader_timezone(value: datetime, info: ValidationInfo) -> datetime:
-    timezone = (info.context or {}).get("timezone")
+    timezone = (info.context or {}).get(_TIMEZONE)
     return to_local(value, timezone) if timezone else value
 
 
