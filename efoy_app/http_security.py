@@ -19,13 +19,13 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import json
 import re
 from collections.abc import Callable
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from efoy_app.api.errors import send_error
 from efoy_app.settings import Settings, get_settings
 from efoy_app.state.payment import payment_element_enabled
 
@@ -207,21 +207,8 @@ async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # websocket.connect
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = json.dumps(
-        {"error": {"code": "invalid_host", "message": "Unknown Host header."}}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 400,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-content-type-options", b"nosniff"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    nosniff = [(b"x-content-type-options", b"nosniff")]
+    await send_error(send, 400, "invalid_host", "Unknown Host header.", nosniff)
 
 
 def secure(app: ASGIApp) -> ASGIApp:

@@ -18,6 +18,16 @@ PAYMENT = "/payment/[booking_id]"
 PAYMENT_SUCCESS = "/payment/success"
 PAYMENT_CANCEL = "/payment/cancel"
 
+# The REST API (efoy_app/api): every path under API_AREA answers JSON, errors included.
+API_AREA = "/api/"
+API = "/api/v1"
+API_AUTH = f"{API}/auth"
+API_DOCTORS = f"{API}/doctors"
+API_BOOKINGS = f"{API}/bookings"
+API_PAYMENT = f"{API}/payment"
+API_ADMIN = f"{API}/admin"
+API_WEBHOOK = f"{API_PAYMENT}/webhook"  # Stripe's; the route is `webhook` in api/payments.py
+
 
 def doctor(doctor_id: int | str) -> str:
     """The page of one doctor, with their free slots."""

@@ -12,8 +12,8 @@ from starlette.routing import Match
 from efoy_app.api import admin, auth, bookings, doctors, payments
 from efoy_app.api.errors import error_response, install_error_handlers
 from efoy_app.api.limits import BodyLimitMiddleware
+from efoy_app.routes import API as API_PREFIX
 
-API_PREFIX = "/api/v1"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 

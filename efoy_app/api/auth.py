@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Depends, Request
-from sqlmodel import Session
+from fastapi import APIRouter, Request
 
-from efoy_app.api.deps import current_user, finish, get_session
+from efoy_app.api.deps import CurrentUser, DbSession, finish
 from efoy_app.api.schemas import (
     COMMON_ERRORS,
-    ErrorOut,
     RegisterIn,
     TokenIn,
     TokenOut,
@@ -18,9 +16,9 @@ from efoy_app.api.schemas import (
     error_responses,
 )
 from efoy_app.domain import auth
-from efoy_app.models import User
+from efoy_app.routes import API_AUTH
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=COMMON_ERRORS)
+router = APIRouter(prefix=API_AUTH, tags=["auth"], responses=COMMON_ERRORS)
 
 # Reflex's own setting (rxconfig `trusted_proxy_hops`), read the way Reflex reads it for /_event:
 # with 0, the default, X-Forwarded-For is the client's to write and is ignored.
@@ -44,25 +42,13 @@ def client_address(request: Request) -> str:
     return peer
 
 
-def user_out(user: User) -> UserOut:
-    return UserOut(
-        id=user.id,
-        email=user.email,
-        full_name=user.full_name,
-        phone=user.phone,
-        timezone=user.timezone,
-        role=user.role,
-        created_at=user.created_at,
-    )
-
-
 @router.post(
     "/register",
     response_model=UserOut,
     status_code=201,
     responses=error_responses(409, s409="email_taken"),
 )
-def register(body: RegisterIn, db: Session = Depends(get_session)) -> UserOut:
+def register(body: RegisterIn, db: DbSession) -> UserOut:
     """Public. Creates a patient account (never another role)."""
     user = auth.register_patient(
         db,
@@ -72,15 +58,15 @@ def register(body: RegisterIn, db: Session = Depends(get_session)) -> UserOut:
         phone=body.phone,
         timezone=body.timezone or "UTC",
     )
-    return finish(db, user_out(user))
+    return finish(db, UserOut.model_validate(user))
 
 
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+    responses=error_responses(401, 429),
 )
-def token(body: TokenIn, request: Request, db: Session = Depends(get_session)) -> TokenOut:
+def token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
     """Public. Email and password for a bearer token. Repeated failures slow down the client
     that made them (per account and per address; 429 with Retry-After), never the account."""
     user = auth.authenticate(
@@ -92,7 +78,7 @@ def token(body: TokenIn, request: Request, db: Session = Depends(get_session)) -
     )
 
 
-@router.get("/me", response_model=UserOut, responses={401: {"model": ErrorOut}})
-def me(user: User = Depends(current_user)) -> UserOut:
+@router.get("/me", response_model=UserOut, responses=error_responses(401))
+def me(user: CurrentUser) -> UserOut:
     """The account the bearer token belongs to."""
-    return user_out(user)
+    return UserOut.model_validate(user)

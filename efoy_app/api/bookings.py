@@ -8,61 +8,45 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path
-from sqlmodel import Session
+from fastapi import APIRouter, Body, Path
 
-from efoy_app.api.deps import current_user, finish, get_session
+from efoy_app.api.deps import CurrentUser, DbSession, finish
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
     BookingIn,
     BookingOut,
     CancelIn,
-    ErrorOut,
     error_responses,
+    shown_in,
 )
 from efoy_app.domain import bookings, payment_close
-from efoy_app.domain.money import format_money
-from efoy_app.domain.scheduling import to_local
-from efoy_app.models import User
+from efoy_app.routes import API_BOOKINGS
 
-router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"], responses=AUTH_ERRORS)
+router = APIRouter(prefix=API_BOOKINGS, tags=["bookings"], responses=AUTH_ERRORS)
 
 BookingId = Annotated[int, Path(ge=1, le=MAX_ID, description="Booking id")]
 
 
 def booking_out(view: bookings.BookingView, timezone: str) -> BookingOut:
-    return BookingOut(
-        id=view.id,
-        patient_id=view.patient_id,
-        doctor_id=view.doctor_id,
-        doctor_name=view.doctor_name,
-        speciality=view.speciality,
-        starts_at=to_local(view.starts_at, timezone),
-        ends_at=to_local(view.ends_at, timezone),
-        status=view.status,
-        reason=view.reason,
-        price_minor=view.price_minor,
-        currency=view.currency,
-        price=format_money(view.price_minor, view.currency),
-        hold_expires_at=to_local(view.hold_expires_at, timezone) if view.hold_expires_at else None,
-        created_at=to_local(view.created_at, timezone),
-    )
+    """The booking with its times in `timezone` (the caller's)."""
+    return BookingOut.model_validate(view, context=shown_in(timezone))
 
 
 @router.post(
     "",
     response_model=BookingOut,
     status_code=201,
-    responses={
-        404: {"model": ErrorOut, "description": "Unknown doctor"},
-        409: {"model": ErrorOut, "description": "slot_taken: someone else holds this slot"},
-        422: {"model": ErrorOut, "description": "Not one of the doctor's free slots"},
-    },
+    responses=error_responses(
+        404,
+        409,
+        422,
+        s404="Unknown doctor",
+        s409="slot_taken: someone else holds this slot",
+        s422="Not one of the doctor's free slots",
+    ),
 )
-def create_booking(
-    body: BookingIn, user: User = Depends(current_user), db: Session = Depends(get_session)
-) -> BookingOut:
+def create_booking(body: BookingIn, user: CurrentUser, db: DbSession) -> BookingOut:
     """Hold a free slot; the price is the doctor's fee now, whatever the client believes."""
     booking = bookings.hold_slot(
         db, patient=user, doctor_id=body.doctor_id, starts_at=body.starts_at, reason=body.reason
@@ -71,18 +55,14 @@ def create_booking(
 
 
 @router.get("", response_model=list[BookingOut])
-def list_bookings(
-    user: User = Depends(current_user), db: Session = Depends(get_session)
-) -> list[BookingOut]:
+def list_bookings(user: CurrentUser, db: DbSession) -> list[BookingOut]:
     """The caller's bookings (an admin: everyone's), latest appointment first."""
     views = bookings.list_bookings_for(db, user)
     return finish(db, [booking_out(v, user.timezone) for v in views])
 
 
-@router.get("/{booking_id}", response_model=BookingOut, responses={404: {"model": ErrorOut}})
-def get_booking(
-    booking_id: BookingId, user: User = Depends(current_user), db: Session = Depends(get_session)
-) -> BookingOut:
+@router.get("/{booking_id}", response_model=BookingOut, responses=error_responses(404))
+def get_booking(booking_id: BookingId, user: CurrentUser, db: DbSession) -> BookingOut:
     """One of the caller's bookings."""
     booking = bookings.get_booking_for(db, booking_id, user)
     return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))
@@ -95,9 +75,9 @@ def get_booking(
 )
 def cancel_booking(
     booking_id: BookingId,
+    user: CurrentUser,
+    db: DbSession,
     body: Annotated[CancelIn | None, Body()] = None,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
 ) -> BookingOut:
     """Cancel a held (unpaid) booking, which frees its slot and closes its open payment."""
     booking = payment_close.cancel_held_booking(

@@ -1,5 +1,8 @@
 """FastAPI dependencies: a database session per request, and the bearer-token user.
 
+Routes take them as `Annotated` aliases (`db: DbSession`, `user: CurrentUser`,
+`admin: AdminUser`, `user: OptionalUser`), never as `= Depends(...)` defaults.
+
 `current_user` ends its read transaction before the route runs, and routes end theirs with
 `finish()` before FastAPI serializes the answer: with SQLite every transaction begins IMMEDIATE,
 i.e. takes the write lock, and must never be held while waiting for something else (a Stripe
@@ -9,7 +12,7 @@ call, a PDF, a free threadpool worker).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -54,27 +57,32 @@ def _user_for(session: Session, credentials: HTTPAuthorizationCredentials) -> Us
         session.commit()  # end the read transaction (releases SQLite's lock)
 
 
-def current_user(
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    session: Session = Depends(get_session),
-) -> User:
+DbSession = Annotated[Session, Depends(get_session)]
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def current_user(credentials: BearerCredentials, session: DbSession) -> User:
     """The user of the `Authorization: Bearer <jwt>` header; 401 otherwise."""
     if credentials is None:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token>.")
     return _user_for(session, credentials)
 
 
-def optional_user(
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    session: Session = Depends(get_session),
-) -> User | None:
+def optional_user(credentials: BearerCredentials, session: DbSession) -> User | None:
     """For public routes that personalise when a token is sent; a bad token is still a 401."""
     if credentials is None:
         return None
     return _user_for(session, credentials)
 
 
-def require_admin(user: User = Depends(current_user)) -> User:
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def require_admin(user: CurrentUser) -> User:
     """The current user if an admin; 403 otherwise."""
     require_role(user, ROLE_ADMIN)
     return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]

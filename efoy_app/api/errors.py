@@ -6,6 +6,7 @@ A traceback goes to the server log only; the client gets "Internal error".
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,8 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from efoy_app.domain.errors import DomainError, LoginThrottled
+from efoy_app.routes import API_AREA
 
 log = logging.getLogger("efoy.api")
 
@@ -40,6 +43,16 @@ def error_response(
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
+
+
+async def send_error(
+    send: Send, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """The same JSON error, from an ASGI middleware that answers before any app runs."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": start + headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -98,6 +111,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith(API_AREA):
             return error_response(500, "internal_error", "Internal error")
         return PlainTextResponse("Internal Server Error", status_code=500)

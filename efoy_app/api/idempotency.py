@@ -34,6 +34,12 @@ def _hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# What a money-moving route answers: (HTTP status, JSON body); stored and replayed as it was.
+Answer = tuple[int, dict[str, Any]]
+Action = Callable[[], Answer]
+Resume = Callable[[dict[str, Any]], Answer]  # given the first answer, when that was a 202
+
+
 def run_idempotent(
     db: Session,
     *,
@@ -41,8 +47,8 @@ def run_idempotent(
     endpoint: str,
     key: str | None,
     body: Any,
-    action: Callable[[], tuple[int, dict[str, Any]]],
-    resume: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None,
+    action: Action,
+    resume: Resume | None = None,
 ) -> JSONResponse:
     """Run `action` once per (user, endpoint, key); `action` returns (status, json body).
 

@@ -8,23 +8,22 @@ The webhook has its own, larger cap: Stripe's events can be bigger than our own 
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from efoy_app.api.errors import send_error
 from efoy_app.domain import webhooks
+from efoy_app.routes import API_AREA, API_WEBHOOK
 
 API_BODY_LIMIT = 64 * 1024
-WEBHOOK_PATH = "/api/v1/payment/webhook"
 _TOO_LARGE = "Request body too large: at most {limit} bytes."
 
 
 def body_limit_for(path: str) -> int | None:
     """The byte cap for a path; None outside the API (Reflex has its own limits)."""
-    if path == WEBHOOK_PATH:
+    if path == API_WEBHOOK:
         return webhooks.MAX_BODY_BYTES
-    if path.startswith("/api/"):
+    if path.startswith(API_AREA):
         return API_BODY_LIMIT
     return None
 
@@ -70,18 +69,5 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"code": "payload_too_large", "message": _TOO_LARGE.format(limit=limit)}}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = _TOO_LARGE.format(limit=limit)
+    await send_error(send, 413, "payload_too_large", message, [(b"connection", b"close")])

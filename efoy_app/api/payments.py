@@ -8,35 +8,48 @@ calls block, and must not block the event loop that also serves Reflex.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from efoy_app.api.deps import current_user, finish, get_session, require_admin
-from efoy_app.api.idempotency import MAX_KEY_LENGTH, run_idempotent
+from efoy_app.api.deps import AdminUser, CurrentUser, DbSession, finish
+from efoy_app.api.errors import error_response
+from efoy_app.api.idempotency import MAX_KEY_LENGTH, Action, Answer, Resume, run_idempotent
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     STRIPE_ID_PATTERN,
     Amount,
     AmountMinor,
+    AmountOut,
+    CamelIn,
+    CamelModel,
     Currency,
     Id,
     error_responses,
+    one_of,
 )
-from efoy_app.domain import payment_fulfil, payment_start, payment_views, refunds, webhooks
+from efoy_app.domain import (
+    admin_views,
+    payment_fulfil,
+    payment_start,
+    payment_views,
+    refunds,
+    webhooks,
+)
 from efoy_app.domain.card_page import card_page_url
 from efoy_app.domain.errors import ValidationFailed
-from efoy_app.domain.money import to_major, to_minor
+from efoy_app.domain.money import to_minor
 from efoy_app.models import Payment, User
+from efoy_app.routes import API_PAYMENT
 from efoy_app.settings import get_settings
 
-router = APIRouter(prefix="/api/v1/payment", tags=["payments"], responses=AUTH_ERRORS)
+router = APIRouter(prefix=API_PAYMENT, tags=["payments"], responses=AUTH_ERRORS)
 
 StripeObjectId = Annotated[
     str, Path(pattern=STRIPE_ID_PATTERN, description="A Checkout Session or PaymentIntent id")
@@ -61,18 +74,14 @@ START_ERRORS = error_responses(
 )
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class StartPaymentIn(_Camel):
+class StartPaymentIn(CamelIn):
     booking_id: Id
     amount: Amount | None = Field(default=None, description="Seed compatibility: major units")
     amount_minor: AmountMinor | None = None
     currency: Currency | None = None
 
 
-class CheckoutOut(_Camel):
+class CheckoutOut(CamelModel):
     session_id: str
     url: str
     payment_id: int
@@ -80,7 +89,7 @@ class CheckoutOut(_Camel):
     reused: bool
 
 
-class PaymentIntentOut(_Camel):
+class PaymentIntentOut(CamelModel):
     payment_intent_id: str
     client_secret: str
     payment_id: int
@@ -93,7 +102,9 @@ class PaymentIntentOut(_Camel):
     )
 
 
-class PaymentStatusOut(_Camel):
+class PaymentStatusOut(AmountOut):
+    """The patient's view of a payment (`payment_views.PaymentView`), as the seed named it."""
+
     session_id: str | None
     payment_intent_id: str | None
     payment_id: int
@@ -101,9 +112,6 @@ class PaymentStatusOut(_Camel):
     kind: str
     status: str
     booking_status: str
-    amount: str = Field(description="Major units, as a decimal string")
-    amount_minor: int
-    currency: str
     amount_refunded_minor: int
     paid_at: datetime | None
     card_brand: str | None
@@ -113,16 +121,16 @@ class PaymentStatusOut(_Camel):
     flag_reason: str | None
 
 
-class RefundIn(_Camel):
+class RefundIn(CamelIn):
     amount: Amount | None = Field(default=None, description="Major units, as in the seed")
     amount_minor: AmountMinor | None = None
     reason: str = Field(min_length=1, max_length=500)
 
 
-class RefundOut(_Camel):
-    refund_id: int
+class RefundOut(CamelModel):
+    refund_id: int = Field(validation_alias="id")
     stripe_refund_id: str | None
-    status: str = Field(description="pending | succeeded | failed | canceled")
+    status: str = Field(description=one_of(*admin_views.REFUND_STATUSES))
     queued: bool = Field(
         description="Stripe did not answer: the refund is reserved and will be sent "
         "automatically (HTTP 202); asking again sends this same refund, never a second one"
@@ -134,26 +142,14 @@ class RefundOut(_Camel):
 
 
 def status_out(db: Session, payment: Payment) -> PaymentStatusOut:
-    view = payment_views.payment_view(db, payment)
-    return PaymentStatusOut(
-        session_id=view.session_id,
-        payment_intent_id=view.payment_intent_id,
-        payment_id=view.payment_id,
-        booking_id=view.booking_id,
-        kind=view.kind,
-        status=view.status,
-        booking_status=view.booking_status,
-        amount=str(to_major(view.amount_minor, view.currency)),
-        amount_minor=view.amount_minor,
-        currency=view.currency,
-        amount_refunded_minor=view.amount_refunded_minor,
-        paid_at=view.paid_at,
-        card_brand=view.card_brand,
-        card_last4=view.card_last4,
-        failure_message=view.failure_message,
-        flagged=view.flagged,
-        flag_reason=view.flag_reason,
-    )
+    return PaymentStatusOut.model_validate(payment_views.payment_view(db, payment))
+
+
+def _payment_for(db: Session, stripe_id: str, user: User) -> Payment:
+    """By PaymentIntent id (pi_...) or Checkout Session id; 404 unless the caller may see it."""
+    if stripe_id.startswith("pi_"):
+        return payment_views.payment_by_intent_for(db, stripe_id, user)
+    return payment_views.payment_by_session_for(db, stripe_id, user)
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -166,8 +162,8 @@ def _idempotent(
     endpoint: str,
     key: str | None,
     body: BaseModel,
-    action: Callable[[], tuple[int, dict[str, Any]]],
-    resume: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None,
+    action: Action,
+    resume: Resume | None = None,
 ) -> JSONResponse:
     """A money-moving route: run once per Idempotency-Key, then end the transaction."""
     return finish(
@@ -184,19 +180,17 @@ def _idempotent(
     )
 
 
-@router.post(
-    "/create-checkout-session", response_model=CheckoutOut, status_code=200, responses=START_ERRORS
-)
-def create_checkout_session(
+def _starter(
+    db: Session,
+    user: User,
     body: StartPaymentIn,
-    idempotency_key: IdempotencyKey = None,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
-) -> JSONResponse:
-    """Hosted Checkout for a held booking; the same booking always gets the same open session."""
+    start: Callable[..., Any],
+    out: Callable[[Any], BaseModel],
+) -> Action:
+    """The action that starts a payment of one kind (`start`) and answers with `out` of it."""
 
-    def action() -> tuple[int, dict[str, Any]]:
-        start = payment_start.start_checkout(
+    def action() -> Answer:
+        started = start(
             db,
             booking_id=body.booking_id,
             user=user,
@@ -204,16 +198,29 @@ def create_checkout_session(
             amount_minor=body.amount_minor,
             currency=body.currency,
         )
-        return 200, _dump(
-            CheckoutOut(
-                session_id=start.session_id,
-                url=start.url,
-                payment_id=start.payment_id,
-                booking_id=start.booking_id,
-                reused=start.reused,
-            )
-        )
+        return 200, _dump(out(started))
 
+    return action
+
+
+def _intent_out(start: payment_start.CardPaymentStart) -> PaymentIntentOut:
+    return PaymentIntentOut.model_validate(
+        {
+            **asdict(start),
+            "publishable_key": get_settings().stripe_publishable_key,
+            "card_page_url": card_page_url(start.payment_intent_id, start.client_secret),
+        }
+    )
+
+
+@router.post(
+    "/create-checkout-session", response_model=CheckoutOut, status_code=200, responses=START_ERRORS
+)
+def create_checkout_session(
+    body: StartPaymentIn, user: CurrentUser, db: DbSession, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Hosted Checkout for a held booking; the same booking always gets the same open session."""
+    action = _starter(db, user, body, payment_start.start_checkout, CheckoutOut.model_validate)
     return _idempotent(db, user, "create-checkout-session", idempotency_key, body, action)
 
 
@@ -224,35 +231,10 @@ def create_checkout_session(
     responses=START_ERRORS,
 )
 def create_payment_intent(
-    body: StartPaymentIn,
-    idempotency_key: IdempotencyKey = None,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
+    body: StartPaymentIn, user: CurrentUser, db: DbSession, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A PaymentIntent for the on-page card form (Stripe's Payment Element or the sandbox page)."""
-
-    def action() -> tuple[int, dict[str, Any]]:
-        start = payment_start.start_card_payment(
-            db,
-            booking_id=body.booking_id,
-            user=user,
-            amount=body.amount,
-            amount_minor=body.amount_minor,
-            currency=body.currency,
-        )
-        return 200, _dump(
-            PaymentIntentOut(
-                payment_intent_id=start.payment_intent_id,
-                client_secret=start.client_secret,
-                payment_id=start.payment_id,
-                booking_id=start.booking_id,
-                amount_minor=start.amount_minor,
-                currency=start.currency,
-                publishable_key=get_settings().stripe_publishable_key,
-                card_page_url=card_page_url(start.payment_intent_id, start.client_secret),
-            )
-        )
-
+    action = _starter(db, user, body, payment_start.start_card_payment, _intent_out)
     return _idempotent(db, user, "create-payment-intent", idempotency_key, body, action)
 
 
@@ -262,9 +244,7 @@ def create_payment_intent(
     responses=error_responses(404, 503),
 )
 def confirm_payment(
-    payment_intent_id: StripeObjectId,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
+    payment_intent_id: StripeObjectId, user: CurrentUser, db: DbSession
 ) -> PaymentStatusOut:
     """Runs the same fulfilment as the webhook, for a client that just finished paying."""
     payment_views.payment_by_intent_for(db, payment_intent_id, user)  # 404 unless it is theirs
@@ -274,16 +254,10 @@ def confirm_payment(
 
 @router.get("/status/{session_id}", response_model=PaymentStatusOut, responses=error_responses(404))
 def payment_status(
-    session_id: StripeObjectId,
-    user: User = Depends(current_user),
-    db: Session = Depends(get_session),
+    session_id: StripeObjectId, user: CurrentUser, db: DbSession
 ) -> PaymentStatusOut:
     """Status by Checkout Session id (or PaymentIntent id), from our database."""
-    if session_id.startswith("pi_"):
-        payment = payment_views.payment_by_intent_for(db, session_id, user)
-    else:
-        payment = payment_views.payment_by_session_for(db, session_id, user)
-    return finish(db, status_out(db, payment))
+    return finish(db, status_out(db, _payment_for(db, session_id, user)))
 
 
 @router.post(
@@ -304,18 +278,15 @@ def payment_status(
 def refund(
     session_id: StripeObjectId,
     body: RefundIn,
+    admin: AdminUser,
+    db: DbSession,
     idempotency_key: IdempotencyKey = None,
-    admin: User = Depends(require_admin),
-    db: Session = Depends(get_session),
 ) -> JSONResponse:
     """Admin refund, full or partial; never more than what is left on the payment.
 
     200 when Stripe took it; 202 when Stripe did not answer and the refund is queued (sent
     automatically, and by a retry of the same request, with the same idempotency key)."""
-    if session_id.startswith("pi_"):
-        payment = payment_views.payment_by_intent_for(db, session_id, admin)
-    else:
-        payment = payment_views.payment_by_session_for(db, session_id, admin)
+    payment = _payment_for(db, session_id, admin)
     if body.amount is not None and body.amount_minor is not None:
         raise ValidationFailed("Send either amount or amountMinor, not both.")
     amount_minor = body.amount_minor
@@ -323,23 +294,19 @@ def refund(
         amount_minor = to_minor(body.amount, payment.currency)
     payment_id = payment.id
 
-    def answer(outcome: refunds.RefundOutcome) -> tuple[int, dict[str, Any]]:
-        row = outcome.refund
+    def answer(outcome: refunds.RefundOutcome) -> Answer:
         paid = db.get(Payment, payment_id)
-        return 202 if outcome.queued else 200, _dump(
-            RefundOut(
-                refund_id=row.id,
-                stripe_refund_id=row.stripe_refund_id,
-                status=row.status,
-                queued=outcome.queued,
-                message=outcome.message,
-                amount_minor=row.amount_minor,
-                currency=row.currency,
-                payment=status_out(db, paid),
-            )
+        out = RefundOut.model_validate(
+            {
+                **outcome.refund.model_dump(),
+                "queued": outcome.queued,
+                "message": outcome.message,
+                "payment": status_out(db, paid),
+            }
         )
+        return 202 if outcome.queued else 200, _dump(out)
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def action() -> Answer:
         fresh = db.get(Payment, payment_id)
         return answer(
             refunds.refund_payment(
@@ -351,7 +318,7 @@ def refund(
             )
         )
 
-    def resume(first: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def resume(first: dict[str, Any]) -> Answer:
         # The first answer was "queued": send that same refund again, whatever became of it.
         return answer(refunds.submit_refund(db, int(first["refundId"])))
 
@@ -374,23 +341,21 @@ async def webhook(request: Request) -> JSONResponse:
     """Stripe's webhook: no JWT, the Stripe-Signature over the raw body is the authentication."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > webhooks.MAX_BODY_BYTES:
-        return _error(413, "payload_too_large", "Webhook body too large.")
+        return error_response(413, "payload_too_large", "Webhook body too large.")
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > webhooks.MAX_BODY_BYTES:
-            return _error(413, "payload_too_large", "Webhook body too large.")
+            return error_response(413, "payload_too_large", "Webhook body too large.")
     signature = request.headers.get("stripe-signature")
     try:
         event = webhooks.verify(bytes(body), signature)
     except webhooks.InvalidWebhook as exc:
-        return _error(400, exc.code, exc.message)
+        return error_response(400, exc.code, exc.message)
     try:
         outcome = await anyio.to_thread.run_sync(webhooks.process_event, event)
     except webhooks.WebhookProcessingError:
-        return _error(500, "processing_failed", "The event could not be processed; retry later.")
+        return error_response(
+            500, "processing_failed", "The event could not be processed; retry later."
+        )
     return JSONResponse({"received": True, "outcome": outcome})
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

@@ -1,4 +1,9 @@
-"""Request and response bodies of the REST API: camelCase on the wire, snake_case in Python."""
+"""Request and response bodies of the REST API: camelCase on the wire, snake_case in Python.
+
+Responses are read from the domain's read models (`Out.model_validate(view, context=...)`), never
+copied field by field: a field the domain adds is added here once, by name. Times are shown in
+the reader's timezone when the route passes `context=shown_in(...)`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    computed_field,
+)
 from pydantic.alias_generators import to_camel
+
+from efoy_app.domain.money import format_money, to_major
+from efoy_app.domain.scheduling import to_local
+from efoy_app.models import (
+    BOOKING_CANCELLED,
+    BOOKING_COMPLETED,
+    BOOKING_CONFIRMED,
+    BOOKING_EXPIRED,
+    BOOKING_HELD,
+)
 
 # Every number a client sends is bounded here, before it reaches the domain or the database.
 # Ids: JavaScript's largest exact integer, which fits SQLite's and PostgreSQL's 64-bit columns and
@@ -34,18 +58,55 @@ Currency = Annotated[str, Field(pattern="^[A-Za-z]{3}$", description="ISO 4217, 
 # Stripe ids (cs_..., pi_...) as they appear in our paths.
 STRIPE_ID_PATTERN = "^[A-Za-z0-9_]{1,255}$"
 
+
+def one_of(*values: str) -> str:
+    """An OpenAPI description listing the values a field takes, from the constants themselves."""
+    return " | ".join(values)
+
+
+_TIMEZONE = "timezone"
+
+
+def shown_in(timezone: str) -> dict[str, str]:
+    """The validation context that shows every `IsoDateTime` of a response in `timezone`."""
+    return {_TIMEZONE: timezone}
+
+
+def _in_reader_timezone(value: datetime, info: ValidationInfo) -> datetime:
+    timezone = (info.context or {}).get(_TIMEZONE)
+    return to_local(value, timezone) if timezone else value
+
+
 # ISO-8601 with an explicit offset ("+03:00", "+00:00"), never a bare "Z" or a naive time.
-IsoDateTime = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+IsoDateTime = Annotated[
+    datetime,
+    AfterValidator(_in_reader_timezone),
+    PlainSerializer(lambda d: d.isoformat(), return_type=str),
+]
 
 
 class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    """Responses: camelCase on the wire, read from a domain view's attributes."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
 class CamelIn(CamelModel):
     """Request bodies refuse unknown fields, so a stray `role` or `price` is an error."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid", from_attributes=False)
+
+
+class AmountOut(CamelModel):
+    """An amount in minor units, with the same amount as a decimal string in major units."""
+
+    amount_minor: int
+    currency: str
+
+    @computed_field(description="Major units, as a decimal string")  # type: ignore[prop-decorator]
+    @property
+    def amount(self) -> str:
+        return str(to_major(self.amount_minor, self.currency))
 
 
 # --- auth ---
@@ -90,7 +151,9 @@ class DoctorOut(CamelModel):
     bio: str
     fee_minor: int = Field(description="Fee in minor units of `currency` (JPY has none)")
     currency: str
-    fee: str = Field(description='The fee for display, e.g. "$45.00"')
+    fee: str = Field(
+        validation_alias="fee_display", description='The fee for display, e.g. "$45.00"'
+    )
     slot_minutes: int
     timezone: str = Field(description="The doctor's IANA timezone; working hours are in it")
 
@@ -128,13 +191,21 @@ class BookingOut(CamelModel):
     speciality: str
     starts_at: IsoDateTime
     ends_at: IsoDateTime
-    status: str = Field(description="held | confirmed | completed | cancelled | expired")
+    status: str = Field(
+        description=one_of(
+            BOOKING_HELD, BOOKING_CONFIRMED, BOOKING_COMPLETED, BOOKING_CANCELLED, BOOKING_EXPIRED
+        )
+    )
     reason: str
     price_minor: int
     currency: str
-    price: str = Field(description='The price for display, e.g. "¥5,000"')
     hold_expires_at: IsoDateTime | None
     created_at: IsoDateTime
+
+    @computed_field(description='The price for display, e.g. "¥5,000"')  # type: ignore[prop-decorator]
+    @property
+    def price(self) -> str:
+        return format_money(self.price_minor, self.currency)
 
 
 class ErrorBody(BaseModel):

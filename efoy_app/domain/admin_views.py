@@ -1,6 +1,9 @@
 """What admins read: recent bookings, payments (flagged ones first to the eye), one payment with
 its booking, refunds ledger and audit trail, and the stored Stripe webhook events.
 
+A list that pages (`payment_list`, `webhook_event_list`) says how many rows match its filters,
+counted by one query over the same filters, so a page of 50 still knows the whole is 1,234.
+
 Read models only: nothing here changes a row. Every function takes the viewer and checks the admin
 role itself, so a page or route that forgets its own check still shows nothing. Money is shown
 with `format_money`, never formatted by a caller.
@@ -14,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, case, col, func, or_, select
 
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.bookings import BookingView, booking_view
@@ -32,7 +35,10 @@ from efoy_app.models import (
     PAYMENT_PARTIALLY_REFUNDED,
     PAYMENT_PENDING,
     PAYMENT_REFUNDED,
+    REFUND_CANCELED,
+    REFUND_FAILED,
     REFUND_PENDING,
+    REFUND_SUCCEEDED,
     ROLE_ADMIN,
     AuditLog,
     Booking,
@@ -52,7 +58,9 @@ PAYMENT_STATUSES = (
     PAYMENT_EXPIRED,
 )
 REFUNDABLE_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED)
+TOOK_MONEY_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED)
 EVENT_STATUSES = (EVENT_PROCESSED, EVENT_IGNORED, EVENT_FAILED, EVENT_RECEIVED)
+REFUND_STATUSES = (REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED)
 DEFAULT_LIMIT = 200
 SYSTEM_REQUESTER = "Efoy (automatic)"
 
@@ -88,6 +96,27 @@ class AdminPaymentRow:
     starts_at: datetime
     paid_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    """The payments of one currency among those a filter matches; currencies are never added."""
+
+    currency: str
+    count: int
+    paid_minor: int  # what was taken: payments paid, whether refunded since or not
+    paid_display: str
+    refunded_minor: int
+    refunded_display: str
+
+
+@dataclass(frozen=True)
+class PaymentList:
+    """One page of payments, how many match the filters in all, and their totals per currency."""
+
+    data: list[AdminPaymentRow]
+    count: int
+    totals: list[CurrencyTotal]
 
 
 @dataclass(frozen=True)
@@ -165,6 +194,14 @@ class WebhookEventRow:
     processed_at: datetime | None
 
 
+@dataclass(frozen=True)
+class WebhookEventList:
+    """One page of stored events and how many match the filter in all."""
+
+    data: list[WebhookEventRow]
+    count: int
+
+
 def _admin(viewer: User) -> None:
     require_role(viewer, ROLE_ADMIN)
 
@@ -228,6 +265,19 @@ def _row(payment: Payment, booking: Booking, patient: User, doctor_user: User) -
     )
 
 
+def _payment_filters(flagged_only: bool, status: str | None) -> list[Any]:
+    filters: list[Any] = []
+    if flagged_only:
+        filters.append(col(Payment.flagged).is_(True))
+    if status:
+        if status not in PAYMENT_STATUSES:
+            raise ValidationFailed(
+                f"Unknown payment status {status!r}; use one of {', '.join(PAYMENT_STATUSES)}."
+            )
+        filters.append(Payment.status == status)
+    return filters
+
+
 def list_payments(
     session: Session,
     viewer: User,
@@ -235,20 +285,59 @@ def list_payments(
     flagged_only: bool = False,
     status: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
 ) -> list[AdminPaymentRow]:
     """Payments, newest first; `flagged_only` keeps those refunded automatically or mismatched."""
     _admin(viewer)
-    query = _payment_query()
-    if flagged_only:
-        query = query.where(col(Payment.flagged).is_(True))
-    if status:
-        if status not in PAYMENT_STATUSES:
-            raise ValidationFailed(
-                f"Unknown payment status {status!r}; use one of {', '.join(PAYMENT_STATUSES)}."
-            )
-        query = query.where(Payment.status == status)
-    query = query.order_by(col(Payment.created_at).desc(), col(Payment.id).desc()).limit(limit)
+    query = (
+        _payment_query()
+        .where(*_payment_filters(flagged_only, status))
+        .order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
     return [_row(*found) for found in session.exec(query).all()]
+
+
+def payment_list(
+    session: Session,
+    viewer: User,
+    *,
+    flagged_only: bool = False,
+    status: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+) -> PaymentList:
+    """A page of `list_payments`, with the count and the per-currency totals of all it matches."""
+    rows = list_payments(
+        session, viewer, flagged_only=flagged_only, status=status, limit=limit, offset=offset
+    )
+    filters = _payment_filters(flagged_only, status)
+    count = session.exec(select(func.count()).select_from(Payment).where(*filters)).one()
+    took = case((col(Payment.status).in_(TOOK_MONEY_STATUSES), Payment.amount_minor), else_=0)
+    sums = session.exec(
+        select(
+            Payment.currency,
+            func.count(),
+            func.coalesce(func.sum(took), 0),
+            func.coalesce(func.sum(Payment.amount_refunded_minor), 0),
+        )
+        .where(*filters)
+        .group_by(Payment.currency)
+        .order_by(Payment.currency)
+    ).all()
+    totals = [
+        CurrencyTotal(
+            currency=currency,
+            count=int(n),
+            paid_minor=int(paid),
+            paid_display=format_money(int(paid), currency),
+            refunded_minor=int(refunded),
+            refunded_display=format_money(int(refunded), currency),
+        )
+        for currency, n, paid, refunded in sums
+    ]
+    return PaymentList(data=rows, count=int(count), totals=totals)
 
 
 def payment_for_admin(session: Session, viewer: User, payment_id: int) -> Payment:
@@ -377,19 +466,33 @@ def parse_refund_amount(text: str | None, currency: str) -> int | None:
 # --- webhooks ---
 
 
+def _event_filters(status: str | None) -> list[Any]:
+    if not status:
+        return []
+    if status not in EVENT_STATUSES:
+        raise ValidationFailed(
+            f"Unknown event status {status!r}; use one of {', '.join(EVENT_STATUSES)}."
+        )
+    return [WebhookEvent.status == status]
+
+
 def list_webhook_events(
-    session: Session, viewer: User, *, status: str | None = None, limit: int = DEFAULT_LIMIT
+    session: Session,
+    viewer: User,
+    *,
+    status: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
 ) -> list[WebhookEventRow]:
     """Stored Stripe events, newest first, optionally only processed / ignored / failed ones."""
     _admin(viewer)
-    query = select(WebhookEvent)
-    if status:
-        if status not in EVENT_STATUSES:
-            raise ValidationFailed(
-                f"Unknown event status {status!r}; use one of {', '.join(EVENT_STATUSES)}."
-            )
-        query = query.where(WebhookEvent.status == status)
-    query = query.order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())
+    query = (
+        select(WebhookEvent)
+        .where(*_event_filters(status))
+        .order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
     return [
         WebhookEventRow(
             id=e.id,
@@ -401,8 +504,24 @@ def list_webhook_events(
             received_at=e.received_at,
             processed_at=e.processed_at,
         )
-        for e in session.exec(query.limit(limit)).all()
+        for e in session.exec(query).all()
     ]
+
+
+def webhook_event_list(
+    session: Session,
+    viewer: User,
+    *,
+    status: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+) -> WebhookEventList:
+    """A page of `list_webhook_events`, with how many events match the filter in all."""
+    rows = list_webhook_events(session, viewer, status=status, limit=limit, offset=offset)
+    count = session.exec(
+        select(func.count()).select_from(WebhookEvent).where(*_event_filters(status))
+    ).one()
+    return WebhookEventList(data=rows, count=int(count))
 
 
 def webhook_status_counts(session: Session, viewer: User) -> dict[str, int]:

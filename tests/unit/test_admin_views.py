@@ -218,6 +218,8 @@ def test_patients_are_refused_everything(session, world, patient):
         lambda: admin_views.payment_detail(session, patient, world["paid"].id),
         lambda: admin_views.payment_for_admin(session, patient, world["paid"].id),
         lambda: admin_views.list_webhook_events(session, patient),
+        lambda: admin_views.payment_list(session, patient),
+        lambda: admin_views.webhook_event_list(session, patient),
         lambda: admin_views.webhook_status_counts(session, patient),
         lambda: admin_views.recent_bookings(session, patient),
     ]
@@ -349,3 +351,31 @@ def test_parse_refund_amount(text, currency, expected):
 def test_parse_refund_amount_refuses(text, currency):
     with pytest.raises(ValidationFailed):
         admin_views.parse_refund_amount(text, currency)
+
+
+def test_payment_list_pages_and_counts_and_totals_all_that_match(session, world, admin):
+    page = admin_views.payment_list(session, admin, limit=1, offset=1)
+    assert ([r.id for r in page.data], page.count) == ([world["flagged"].id], 3)
+    # Per currency, over every matching payment, not only the page; a pending one took nothing.
+    assert page.totals == [
+        admin_views.CurrencyTotal("JPY", 1, 5000, "¥5,000", 5000, "¥5,000"),
+        admin_views.CurrencyTotal("USD", 2, 4500, "$45.00", 1000, "$10.00"),
+    ]
+    pending = admin_views.payment_list(session, admin, status="pending")
+    assert ([r.id for r in pending.data], pending.count) == ([world["pending"].id], 1)
+    assert pending.totals == [admin_views.CurrencyTotal("USD", 1, 0, "$0.00", 0, "$0.00")]
+    past_the_end = admin_views.payment_list(session, admin, flagged_only=True, offset=5)
+    assert (past_the_end.data, past_the_end.count) == ([], 1)
+    none = admin_views.payment_list(session, admin, flagged_only=True, status="pending")
+    assert (none.data, none.count, none.totals) == ([], 0, [])
+    with pytest.raises(ValidationFailed):
+        admin_views.payment_list(session, admin, status="bogus")
+
+
+def test_webhook_event_list_pages_and_counts_all_that_match(session, world, admin):
+    page = admin_views.webhook_event_list(session, admin, limit=2, offset=1)
+    assert ([r.stripe_event_id for r in page.data], page.count) == (["evt_b", "evt_a"], 3)
+    failed = admin_views.webhook_event_list(session, admin, status="failed", offset=1)
+    assert (failed.data, failed.count) == ([], 1)
+    with pytest.raises(ValidationFailed):
+        admin_views.webhook_event_list(session, admin, status="lost")

@@ -69,7 +69,7 @@ def test_admin_lists_a_paid_payment_and_reads_its_detail(
     booking, checkout, payment_id = _paid_booking(api_server, sandbox, patient, doctor_index=3)
     r = _get(api_server, admin_token, "/payments")
     assert r.status_code == 200, r.text
-    [row] = [p for p in r.json() if p["id"] == payment_id]
+    [row] = [p for p in r.json()["data"] if p["id"] == payment_id]
     assert row["bookingId"] == booking["id"]
     assert (row["status"], row["kind"], row["flagged"], row["flagReason"]) == (
         "paid",
@@ -87,14 +87,16 @@ def test_admin_lists_a_paid_payment_and_reads_its_detail(
     assert row["doctorName"] == booking["doctorName"]
     assert row["paidAt"] is not None
     # Newest first: the payment just made leads the list.
-    assert r.json()[0]["id"] == payment_id
-    flagged = _get(api_server, admin_token, "/payments", flagged="true").json()
+    assert r.json()["data"][0]["id"] == payment_id
+    flagged = _get(api_server, admin_token, "/payments", flagged="true").json()["data"]
     assert payment_id not in [p["id"] for p in flagged]
     assert all(p["flagged"] for p in flagged)
-    only_paid = _get(api_server, admin_token, "/payments", status="paid").json()
+    only_paid = _get(api_server, admin_token, "/payments", status="paid").json()["data"]
     assert payment_id in [p["id"] for p in only_paid]
     assert {p["status"] for p in only_paid} == {"paid"}
     bad = _get(api_server, admin_token, "/payments", status="lost")
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "validation_error")
+    bad = _get(api_server, admin_token, "/payments", offset=-1)
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "validation_error")
 
     d = _get(api_server, admin_token, f"/payments/{payment_id}").json()
@@ -111,6 +113,39 @@ def test_admin_lists_a_paid_payment_and_reads_its_detail(
     assert "sk_" not in text and "whsec_" not in text and "_secret_" not in text
     missing = _get(api_server, admin_token, "/payments/999999")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_admin_payments_page_with_count_and_totals_of_all_that_match(
+    api_server, sandbox, admin_token, make_patient
+):
+    booking, _checkout, payment_id = _paid_booking(api_server, sandbox, make_patient(), 2)
+    with Session(api_server.engine) as db:
+        everything = db.exec(select(Payment)).all()
+    first = _get(api_server, admin_token, "/payments", limit=1).json()
+    assert ([p["id"] for p in first["data"]], first["count"]) == ([payment_id], len(everything))
+    second = _get(api_server, admin_token, "/payments", limit=1, offset=1).json()
+    assert len(second["data"]) == 1 and second["data"][0]["id"] != payment_id
+    assert second["count"] == len(everything)
+    took = ("paid", "partially_refunded", "refunded")
+    expected = [
+        {
+            "currency": currency,
+            "count": sum(1 for p in everything if p.currency == currency),
+            "paidMinor": sum(
+                p.amount_minor for p in everything if p.currency == currency and p.status in took
+            ),
+            "refundedMinor": sum(
+                p.amount_refunded_minor for p in everything if p.currency == currency
+            ),
+        }
+        for currency in sorted({p.currency for p in everything})
+    ]
+    totals = [{k: t[k] for k in expected[0]} for t in first["totals"]]
+    assert totals == expected
+    [mine] = [t for t in first["totals"] if t["currency"] == booking["currency"]]
+    assert mine["paidMinor"] >= booking["priceMinor"]
+    past_the_end = _get(api_server, admin_token, "/payments", offset=len(everything)).json()
+    assert (past_the_end["data"], past_the_end["count"]) == ([], len(everything))
 
 
 def test_refunds_show_in_the_detail_including_one_that_fails_later(
@@ -183,7 +218,7 @@ def test_flagged_payment_is_listed_with_its_reason(api_server, sandbox, admin_to
             return p.id if p.status == "refunded" else None
 
     payment_id = wait_for(refunded, timeout=20)
-    flagged = _get(api_server, admin_token, "/payments", flagged="true").json()
+    flagged = _get(api_server, admin_token, "/payments", flagged="true").json()["data"]
     [row] = [p for p in flagged if p["id"] == payment_id]
     assert row["flagged"] is True
     assert row["flagReason"].startswith("Refunded automatically:")
@@ -217,7 +252,7 @@ def test_webhook_events_with_status_attempts_and_error(
         assert r.status_code == 500, r.text
 
     def stored() -> dict | None:
-        rows = _get(api_server, admin_token, "/webhooks").json()
+        rows = _get(api_server, admin_token, "/webhooks").json()["data"]
         return next((e for e in rows if e["stripeEventId"] == completed["id"]), None)
 
     ok = wait_for(stored)
@@ -228,12 +263,15 @@ def test_webhook_events_with_status_attempts_and_error(
         None,
     )
     assert ok["processedAt"] is not None
-    failed = _get(api_server, admin_token, "/webhooks", status="failed").json()
+    failed = _get(api_server, admin_token, "/webhooks", status="failed").json()["data"]
     assert {e["status"] for e in failed} == {"failed"}
     [bad] = [e for e in failed if e["stripeEventId"] == bad_id]
     assert (bad["type"], bad["attempts"], bad["processedAt"]) == ("charge.refunded", 2, None)
     assert bad["error"] == "NotFound: Refund event without a payment intent."
-    processed = _get(api_server, admin_token, "/webhooks", status="processed").json()
+    assert _get(api_server, admin_token, "/webhooks", status="failed").json()["count"] == len(
+        failed
+    )
+    processed = _get(api_server, admin_token, "/webhooks", status="processed").json()["data"]
     assert completed["id"] in [e["stripeEventId"] for e in processed]
     assert bad_id not in [e["stripeEventId"] for e in processed]
     r = _get(api_server, admin_token, "/webhooks", status="lost")

@@ -303,7 +303,7 @@ def test_an_event_for_a_session_stripe_does_not_know_stores_what_happened(
                             "Content-Type": "application/json"})  # fmt: skip
     assert r.status_code == 500, r.text
     rows = httpx.get(f"{api_server.url}/api/v1/admin/webhooks", params={"status": "failed"},
-                     headers=auth(admin_token), timeout=30).json()  # fmt: skip
+                     headers=auth(admin_token), timeout=30).json()["data"]  # fmt: skip
     [row] = [e for e in rows if e["stripeEventId"] == event_id]
     assert row["error"] == (
         "PaymentProviderRejected: Stripe refused checkout.sessions.retrieve: "
