@@ -23,6 +23,7 @@ from efoy_app.domain.auth import require_role
 from efoy_app.domain.bookings import BookingView, booking_view
 from efoy_app.domain.errors import NotFound, ValidationFailed
 from efoy_app.domain.money import format_money, to_minor
+from efoy_app.domain.read_models import build
 from efoy_app.domain.refunds import refundable_minor
 from efoy_app.models import (
     EVENT_FAILED,
@@ -243,25 +244,18 @@ def _payment_query() -> Any:
 
 
 def _row(payment: Payment, booking: Booking, patient: User, doctor_user: User) -> AdminPaymentRow:
-    return AdminPaymentRow(
-        id=payment.id,
+    return build(
+        AdminPaymentRow,
+        payment,
         booking_id=booking.id,
-        kind=payment.kind,
-        status=payment.status,
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
         amount_display=format_money(payment.amount_minor, payment.currency),
         refunded_minor=payment.amount_refunded_minor,
         refunded_display=format_money(payment.amount_refunded_minor, payment.currency),
-        flagged=payment.flagged,
-        flag_reason=payment.flag_reason,
         patient_id=patient.id,
         patient_name=patient.full_name,
         patient_email=patient.email,
         doctor_name=doctor_user.full_name,
         starts_at=booking.starts_at,
-        paid_at=payment.paid_at,
-        created_at=payment.created_at,
     )
 
 
@@ -399,22 +393,12 @@ def _refund_lines(session: Session, payment_id: int) -> list[RefundLine]:
     ).all()
     labels = _user_labels(session, {r.requested_by_user_id for r in rows if r.requested_by_user_id})
     return [
-        RefundLine(
-            id=r.id,
-            stripe_refund_id=r.stripe_refund_id,
-            amount_minor=r.amount_minor,
-            currency=r.currency,
+        build(
+            RefundLine,
+            r,
             amount_display=format_money(r.amount_minor, r.currency),
-            status=r.status,
-            failure_reason=r.failure_reason,
-            reason=r.reason,
-            requested_by_user_id=r.requested_by_user_id,
             requested_by=labels.get(r.requested_by_user_id or 0, SYSTEM_REQUESTER),
-            created_at=r.created_at,
-            updated_at=r.updated_at,
             queued=r.status == REFUND_PENDING and r.stripe_refund_id is None,
-            attempts=r.attempts,
-            last_error=r.last_error,
         )
         for r in rows
     ]

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from efoy_app.domain import audit
 from efoy_app.domain.doctors import get_active_doctor
 from efoy_app.domain.errors import Conflict, NotFound, SlotTaken, ValidationFailed
+from efoy_app.domain.read_models import build
 from efoy_app.domain.scheduling import busy_clause, is_bookable_slot
 from efoy_app.domain.text import clean_text
 from efoy_app.models import (
@@ -248,20 +249,12 @@ def cancel_booking(session: Session, *, booking_id: int, actor: User, reason: st
 
 
 def _view(booking: Booking, doctor: Doctor, doctor_user: User, now: datetime) -> BookingView:
-    return BookingView(
-        id=booking.id,
-        doctor_id=booking.doctor_id,
+    return build(
+        BookingView,
+        booking,
         doctor_name=doctor_user.full_name,
         speciality=doctor.speciality,
-        starts_at=booking.starts_at,
-        ends_at=booking.ends_at,
         status=effective_status(booking, now),
-        reason=booking.reason,
-        price_minor=booking.price_minor,
-        currency=booking.currency,
-        hold_expires_at=booking.hold_expires_at,
-        created_at=booking.created_at,
-        patient_id=booking.patient_id,
     )
 
 

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from efoy_app.domain.errors import NotFound
 from efoy_app.domain.money import format_money
+from efoy_app.domain.read_models import build
 from efoy_app.models import Doctor, User
 
 
@@ -26,16 +27,11 @@ class DoctorView:
 
 
 def doctor_view(doctor: Doctor, user: User) -> DoctorView:
-    return DoctorView(
-        id=doctor.id,
+    return build(
+        DoctorView,
+        doctor,
         full_name=user.full_name,
-        speciality=doctor.speciality,
-        bio=doctor.bio,
-        fee_minor=doctor.fee_minor,
-        currency=doctor.currency,
         fee_display=format_money(doctor.fee_minor, doctor.currency),
-        slot_minutes=doctor.slot_minutes,
-        timezone=doctor.timezone,
     )
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from efoy_app.domain.bookings import get_booking_for
 from efoy_app.domain.errors import NotFound
 from efoy_app.domain.money import format_money
+from efoy_app.domain.read_models import build
 from efoy_app.models import Booking, Doctor, Payment, User
 
 
@@ -71,25 +72,16 @@ def payment_view(db: Session, payment: Payment) -> PaymentView:
     booking = db.get(Booking, payment.booking_id)
     doctor = db.get(Doctor, booking.doctor_id)
     doctor_user = db.get(User, doctor.user_id)
-    return PaymentView(
+    return build(
+        PaymentView,
+        payment,
         payment_id=payment.id,
         booking_id=booking.id,
-        kind=payment.kind,
-        status=payment.status,
         booking_status=booking.status,
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
         amount_display=format_money(payment.amount_minor, payment.currency),
-        amount_refunded_minor=payment.amount_refunded_minor,
-        paid_at=payment.paid_at,
         session_id=payment.stripe_checkout_session_id,
         payment_intent_id=payment.stripe_payment_intent_id,
         charge_id=payment.stripe_charge_id,
-        card_brand=payment.card_brand,
-        card_last4=payment.card_last4,
-        failure_message=payment.failure_message,
-        flagged=payment.flagged,
-        flag_reason=payment.flag_reason,
         doctor_name=doctor_user.full_name,
         starts_at=booking.starts_at,
         patient_id=booking.patient_id,
