@@ -170,11 +170,15 @@ def test_no_sequence_refunds_more_than_paid_or_any_request_twice(
 ) -> None:
     with world(monkeypatch) as (db, fake, payment_id):
         last_ask: tuple[int | None, str] | None = None
-        last_queued = False
+        last_queued: int | None = None  # the refund the last ask left queued
         for op in ops:
             kind = op[0]
             before = len(_rows(db, payment_id))
             if kind in ("ask", "retry"):
+                # A queued refund that Stripe has since refused (failed) may be asked anew.
+                waiting = last_queued is not None and db.get(Refund, last_queued).status != (
+                    REFUND_FAILED
+                )
                 if kind == "ask":
                     _, amount, reason, mode = op
                     last_ask = (amount, reason)
@@ -192,11 +196,11 @@ def test_no_sequence_refunds_more_than_paid_or_any_request_twice(
                         reason=reason,
                         requested_by_user_id=7,
                     )
-                    queued = outcome.queued
+                    queued = outcome.refund.id if outcome.queued else None
                 except DomainError:
                     db.rollback()
-                    queued = False
-                if kind == "retry" and last_queued:
+                    queued = None
+                if kind == "retry" and waiting:
                     # The retry of a refund Stripe did not answer never adds a row.
                     assert len(_rows(db, payment_id)) == before
                 last_queued = queued
