@@ -1,17 +1,22 @@
 """Refund arithmetic under any sequence of refunds, outages, lost answers, retries,
 reconciliation passes, late bank failures and Dashboard refunds (hypothesis).
 
-Stripe is the one thing replaced here, at the gateway seam: the unit tests' in-memory Stripe
-(tests/unit/stripe_double.py) with its idempotency rules (the same key returns the first result;
-an answer can be lost after the work is done; it refuses to refund more than was charged).
-Everything of ours is the real domain code on a real SQLite.
+Stripe is the one thing replaced here: a small in-memory Stripe with its idempotency rules (the
+same key returns the first result; an answer can be lost after the work is done; it refuses to
+refund more than was charged). Everything of ours is the real domain code on a real SQLite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import count
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
+import stripe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.pool import StaticPool
@@ -19,44 +24,82 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from efoy_app.domain import refunds
 from efoy_app.domain.errors import DomainError
-from efoy_app.domain.stripe_gateway import use_client
 from efoy_app.models import PAYMENT_PAID, REFUND_FAILED, Payment, Refund
-from tests.unit.stripe_double import StripeDouble
 
 PAID = 10_000
+PI = "pi_property"
 
 
-def set_mode(fake: StripeDouble, mode: str) -> None:
-    """ok | down (nothing done) | lost (refunds are made, their answers lost)."""
-    fake.offline = mode == "down"
-    fake.losing = {"refunds.create"} if mode == "lost" else set()
+@dataclass
+class FakeStripe:
+    """Stripe's refunds as far as the ledger can tell: idempotent keys, lost answers, a cap."""
+
+    mode: str = "ok"  # ok | down (nothing done) | lost (done, answer lost)
+    made: list[dict[str, Any]] = field(default_factory=list)
+    by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ids: Iterator[int] = field(default_factory=lambda: count(1))
+
+    def refunded(self) -> int:
+        return sum(r["amount"] for r in self.made if r["status"] == "succeeded")
+
+    def create(self, params: dict[str, Any], options: dict[str, Any] | None = None) -> dict:
+        key = (options or {}).get("idempotency_key")
+        if self.mode == "down":
+            raise stripe.APIConnectionError("Stripe is down")
+        if key in self.by_key:
+            result = self.by_key[key]
+        else:
+            amount = params.get("amount") or PAID - self.refunded()
+            if amount > PAID - self.refunded():
+                raise stripe.InvalidRequestError(
+                    "Refund amount is greater than unrefunded amount on charge.",
+                    param="amount",
+                    code="amount_too_large",
+                )
+            result = {
+                "id": f"re_{next(self.ids)}",
+                "object": "refund",
+                "amount": amount,
+                "currency": "usd",
+                "status": "succeeded",
+                "payment_intent": PI,
+                "metadata": dict(params.get("metadata") or {}),
+            }
+            self.made.append(result)
+            if key:
+                self.by_key[key] = result
+        if self.mode == "lost":
+            raise stripe.APIConnectionError("The answer was lost")
+        return dict(result)
+
+    def list(self, params: dict[str, Any]) -> SimpleNamespace:
+        if self.mode == "down":
+            raise stripe.APIConnectionError("Stripe is down")
+        return SimpleNamespace(data=[dict(r) for r in self.made])
 
 
 @contextmanager
-def world() -> Iterator[tuple[Session, StripeDouble, int]]:
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Session, FakeStripe, int]]:
     engine = create_engine(
         "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
     )
     SQLModel.metadata.create_all(engine)
-    fake = StripeDouble()
-    pi = fake.charged_intent(PAID)
-    with use_client(fake), Session(engine, expire_on_commit=False) as db:
+    fake = FakeStripe()
+    client = SimpleNamespace(v1=SimpleNamespace(refunds=fake))
+    monkeypatch.setattr(refunds, "get_stripe", lambda: client)
+    with Session(engine, expire_on_commit=False) as db:
         payment = Payment(
             booking_id=1,
             kind="checkout",
             amount_minor=PAID,
             currency="USD",
             status=PAYMENT_PAID,
-            stripe_payment_intent_id=pi["id"],
+            stripe_payment_intent_id=PI,
         )
         db.add(payment)
         db.commit()
         yield db, fake, payment.id
     engine.dispose()
-
-
-def refunded(fake: StripeDouble) -> int:
-    return sum(r["amount"] for r in fake.refunds if r["status"] == "succeeded")
 
 
 MODES = st.sampled_from(["ok", "ok", "down", "lost"])
@@ -79,11 +122,11 @@ def _rows(db: Session, payment_id: int) -> list[Refund]:
     return list(db.exec(select(Refund).where(Refund.payment_id == payment_id)).all())
 
 
-def _sync(db: Session, fake: StripeDouble, payment_id: int) -> None:
+def _sync(db: Session, fake: FakeStripe, payment_id: int) -> None:
     """What the refund webhooks do: apply everything Stripe knows for the payment."""
     db.rollback()
     payment = db.get(Payment, payment_id)
-    refunds.sync_refunds(db, payment, [dict(r) for r in fake.refunds], actor="stripe:evt")
+    refunds.sync_refunds(db, payment, [dict(r) for r in fake.made], actor="stripe:evt")
     db.commit()
 
 
@@ -97,7 +140,7 @@ def _submit(db: Session, refund_id: int) -> bool | None:
         return None
 
 
-def _check(db: Session, fake: StripeDouble, payment_id: int) -> None:
+def _check(db: Session, fake: FakeStripe, payment_id: int) -> None:
     rows = _rows(db, payment_id)
     accepted = [r for r in rows if r.status in refunds.RESERVING and r.stripe_refund_id]
     assert sum(r.amount_minor for r in accepted) <= PAID
@@ -105,11 +148,11 @@ def _check(db: Session, fake: StripeDouble, payment_id: int) -> None:
         # Only our own requests: what they reserve never exceeds the payment. (A Dashboard
         # refund made while one of ours is queued can: Stripe then refuses ours, see below.)
         assert sum(r.amount_minor for r in rows if r.status in refunds.RESERVING) <= PAID
-    assert refunded(fake) <= PAID
+    assert fake.refunded() <= PAID
     payment = db.get(Payment, payment_id)
     assert 0 <= payment.amount_refunded_minor <= PAID
     # Every ledger row is at most one refund at Stripe: no row is ever paid twice.
-    keys = [r["metadata"].get("efoy_refund_key") for r in fake.refunds]
+    keys = [r["metadata"].get("efoy_refund_key") for r in fake.made]
     ours = [k for k in keys if k]
     assert len(ours) == len(set(ours))
     assert len(ours) <= len(rows)
@@ -123,9 +166,9 @@ def _check(db: Session, fake: StripeDouble, payment_id: int) -> None:
 )
 @given(ops=OPS)
 def test_no_sequence_refunds_more_than_paid_or_any_request_twice(
-    ops: list[tuple],
+    monkeypatch: pytest.MonkeyPatch, ops: list[tuple]
 ) -> None:
-    with world() as (db, fake, payment_id):
+    with world(monkeypatch) as (db, fake, payment_id):
         last_ask: tuple[int | None, str] | None = None
         last_queued = False
         for op in ops:
@@ -140,7 +183,7 @@ def test_no_sequence_refunds_more_than_paid_or_any_request_twice(
                 else:
                     _, mode = op
                     amount, reason = last_ask
-                set_mode(fake, mode)
+                fake.mode = mode
                 try:
                     outcome = refunds.refund_payment(
                         db,
@@ -158,29 +201,29 @@ def test_no_sequence_refunds_more_than_paid_or_any_request_twice(
                     assert len(_rows(db, payment_id)) == before
                 last_queued = queued
             elif kind == "reconcile":
-                set_mode(fake, op[1])
+                fake.mode = op[1]
                 for row in _rows(db, payment_id):
                     if row.status == "pending" and row.stripe_refund_id is None:
                         _submit(db, row.id)
             elif kind == "webhooks":
-                set_mode(fake, "ok")
+                fake.mode = "ok"
                 _sync(db, fake, payment_id)
             elif kind == "bank_fails":
-                done = [r for r in fake.refunds if r["status"] == "succeeded"]
+                done = [r for r in fake.made if r["status"] == "succeeded"]
                 if done:
                     done[op[1] % len(done)]["status"] = REFUND_FAILED
                     _sync(db, fake, payment_id)
-            elif kind == "dashboard" and op[1] <= PAID - refunded(fake):
-                set_mode(fake, "ok")
-                fake.dashboard_refund(next(iter(fake.intents)), op[1])
+            elif kind == "dashboard" and op[1] <= PAID - fake.refunded():
+                fake.mode = "ok"
+                fake.create({"amount": op[1]})
             _check(db, fake, payment_id)
         # Once Stripe answers again and every event has arrived, the books agree exactly.
-        set_mode(fake, "ok")
+        fake.mode = "ok"
         for row in _rows(db, payment_id):
             if row.status == "pending" and row.stripe_refund_id is None:
                 assert _submit(db, row.id) is not True  # sent, or refused: never still queued
         _sync(db, fake, payment_id)
         _check(db, fake, payment_id)
         rows = _rows(db, payment_id)
-        assert sum(r.amount_minor for r in rows if r.status == "succeeded") == refunded(fake)
-        assert db.get(Payment, payment_id).amount_refunded_minor == refunded(fake)
+        assert sum(r.amount_minor for r in rows if r.status == "succeeded") == fake.refunded()
+        assert db.get(Payment, payment_id).amount_refunded_minor == fake.refunded()
