@@ -3,12 +3,17 @@
 Every call goes through `call()`, which logs one line (operation, ids, outcome, duration) and
 maps connection trouble, rate limits and Stripe 5xx to `PaymentProviderUnavailable`, so pages and
 the API can say "try again" without knowing Stripe's exception classes.
+
+`get_stripe()` is also the seam the unit tests use: `with use_client(double):` makes every domain
+module's `get_stripe()` return the double, so the rules run without a network and without
+patching each module.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -57,8 +62,12 @@ REFUSED_CHARGE = (
 )
 
 
+# The client `use_client` supplied, if any; None means the configured one.
+_client_override: Any = None
+
+
 @lru_cache
-def get_stripe() -> stripe.StripeClient:
+def _configured_client() -> stripe.StripeClient:
     """The process-wide client; `STRIPE_API_BASE` points it at the sandbox."""
     settings = get_settings()
     if settings.stripe_secret_key is None:
@@ -74,6 +83,29 @@ def get_stripe() -> stripe.StripeClient:
         ),
         **kwargs,
     )
+
+
+def get_stripe() -> stripe.StripeClient:
+    """The client every call goes through: the one `use_client` supplied, else the configured
+    one (built once; `get_stripe.cache_clear()` rebuilds it after the settings change)."""
+    if _client_override is not None:
+        return _client_override
+    return _configured_client()
+
+
+get_stripe.cache_clear = _configured_client.cache_clear  # type: ignore[attr-defined]
+
+
+@contextmanager
+def use_client(client: Any) -> Iterator[Any]:
+    """Make `get_stripe()` return `client` (a test's Stripe double) until the block ends, in every
+    thread; blocks nest, and the previous client comes back on exit."""
+    global _client_override
+    previous, _client_override = _client_override, client
+    try:
+        yield client
+    finally:
+        _client_override = previous
 
 
 def call(op: str, fn: Callable[[], T], *, passthrough_invalid: bool = False, **ids: Any) -> T:

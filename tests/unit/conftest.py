@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from efoy_app.db import make_engine
+from efoy_app.db import get_engine, make_engine
+from efoy_app.domain.stripe_gateway import use_client
 from efoy_app.models import ROLE_ADMIN, ROLE_DOCTOR, ROLE_PATIENT, Doctor, User, WorkingHours
 from efoy_app.settings import get_settings
+from tests.unit.stripe_double import StripeDouble
 
 WEEKDAY_HOURS = [(d, time(9), time(12)) for d in range(5)] + [
     (d, time(13), time(17)) for d in range(5)
@@ -107,3 +109,24 @@ def other_patient(session: Session) -> User:
 @pytest.fixture
 def admin(session: Session) -> User:
     return add_user(session, email="root@example.com", role=ROLE_ADMIN)
+
+
+@pytest.fixture
+def stripe_double() -> Iterator[StripeDouble]:
+    """An in-memory Stripe behind `get_stripe()` for every domain module, for this test only."""
+    double = StripeDouble()
+    with use_client(double):
+        yield double
+
+
+@pytest.fixture
+def app_engine(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """`get_engine()` on this test's database, for the code that opens its own sessions
+    (webhook processing, reconciliation). The test's own `session` must have no transaction
+    open while that code runs: SQLite's BEGIN IMMEDIATE would make it wait."""
+    monkeypatch.setenv("REFLEX_DB_URL", engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield get_engine()
+    get_engine().dispose()
+    get_engine.cache_clear()
