@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session, select
 
-from efoy_app.domain import bookings, payments
+from efoy_app.domain import bookings, payment_fulfil, payment_start
 from efoy_app.models import AuditLog, Booking, Doctor, Payment, Refund, User, utcnow
 from tests.unit.stripe_double import StripeDouble
 
@@ -38,9 +38,9 @@ def paid_by_checkout(
 ) -> tuple[Booking, Payment]:
     """A booking paid on the hosted page and fulfilled: confirmed, its payment paid."""
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     stripe.pay_session(start.session_id)
-    payment = payments.fulfill_checkout(session, start.session_id)
+    payment = payment_fulfil.fulfill_checkout(session, start.session_id)
     return booking, payment
 
 

@@ -14,7 +14,7 @@ import pytest
 import stripe
 from sqlmodel import select
 
-from efoy_app.domain import bookings, payments
+from efoy_app.domain import bookings, payment_close, payment_fulfil, payment_start
 from efoy_app.domain.errors import Conflict, PaymentFailed, PaymentProviderUnavailable
 from efoy_app.domain.stripe_gateway import PaymentProviderRejected
 from efoy_app.models import Booking, OutboxEmail, Payment, utcnow
@@ -47,8 +47,8 @@ def test_the_amount_charged_is_the_price_held_not_todays_fee(
     session.add(doctor)
     session.commit()
 
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
-    intent = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
+    intent = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
 
     session_at_stripe = stripe_double.sessions[start.session_id]
     assert session_at_stripe["amount_total"] == FEE
@@ -76,8 +76,8 @@ def test_a_client_amount_that_differs_from_the_price_is_refused(
     session, stripe_double, doctor, patient, sent
 ) -> None:
     booking = hold(session, doctor, patient)
-    for start in (payments.start_checkout, payments.start_card_payment):
-        with pytest.raises(payments.AmountMismatch) as refused:
+    for start in (payment_start.start_checkout, payment_start.start_card_payment):
+        with pytest.raises(payment_start.AmountMismatch) as refused:
             start(session, booking_id=booking.id, user=patient, **sent)
         assert (refused.value.http_status, refused.value.code) == (400, "amount_mismatch")
     assert payment_rows(session, booking.id) == []
@@ -88,7 +88,7 @@ def test_a_client_amount_equal_to_the_price_is_accepted(
     session, stripe_double, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(
+    start = payment_start.start_checkout(
         session, booking_id=booking.id, user=patient, amount="45.00", currency="usd"
     )
     assert stripe_double.sessions[start.session_id]["amount_total"] == FEE
@@ -96,8 +96,8 @@ def test_a_client_amount_equal_to_the_price_is_accepted(
 
 def test_the_open_checkout_session_is_reused(session, stripe_double, doctor, patient) -> None:
     booking = hold(session, doctor, patient)
-    first = payments.start_checkout(session, booking_id=booking.id, user=patient)
-    again = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    first = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
+    again = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
 
     assert (first.reused, again.reused) == (False, True)
     assert (again.payment_id, again.session_id, again.url) == (
@@ -114,19 +114,19 @@ def test_the_open_checkout_session_is_reused(session, stripe_double, doctor, pat
 
 def test_the_creation_key_is_the_payment_rows_own(session, stripe_double, doctor, patient) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     payment = fresh(session, Payment, start.payment_id)
     [(_, _, key)] = stripe_double.calls_to("checkout.sessions.create")
-    assert key == payments.idempotency_key("checkout", payment)
+    assert key == payment_start.idempotency_key("checkout", payment)
 
 
 def test_switching_method_closes_the_other_one_at_stripe(
     session, stripe_double, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    checkout = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    checkout = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
 
-    card = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    card = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     assert stripe_double.sessions[checkout.session_id]["status"] == "expired"
     by_id = {p.id: p for p in payment_rows(session, booking.id)}
     assert (by_id[checkout.payment_id].status, by_id[card.payment_id].status) == (
@@ -134,7 +134,7 @@ def test_switching_method_closes_the_other_one_at_stripe(
         "pending",
     )
 
-    back = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    back = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     assert stripe_double.intents[card.payment_intent_id]["status"] == "canceled"
     assert back.payment_id not in (checkout.payment_id, card.payment_id)
     assert back.session_id != checkout.session_id
@@ -150,11 +150,11 @@ def test_a_payment_that_went_through_while_switching_confirms_and_refuses_the_sw
     session, stripe_double, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    checkout = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    checkout = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     stripe_double.pay_session(checkout.session_id)  # paid; its webhook has not come yet
 
-    with pytest.raises(payments.AlreadyPaid):
-        payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    with pytest.raises(payment_start.AlreadyPaid):
+        payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     assert fresh(session, Payment, checkout.payment_id).status == "paid"
     assert fresh(session, Booking, booking.id).status == "confirmed"
     assert stripe_double.calls_to("payment_intents.create") == []
@@ -163,8 +163,8 @@ def test_a_payment_that_went_through_while_switching_confirms_and_refuses_the_sw
 def test_a_paid_booking_refuses_a_second_payment(session, stripe_double, doctor, patient) -> None:
     booking, _ = paid_by_checkout(session, stripe_double, doctor, patient)
     calls = len(stripe_double.calls)
-    for start in (payments.start_checkout, payments.start_card_payment):
-        with pytest.raises(payments.AlreadyPaid) as refused:
+    for start in (payment_start.start_checkout, payment_start.start_card_payment):
+        with pytest.raises(payment_start.AlreadyPaid) as refused:
             start(session, booking_id=booking.id, user=patient)
         assert (refused.value.http_status, refused.value.code) == (409, "already_paid")
     assert len(stripe_double.calls) == calls
@@ -173,8 +173,8 @@ def test_a_paid_booking_refuses_a_second_payment(session, stripe_double, doctor,
 
 def test_a_lapsed_hold_refuses_payment(session, stripe_double, doctor, patient) -> None:
     booking = hold(session, doctor, patient, now=utcnow() - timedelta(minutes=31))
-    with pytest.raises(payments.HoldLapsed) as refused:
-        payments.start_checkout(session, booking_id=booking.id, user=patient)
+    with pytest.raises(payment_start.HoldLapsed) as refused:
+        payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     assert (refused.value.http_status, refused.value.code) == (409, "hold_expired")
     assert payment_rows(session, booking.id) == []
     assert stripe_double.calls == []
@@ -182,9 +182,9 @@ def test_a_lapsed_hold_refuses_payment(session, stripe_double, doctor, patient) 
 
 def test_a_cancelled_booking_refuses_payment(session, stripe_double, doctor, patient) -> None:
     booking = hold(session, doctor, patient)
-    payments.cancel_held_booking(session, booking_id=booking.id, actor=patient)
+    payment_close.cancel_held_booking(session, booking_id=booking.id, actor=patient)
     with pytest.raises(Conflict) as refused:
-        payments.start_card_payment(session, booking_id=booking.id, user=patient)
+        payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     assert refused.value.code == "conflict"
     assert stripe_double.calls == []
 
@@ -202,7 +202,11 @@ def test_a_stripe_failure_leaves_no_payment_row_and_a_retry_starts_clean(
     session, stripe_double, doctor, patient, op, error, raised
 ) -> None:
     raised = raised or PaymentProviderRejected
-    start = payments.start_checkout if op.startswith("checkout") else payments.start_card_payment
+    start = (
+        payment_start.start_checkout
+        if op.startswith("checkout")
+        else payment_start.start_card_payment
+    )
     booking = hold(session, doctor, patient)
     stripe_double.fail(op, error)
 
@@ -221,12 +225,12 @@ def test_a_declined_card_is_retried_on_the_same_payment_intent(
     session, stripe_double, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    first = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    first = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     stripe_double.decline_intent(first.payment_intent_id)
-    failed = payments.fulfill_payment_intent(session, first.payment_intent_id)
+    failed = payment_fulfil.fulfill_payment_intent(session, first.payment_intent_id)
     assert (failed.status, failed.failure_code) == ("failed", "insufficient_funds")
 
-    again = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    again = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     assert (again.payment_id, again.payment_intent_id) == (
         first.payment_id,
         first.payment_intent_id,
@@ -243,11 +247,11 @@ def test_fulfilment_confirms_once_however_often_it_runs(
     session, stripe_double, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     stripe_double.pay_session(start.session_id)
 
-    first = payments.fulfill_checkout(session, start.session_id)
-    second = payments.fulfill_checkout(session, start.session_id)
+    first = payment_fulfil.fulfill_checkout(session, start.session_id)
+    second = payment_fulfil.fulfill_checkout(session, start.session_id)
 
     assert first.id == second.id == start.payment_id
     assert (second.status, second.card_brand, second.card_last4) == ("paid", "visa", "4242")
@@ -264,11 +268,11 @@ def test_a_card_payment_is_fulfilled_from_the_payment_intent(
     session, stripe_double, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    card = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    card = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     stripe_double.pay_intent(card.payment_intent_id)
 
     for _ in range(2):
-        payment = payments.fulfill_payment_intent(session, card.payment_intent_id)
+        payment = payment_fulfil.fulfill_payment_intent(session, card.payment_intent_id)
     charge = stripe_double.intents[card.payment_intent_id]["latest_charge"]
     assert (payment.status, payment.stripe_charge_id) == ("paid", charge)
     assert status_moves(session, "booking", booking.id) == [("held", "confirmed")]
@@ -281,10 +285,10 @@ def test_a_checkout_paid_for_another_amount_is_flagged_not_confirmed(
     session, stripe_double, doctor, patient, reported
 ) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     stripe_double.pay_session(start.session_id, **reported)
 
-    payment = payments.fulfill_checkout(session, start.session_id)
+    payment = payment_fulfil.fulfill_checkout(session, start.session_id)
     assert (payment.status, payment.flagged) == ("pending", True)
     assert "differs" in payment.flag_reason
     assert fresh(session, Booking, booking.id).status == "held"
@@ -296,11 +300,11 @@ def test_a_card_payment_for_another_amount_is_flagged_not_confirmed(
     session, stripe_double, doctor, patient, reported
 ) -> None:
     booking = hold(session, doctor, patient)
-    card = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    card = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     stripe_double.pay_intent(card.payment_intent_id, **reported)
 
-    payment = payments.fulfill_payment_intent(session, card.payment_intent_id)
-    payment = payments.fulfill_payment_intent(session, card.payment_intent_id)
+    payment = payment_fulfil.fulfill_payment_intent(session, card.payment_intent_id)
+    payment = payment_fulfil.fulfill_payment_intent(session, card.payment_intent_id)
     assert (payment.status, payment.flagged) == ("pending", True)
     assert payment.flag_reason.endswith(f"expected {FEE} USD; not confirmed.")
     assert fresh(session, Booking, booking.id).status == "held"
@@ -312,14 +316,14 @@ def test_a_late_payment_on_a_retaken_slot_is_refunded_and_flagged(
     session, stripe_double, doctor, patient, other_patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     # The hold (and the session's life) lapse; someone else takes the slot; then the money lands.
     later = utcnow() + timedelta(minutes=45)
     taken = hold(session, doctor, other_patient, starts_at=booking.starts_at, now=later)
     assert fresh(session, Booking, booking.id).status == "expired"
     stripe_double.pay_session(start.session_id)
 
-    payment = payments.fulfill_checkout(session, start.session_id)
+    payment = payment_fulfil.fulfill_checkout(session, start.session_id)
 
     assert payment.status == "refunded" and payment.flagged
     assert payment.flag_reason.startswith("Refunded automatically: The payment arrived after")
@@ -341,20 +345,20 @@ def test_a_late_payment_on_a_retaken_slot_is_refunded_and_flagged(
     [email] = session.exec(select(OutboxEmail)).all()
     assert email.to_address == patient.email and "refunded" in email.subject
 
-    payments.fulfill_checkout(session, start.session_id)  # again: nothing more is refunded
+    payment_fulfil.fulfill_checkout(session, start.session_id)  # again: nothing more is refunded
     assert len(stripe_double.refunds) == 1 and len(refund_rows(session, payment.id)) == 1
 
 
 def test_a_late_payment_on_a_free_slot_confirms(session, stripe_double, doctor, patient) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     # The hold expiry marks it expired; nobody takes the slot.
     assert bookings.expire_lapsed_holds(session, now=utcnow() + timedelta(minutes=45)) == [
         booking.id
     ]
     stripe_double.pay_session(start.session_id)
 
-    payment = payments.fulfill_checkout(session, start.session_id)
+    payment = payment_fulfil.fulfill_checkout(session, start.session_id)
     assert (payment.status, payment.flagged) == ("paid", False)
     assert fresh(session, Booking, booking.id).status == "confirmed"
     assert stripe_double.refunds == []

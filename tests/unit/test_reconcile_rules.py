@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from efoy_app.domain import payments, reconcile, refunds
+from efoy_app.domain import payment_start, reconcile, refunds
 from efoy_app.models import Booking, Payment, utcnow
 from tests.unit.payment_setup import fresh, hold, paid_by_checkout, refund_rows
 
@@ -39,10 +39,10 @@ def test_a_payment_whose_webhook_was_dropped_is_fulfilled(
 ) -> None:
     booking = hold(session, doctor, patient)
     if kind == "checkout":
-        start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+        start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
         stripe_double.pay_session(start.session_id)
     else:
-        start = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+        start = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
         stripe_double.pay_intent(start.payment_intent_id)
 
     assert reconcile_at(session, utcnow()).fulfilled == 0  # within the grace: the webhook may come
@@ -61,10 +61,10 @@ def test_a_lapsed_hold_is_closed_at_stripe_and_released(
 ) -> None:
     booking = hold(session, doctor, patient)
     if kind == "checkout":
-        start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+        start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
         at_stripe, close_op = stripe_double.sessions[start.session_id], "checkout.sessions.expire"
     else:
-        start = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+        start = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
         at_stripe = stripe_double.intents[start.payment_intent_id]
         close_op = "payment_intents.cancel"
 
@@ -86,7 +86,7 @@ def test_a_payment_that_slipped_in_before_the_hold_lapsed_still_confirms(
     session, app_engine, stripe_double, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     stripe_double.pay_session(start.session_id)
 
     report = reconcile_at(session, utcnow() + timedelta(hours=1))

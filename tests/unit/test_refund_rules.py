@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from efoy_app.domain import payments, refunds
+from efoy_app.domain import payment_start, refunds
 from efoy_app.domain.errors import Conflict, ValidationFailed
 from efoy_app.models import Payment
 from tests.unit.payment_setup import fresh, hold, paid_by_checkout, refund_rows
@@ -203,7 +203,7 @@ def test_a_refund_must_be_more_than_zero(session, stripe_double, paid, admin, am
 
 def test_only_a_paid_payment_is_refunded(session, stripe_double, doctor, patient, admin) -> None:
     booking = hold(session, doctor, patient)
-    start = payments.start_checkout(session, booking_id=booking.id, user=patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
     with pytest.raises(Conflict):
         ask(session, fresh(session, Payment, start.payment_id), admin, 1000)
     assert refund_rows(session, start.payment_id) == []

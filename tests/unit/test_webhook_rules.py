@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from efoy_app.domain import payments, refunds, webhooks
+from efoy_app.domain import payment_start, refunds, webhooks
 from efoy_app.domain.redaction import REDACTED
 from efoy_app.models import Booking, Payment, WebhookEvent
 from tests.unit.payment_setup import (
@@ -57,7 +57,7 @@ def stored(session, evt: dict[str, Any]) -> WebhookEvent:
 @pytest.fixture
 def started(session, app_engine, stripe_double, doctor, patient):
     booking = hold(session, doctor, patient)
-    return booking, payments.start_checkout(session, booking_id=booking.id, user=patient)
+    return booking, payment_start.start_checkout(session, booking_id=booking.id, user=patient)
 
 
 def test_a_completed_checkout_confirms_and_its_duplicate_is_a_no_op(
@@ -222,7 +222,7 @@ def test_a_refund_that_fails_at_the_bank_gives_the_amount_back(
 
 def test_no_client_secret_is_stored(session, stripe_double, app_engine, doctor, patient) -> None:
     booking = hold(session, doctor, patient)
-    card = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    card = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     secret = card.client_secret
     pi = dict(stripe_double.pay_intent(card.payment_intent_id))
     pi["next_action"] = {
@@ -250,7 +250,7 @@ def test_a_failed_event_is_stored_without_its_client_secret(
     session, stripe_double, app_engine, doctor, patient
 ) -> None:
     booking = hold(session, doctor, patient)
-    card = payments.start_card_payment(session, booking_id=booking.id, user=patient)
+    card = payment_start.start_card_payment(session, booking_id=booking.id, user=patient)
     stripe_double.offline = True
     failed = event("payment_intent.payment_failed", stripe_double.intents[card.payment_intent_id])
 
