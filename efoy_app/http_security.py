@@ -25,6 +25,7 @@ from collections.abc import Callable
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from efoy_app import routes
 from efoy_app.api.errors import send_error
 from efoy_app.settings import Settings, get_settings
 from efoy_app.state.payment import payment_element_enabled
@@ -39,7 +40,7 @@ DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
 _INLINE_SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
 _SRC_ATTR = re.compile(rb"\bsrc\s*=", re.I)
 # Requests for these never get HTML back; everything else may be a page.
-_NOT_PAGES = ("/api/", "/_event", "/assets/", "/ping", "/_health")
+_NOT_PAGES = (routes.API_AREA, "/_event", "/assets/", "/ping", "/_health")
 _OURS = {
     b"x-content-type-options",
     b"x-frame-options",

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from efoy_app import routes
 from efoy_app.db import private_sqlite_file
 from efoy_app.demo_secrets import (
     DEMO_ENV_NAME,
@@ -193,7 +194,7 @@ def start_sandbox(
             sys.executable, "-m", "stripe_sandbox",
             "--port", str(sandbox_port),
             "--state", str(var_dir / "sandbox.db"),
-            "--webhook", f"http://127.0.0.1:{app_port}/api/v1/payment/webhook",
+            "--webhook", f"http://127.0.0.1:{app_port}{routes.API_WEBHOOK}",
             "--parent-pid", str(os.getpid()),
         ],
         cwd=ROOT,

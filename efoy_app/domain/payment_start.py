@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from efoy_app import routes
 from efoy_app.domain import audit, payment_close
 from efoy_app.domain.bookings import get_booking_for
 from efoy_app.domain.errors import Conflict, DomainError
@@ -345,8 +346,8 @@ def start_checkout(
                 },
             }
         ],
-        "success_url": f"{base}/payment/success?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": f"{base}/payment/cancel?booking_id={booking.id}",
+        "success_url": f"{base}{routes.PAYMENT_SUCCESS}?session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{base}{routes.PAYMENT_CANCEL}?booking_id={booking.id}",
         "client_reference_id": str(booking.id),
         "customer_email": patient.email if patient else None,
         "expires_at": int(payment.expires_at.timestamp()),
