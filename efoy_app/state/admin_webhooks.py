@@ -13,6 +13,7 @@ from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
+from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import row_from
 from efoy_app.state.statuses import look
 
@@ -56,14 +57,12 @@ def _load(user: SessionUser, status: str) -> Loaded:
         )
 
 
-class AdminWebhooksState(AuthState):
+class AdminWebhooksState(AuthState, PageStatus):
     """State of /admin/webhooks; the role is checked against the database on every load."""
 
     events: list[WebhookEntry] = []
     counts: dict[str, int] = {}
     status_filter: str = ALL
-    forbidden: bool = False
-    loaded: bool = False
 
     @rx.var
     def filter_choices(self) -> list[list[str]]:

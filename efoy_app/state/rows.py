@@ -16,6 +16,15 @@ from efoy_app.state.display import moment_label
 Row = TypeVar("Row")
 
 
+@dataclasses.dataclass
+class StatusBadge:
+    """A status as its badge shows it: the code, its words and colour (`statuses.look`)."""
+
+    status: str = ""
+    status_label: str = ""
+    status_color: str = "gray"
+
+
 def row_from(cls: type[Row], *sources: object, tz: str, **display: Any) -> Row:
     """A `cls` from `sources` (the first that has a field by that name wins) and `display`.
 
