@@ -26,7 +26,7 @@ from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import card_label, when_label
 from efoy_app.state.page_status import PageStatus
-from efoy_app.state.rows import StatusBadge, row_from
+from efoy_app.state.rows import ColoredStatus, StatusBadge, row_from
 from efoy_app.state.statuses import look
 
 
@@ -68,11 +68,9 @@ class PaymentFacts(PaymentLine):
 
 
 @dataclasses.dataclass
-class RefundEntry:
+class RefundEntry(ColoredStatus):
     id: int = 0
     amount: str = ""
-    status: str = ""
-    status_color: str = "gray"
     failure_reason: str = ""
     reason: str = ""
     requested_by: str = ""

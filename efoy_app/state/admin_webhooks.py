@@ -14,7 +14,7 @@ from efoy_app.domain.errors import Forbidden
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.page_status import PageStatus
-from efoy_app.state.rows import row_from
+from efoy_app.state.rows import ColoredStatus, row_from
 from efoy_app.state.statuses import look
 
 ALL = "all"
@@ -22,12 +22,10 @@ FILTERS = (ALL, *admin_views.EVENT_STATUSES)
 
 
 @dataclasses.dataclass
-class WebhookEntry:
+class WebhookEntry(ColoredStatus):
     id: int = 0
     stripe_event_id: str = ""
     type: str = ""
-    status: str = ""
-    status_color: str = "gray"
     attempts: int = 0
     error: str = ""
     received_at: str = ""

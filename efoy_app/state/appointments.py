@@ -25,7 +25,7 @@ from efoy_app.state.statuses import look
 
 @dataclasses.dataclass
 class BookingLine:
-    """What every list of bookings and the payment page say of a booking: with whom, when, price."""
+    """What a booking's row and its payment page both say of it: with whom, when, at what price."""
 
     doctor_name: str = ""
     speciality: str = ""

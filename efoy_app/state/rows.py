@@ -17,12 +17,18 @@ Row = TypeVar("Row")
 
 
 @dataclasses.dataclass
-class StatusBadge:
-    """A status as its badge shows it: the code, its words and colour (`statuses.look`)."""
+class ColoredStatus:
+    """A status and the colour of its badge (`statuses.look`)."""
 
     status: str = ""
-    status_label: str = ""
     status_color: str = "gray"
+
+
+@dataclasses.dataclass
+class StatusBadge(ColoredStatus):
+    """A status with its words as well as its colour."""
+
+    status_label: str = ""
 
 
 def row_from(cls: type[Row], *sources: object, tz: str, **display: Any) -> Row:
