@@ -18,9 +18,11 @@ from efoy_app.db import session_scope
 from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
 from efoy_app.state import statuses
+from efoy_app.state.admin_payment import PaymentLine
 from efoy_app.state.appointments import BookingRow
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
+from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import row_from
 from efoy_app.state.statuses import look
 
@@ -36,24 +38,10 @@ class AdminBookingRow:
 
 
 @dataclasses.dataclass
-class AdminPaymentListRow:
+class AdminPaymentListRow(PaymentLine):
     """One payment as the admin table shows it."""
 
-    id: int = 0
-    booking_id: int = 0
-    patient_name: str = ""
-    patient_email: str = ""
-    doctor_name: str = ""
-    appointment: str = ""
-    amount: str = ""
-    refunded: str = ""
     has_refunds: bool = False
-    status: str = ""
-    status_label: str = ""
-    status_color: str = "gray"
-    flagged: bool = False
-    flag_reason: str = ""
-    created_at: str = ""
     href: str = ""
 
     @classmethod
@@ -93,15 +81,13 @@ def _payments(user: SessionUser, flagged_only: bool) -> list[AdminPaymentListRow
         return [AdminPaymentListRow.of(r, admin.timezone) for r in rows]
 
 
-class AdminState(AuthState):
+class AdminState(AuthState, PageStatus):
     """State of /admin; the role is checked against the database on every load and filter."""
 
     rows: list[AdminBookingRow] = []
     payments: list[AdminPaymentListRow] = []
     flagged_only: bool = False
     tab: str = "bookings"
-    forbidden: bool = False
-    loaded: bool = False
 
     @rx.var
     def status_counts(self) -> dict[str, int]:

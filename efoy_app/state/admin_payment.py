@@ -25,50 +25,52 @@ from efoy_app.models import ROLE_ADMIN
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import card_label, when_label
-from efoy_app.state.rows import row_from
+from efoy_app.state.page_status import PageStatus
+from efoy_app.state.rows import ColoredStatus, StatusBadge, row_from
 from efoy_app.state.statuses import look
 
 
 @dataclasses.dataclass
-class PaymentFacts:
-    """One payment as its admin page shows it (Stripe ids yes, secrets never)."""
+class PaymentLine(StatusBadge):
+    """What the admin's payments list and a payment's admin page both say of a payment."""
 
     id: int = 0
-    status: str = ""
-    status_label: str = ""
-    status_color: str = "gray"
-    kind: str = ""
-    currency: str = ""
+    booking_id: int = 0
+    appointment: str = ""
+    patient_name: str = ""
+    patient_email: str = ""
+    doctor_name: str = ""
     amount: str = ""
     refunded: str = ""
-    refundable: str = ""
-    can_refund: bool = False
     flagged: bool = False
     flag_reason: str = ""
+    created_at: str = ""
+
+
+@dataclasses.dataclass
+class PaymentFacts(PaymentLine):
+    """One payment as its admin page shows it (Stripe ids yes, secrets never)."""
+
+    kind: str = ""
+    currency: str = ""
+    refundable: str = ""
+    can_refund: bool = False
     checkout_session_id: str = ""
     payment_intent_id: str = ""
     charge_id: str = ""
     card: str = ""
     paid_at: str = ""
-    created_at: str = ""
     failure: str = ""
-    booking_id: int = 0
     booking_status: str = ""
     booking_status_label: str = ""
     booking_status_color: str = "gray"
-    appointment: str = ""
-    patient_name: str = ""
-    patient_email: str = ""
-    doctor_name: str = ""
     speciality: str = ""
 
 
 @dataclasses.dataclass
-class RefundEntry:
+class RefundEntry(ColoredStatus):
     id: int = 0
     amount: str = ""
-    status: str = ""
-    status_color: str = "gray"
     failure_reason: str = ""
     reason: str = ""
     requested_by: str = ""
@@ -184,18 +186,12 @@ def _refund(
         return refund.message, refund.refund.id if refund.queued else None
 
 
-class AdminPaymentState(AuthState):
+class AdminPaymentState(AuthState, PageStatus):
     """State of /admin/payments/[payment_id]."""
 
     facts: PaymentFacts = PaymentFacts()
     refund_rows: list[RefundEntry] = []
     audit_rows: list[AuditEntry] = []
-    forbidden: bool = False
-    not_found: bool = False
-    loaded: bool = False
-    busy: bool = False
-    error: str = ""
-    notice: str = ""
     form_token: str = ""
     # Bumped after a successful refund: the form is drawn afresh, its inputs empty.
     form_key: int = 0

@@ -13,7 +13,8 @@ from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
-from efoy_app.state.rows import row_from
+from efoy_app.state.page_status import PageStatus
+from efoy_app.state.rows import ColoredStatus, row_from
 from efoy_app.state.statuses import look
 
 ALL = "all"
@@ -21,12 +22,10 @@ FILTERS = (ALL, *admin_views.EVENT_STATUSES)
 
 
 @dataclasses.dataclass
-class WebhookEntry:
+class WebhookEntry(ColoredStatus):
     id: int = 0
     stripe_event_id: str = ""
     type: str = ""
-    status: str = ""
-    status_color: str = "gray"
     attempts: int = 0
     error: str = ""
     received_at: str = ""
@@ -56,14 +55,12 @@ def _load(user: SessionUser, status: str) -> Loaded:
         )
 
 
-class AdminWebhooksState(AuthState):
+class AdminWebhooksState(AuthState, PageStatus):
     """State of /admin/webhooks; the role is checked against the database on every load."""
 
     events: list[WebhookEntry] = []
     counts: dict[str, int] = {}
     status_filter: str = ALL
-    forbidden: bool = False
-    loaded: bool = False
 
     @rx.var
     def filter_choices(self) -> list[list[str]]:

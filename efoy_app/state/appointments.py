@@ -18,23 +18,27 @@ from efoy_app.models import BOOKING_HELD
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
-from efoy_app.state.rows import row_from
+from efoy_app.state.page_status import PageStatus
+from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look
 
 
 @dataclasses.dataclass
-class BookingRow:
+class BookingLine:
+    """What a booking's row and its payment page both say of it: with whom, when, at what price."""
+
+    doctor_name: str = ""
+    speciality: str = ""
+    when: str = ""
+    price: str = ""
+
+
+@dataclasses.dataclass
+class BookingRow(BookingLine, StatusBadge):
     """One booking as a patient (or an admin) sees it."""
 
     id: int = 0
-    doctor_name: str = ""
-    speciality: str = ""
     doctor_href: str = ""
-    when: str = ""
-    price: str = ""
-    status: str = ""
-    status_label: str = ""
-    status_color: str = "gray"
     reason: str = ""
     hold_note: str = ""
     can_cancel: bool = False
@@ -77,13 +81,10 @@ def _cancel(user: SessionUser, booking_id: int) -> None:
         )
 
 
-class AppointmentsState(AuthState):
+class AppointmentsState(AuthState, PageStatus):
     """State of /appointments."""
 
     bookings: list[BookingRow] = []
-    notice: str = ""
-    error: str = ""
-    loaded: bool = False
 
     async def _reload(self, user: SessionUser) -> None:
         self.bookings = await asyncio.to_thread(_my_bookings, user)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
+from functools import partial
 from zoneinfo import available_timezones
 
 import reflex as rx
@@ -141,6 +143,21 @@ class AuthState(rx.State):
         self.user_id, self.user_name, self.user_email = user.id, user.full_name, user.email
         self.role, self.user_timezone = user.role, user.timezone
 
+    async def _sign_in(self, attempt: Callable[[], tuple[str, SessionUser]]) -> str:
+        """Run a login or a registration with the form busy; "" once signed in, else the reason."""
+        self.auth_busy = True
+        try:
+            token, user = await asyncio.to_thread(attempt)
+        except LoginThrottled as exc:
+            return f"{exc.message} Wait {exc.retry_after_seconds} seconds."
+        except DomainError as exc:
+            return exc.message
+        finally:
+            self.auth_busy = False
+        self.auth_token = token
+        self._apply_user(user)
+        return ""
+
     async def current_user(self) -> SessionUser | None:
         """Decode the token and load the user again; clears a token that no longer holds."""
         user = await asyncio.to_thread(load_session_user, self.auth_token)
@@ -177,23 +194,12 @@ class AuthState(rx.State):
         if not email or not password:
             self.login_error = "Enter your email and password."
             return None
-        self.auth_busy = True
-        try:
-            # Reflex's client_ip: the socket's peer, or X-Forwarded-For only through as many
-            # proxies as rxconfig's trusted_proxy_hops (REFLEX_TRUSTED_PROXY_HOPS) says.
-            client_ip = self.router.session.client_ip
-            token, user = await asyncio.to_thread(_login, email, password, client_ip)
-        except LoginThrottled as exc:
-            self.login_error = f"{exc.message} Wait {exc.retry_after_seconds} seconds."
+        # Reflex's client_ip: the socket's peer, or X-Forwarded-For only through as many
+        # proxies as rxconfig's trusted_proxy_hops (REFLEX_TRUSTED_PROXY_HOPS) says.
+        client_ip = self.router.session.client_ip
+        self.login_error = await self._sign_in(partial(_login, email, password, client_ip))
+        if self.login_error:
             return None
-        except DomainError as exc:
-            self.login_error = exc.message
-            return None
-        finally:
-            self.auth_busy = False
-        self.login_error = ""
-        self.auth_token = token
-        self._apply_user(user)
         return rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
 
     @rx.event
@@ -221,17 +227,11 @@ class AuthState(rx.State):
         if not full_name:
             self.register_error = "Enter your full name."
             return None
-        self.auth_busy = True
-        try:
-            token, user = await asyncio.to_thread(_register, email, password, full_name, timezone)
-        except DomainError as exc:
-            self.register_error = exc.message
+        self.register_error = await self._sign_in(
+            partial(_register, email, password, full_name, timezone)
+        )
+        if self.register_error:
             return None
-        finally:
-            self.auth_busy = False
-        self.register_error = ""
-        self.auth_token = token
-        self._apply_user(user)
         return rx.redirect(routes.DOCTORS)
 
     @rx.event

@@ -23,6 +23,7 @@ from efoy_app.settings import get_settings
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import day_label, time_label, when_label, zone_label
 from efoy_app.state.doctors import DoctorCard
+from efoy_app.state.page_status import PageStatus
 
 
 @dataclasses.dataclass
@@ -76,7 +77,7 @@ def _hold(user: SessionUser, doctor_id: int, starts_at: datetime, reason: str) -
         return booking.id
 
 
-class DoctorState(AuthState):
+class DoctorState(AuthState, PageStatus):
     """State of /doctors/[doctor_id]."""
 
     doctor: DoctorCard = DoctorCard()
@@ -86,8 +87,6 @@ class DoctorState(AuthState):
     selected_start: str = ""
     selected_when: str = ""
     booking_error: str = ""
-    not_found: bool = False
-    loaded: bool = False
     booking_busy: bool = False
 
     @rx.var

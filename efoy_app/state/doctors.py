@@ -11,6 +11,7 @@ from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain.doctors import DoctorView, list_doctors, list_specialities
 from efoy_app.state.auth import AuthState
+from efoy_app.state.page_status import PageStatus
 
 ALL_SPECIALITIES = "all"
 
@@ -58,14 +59,13 @@ def _directory(search: str, speciality: str) -> tuple[list[DoctorCard], list[str
         return [DoctorCard.of(v) for v in views], list_specialities(session)
 
 
-class DoctorsState(AuthState):
+class DoctorsState(AuthState, PageStatus):
     """State of /doctors."""
 
     search: str = ""
     speciality: str = ALL_SPECIALITIES
     specialities: list[str] = []
     doctors: list[DoctorCard] = []
-    loaded: bool = False
 
     @rx.var
     def result_count_label(self) -> str:

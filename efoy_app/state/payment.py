@@ -23,8 +23,10 @@ from efoy_app.domain.money import format_money
 from efoy_app.models import OPEN_STATUSES, User
 from efoy_app.settings import get_settings
 from efoy_app.state import statuses
+from efoy_app.state.appointments import BookingLine
 from efoy_app.state.auth import AuthState, SessionUser
 from efoy_app.state.display import card_label, when_label
+from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import row_from
 from efoy_app.state.statuses import look
 
@@ -40,14 +42,10 @@ PHASE_ERROR = "error"
 
 
 @dataclasses.dataclass
-class PaymentSummary:
+class PaymentSummary(BookingLine):
     """A booking as the payment page shows it."""
 
     booking_id: int = 0
-    doctor_name: str = ""
-    speciality: str = ""
-    when: str = ""
-    price: str = ""
     status: str = ""
     status_label: str = ""
     held: bool = False
@@ -122,13 +120,10 @@ def payment_element_enabled() -> bool:
     return bool(settings.stripe_publishable_key) and not settings.stripe_api_base
 
 
-class PaymentState(AuthState):
+class PaymentState(AuthState, PageStatus):
     """/payment/[booking_id]: the price, the hold's countdown, `Pay now` and `Pay by card`."""
 
     summary: PaymentSummary = PaymentSummary()
-    error: str = ""
-    not_found: bool = False
-    busy: bool = False
     # Stripe's design: the PaymentIntent's client secret is handed to the payer's browser only.
     card_client_secret: str = ""
     publishable_key: str = ""
@@ -244,12 +239,11 @@ def _fulfil(user: SessionUser, session_id: str, payment_intent_id: str) -> Confi
         )
 
 
-class PaymentResultState(AuthState):
+class PaymentResultState(AuthState, PageStatus):
     """/payment/success: verify with Stripe, then confirm (or say honestly what happened)."""
 
     phase: str = PHASE_VERIFYING
     result: Confirmation = Confirmation()
-    error: str = ""
     _session_id: str = ""
     _payment_intent_id: str = ""
 

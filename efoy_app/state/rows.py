@@ -16,6 +16,21 @@ from efoy_app.state.display import moment_label
 Row = TypeVar("Row")
 
 
+@dataclasses.dataclass
+class ColoredStatus:
+    """A status and the colour of its badge (`statuses.look`)."""
+
+    status: str = ""
+    status_color: str = "gray"
+
+
+@dataclasses.dataclass
+class StatusBadge(ColoredStatus):
+    """A status with its words as well as its colour."""
+
+    status_label: str = ""
+
+
 def row_from(cls: type[Row], *sources: object, tz: str, **display: Any) -> Row:
     """A `cls` from `sources` (the first that has a field by that name wins) and `display`.
 
