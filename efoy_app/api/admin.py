@@ -26,7 +26,7 @@ from efoy_app.api.schemas import (
     one_of,
     shown_in,
 )
-from efoy_app.domain import admin_views
+from efoy_app.domain import admin_payment_detail, admin_views
 from efoy_app.models import PAYMENT_KIND_CHECKOUT, PAYMENT_KIND_INTENT
 from efoy_app.routes import API_ADMIN
 
@@ -63,7 +63,7 @@ class AdminPaymentOut(AmountOut):
 
 
 class AdminRefundOut(CamelModel):
-    """`admin_views.RefundLine` on the wire."""
+    """`admin_payment_detail.RefundLine` on the wire."""
 
     id: int
     stripe_refund_id: str | None
@@ -83,7 +83,7 @@ class AdminRefundOut(CamelModel):
 
 
 class AuditOut(CamelModel):
-    """`admin_views.AuditLine` on the wire."""
+    """`admin_payment_detail.AuditLine` on the wire."""
 
     id: int
     at: IsoDateTime
@@ -99,7 +99,7 @@ class AuditOut(CamelModel):
 
 
 class AdminPaymentDetailOut(AdminPaymentOut):
-    """`admin_views.PaymentDetail`: its payment row's fields, then the rest beside them."""
+    """`admin_payment_detail.PaymentDetail`: its payment row's fields, then the rest beside them."""
 
     checkout_session_id: str | None = Field(description="cs_...; hosted Checkout only")
     payment_intent_id: str | None = Field(description="pi_...")
@@ -177,7 +177,7 @@ def get_payment(
     payment_id: Annotated[int, Path(ge=1, le=MAX_ID)], admin: AdminUser, db: DbSession
 ) -> AdminPaymentDetailOut:
     """One payment: Stripe ids, card, booking, refunds ledger (failed ones too), audit trail."""
-    d = admin_views.payment_detail(db, admin, payment_id)
+    d = admin_payment_detail.payment_detail(db, admin, payment_id)
     fields = {**asdict(d), **asdict(d.payment)}
     out = AdminPaymentDetailOut.model_validate(fields, context=shown_in(admin.timezone))
     return finish(db, out)

@@ -1,5 +1,6 @@
-"""What admins read: recent bookings, payments (flagged ones first to the eye), one payment with
-its booking, refunds ledger and audit trail, and the stored Stripe webhook events.
+"""What admins read in lists: recent bookings, payments (flagged ones first to the eye) and the
+stored Stripe webhook events. One payment with its ledger and audit trail is
+`admin_payment_detail`.
 
 A list that pages (`payment_list`, `webhook_event_list`) says how many rows match its filters,
 counted by one query over the same filters, so a page of 50 still knows the whole is 1,234.
@@ -11,20 +12,18 @@ with `format_money`, never formatted by a caller.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, case, col, func, or_, select
+from sqlmodel import Session, case, col, func, select
 
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.bookings import BookingView, booking_view
-from efoy_app.domain.errors import NotFound, ValidationFailed
-from efoy_app.domain.money import format_money, to_minor
+from efoy_app.domain.errors import ValidationFailed
+from efoy_app.domain.money import format_money
 from efoy_app.domain.read_models import build
-from efoy_app.domain.refunds import refundable_minor
 from efoy_app.models import (
     EVENT_FAILED,
     EVENT_IGNORED,
@@ -41,11 +40,9 @@ from efoy_app.models import (
     REFUND_PENDING,
     REFUND_SUCCEEDED,
     ROLE_ADMIN,
-    AuditLog,
     Booking,
     Doctor,
     Payment,
-    Refund,
     User,
     WebhookEvent,
 )
@@ -58,12 +55,10 @@ PAYMENT_STATUSES = (
     PAYMENT_FAILED,
     PAYMENT_EXPIRED,
 )
-REFUNDABLE_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED)
 TOOK_MONEY_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED)
 EVENT_STATUSES = (EVENT_PROCESSED, EVENT_IGNORED, EVENT_FAILED, EVENT_RECEIVED)
 REFUND_STATUSES = (REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED)
 DEFAULT_LIMIT = 200
-SYSTEM_REQUESTER = "Efoy (automatic)"
 
 
 @dataclass(frozen=True)
@@ -121,67 +116,6 @@ class PaymentList:
 
 
 @dataclass(frozen=True)
-class RefundLine:
-    """One row of a payment's refunds ledger, failed ones included."""
-
-    id: int
-    stripe_refund_id: str | None
-    amount_minor: int
-    currency: str
-    amount_display: str
-    status: str
-    failure_reason: str | None
-    reason: str
-    requested_by_user_id: int | None
-    requested_by: str
-    created_at: datetime
-    updated_at: datetime
-    queued: bool = False  # reserved, but Stripe has not answered yet: it will be sent again
-    attempts: int = 0
-    last_error: str | None = None
-
-
-@dataclass(frozen=True)
-class AuditLine:
-    """One audit row of the payment, its booking or one of its refunds."""
-
-    id: int
-    at: datetime
-    actor: str
-    actor_label: str
-    entity_type: str
-    entity_id: int
-    action: str
-    from_status: str | None
-    to_status: str | None
-    reason: str | None
-    details: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class PaymentDetail:
-    """Everything about one payment (Stripe ids yes, keys and client secrets never)."""
-
-    payment: AdminPaymentRow
-    booking: BookingView
-    patient_timezone: str
-    checkout_session_id: str | None
-    payment_intent_id: str | None
-    charge_id: str | None
-    card_brand: str | None
-    card_last4: str | None
-    failure_code: str | None
-    failure_message: str | None
-    expires_at: datetime | None
-    updated_at: datetime
-    refundable_minor: int
-    refundable_display: str
-    can_refund: bool
-    refunds: list[RefundLine]
-    audit: list[AuditLine]
-
-
-@dataclass(frozen=True)
 class WebhookEventRow:
     """A stored Stripe event and what became of it (the payload stays in the database)."""
 
@@ -230,7 +164,7 @@ def recent_bookings(
 # --- payments ---
 
 
-def _payment_query() -> Any:
+def payment_query() -> Any:
     doctor_user = sa.orm.aliased(User)
     patient = sa.orm.aliased(User)
     return (
@@ -243,7 +177,9 @@ def _payment_query() -> Any:
     )
 
 
-def _row(payment: Payment, booking: Booking, patient: User, doctor_user: User) -> AdminPaymentRow:
+def payment_row(
+    payment: Payment, booking: Booking, patient: User, doctor_user: User
+) -> AdminPaymentRow:
     return build(
         AdminPaymentRow,
         payment,
@@ -284,13 +220,13 @@ def list_payments(
     """Payments, newest first; `flagged_only` keeps those refunded automatically or mismatched."""
     _admin(viewer)
     query = (
-        _payment_query()
+        payment_query()
         .where(*_payment_filters(flagged_only, status))
         .order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
         .offset(offset)
         .limit(limit)
     )
-    return [_row(*found) for found in session.exec(query).all()]
+    return [payment_row(*found) for found in session.exec(query).all()]
 
 
 def payment_list(
@@ -332,119 +268,6 @@ def payment_list(
         for currency, n, paid, refunded in sums
     ]
     return PaymentList(data=rows, count=int(count), totals=totals)
-
-
-def payment_for_admin(session: Session, viewer: User, payment_id: int) -> Payment:
-    """The payment row itself (for a refund); NotFound when there is none."""
-    _admin(viewer)
-    payment = session.get(Payment, payment_id)
-    if payment is None:
-        raise NotFound(f"There is no payment #{payment_id}.")
-    return payment
-
-
-def _user_labels(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    users = session.exec(select(User).where(col(User.id).in_(ids))).all()
-    return {u.id: f"{u.full_name} ({u.email})" for u in users}
-
-
-def _actor_id(actor: str) -> int | None:
-    kind, _, rest = actor.partition(":")
-    return int(rest) if kind == "user" and rest.isdigit() else None
-
-
-def _audit_trail(session: Session, payment: Payment, refund_ids: list[int]) -> list[AuditLine]:
-    """The payment's, its booking's and its refunds' audit rows, oldest first."""
-    clauses = [
-        (col(AuditLog.entity_type) == "payment") & (col(AuditLog.entity_id) == payment.id),
-        (col(AuditLog.entity_type) == "booking") & (col(AuditLog.entity_id) == payment.booking_id),
-    ]
-    if refund_ids:
-        clauses.append(
-            (col(AuditLog.entity_type) == "refund") & col(AuditLog.entity_id).in_(refund_ids)
-        )
-    rows = session.exec(
-        select(AuditLog).where(or_(*clauses)).order_by(col(AuditLog.at), col(AuditLog.id))
-    ).all()
-    labels = _user_labels(session, {i for r in rows if (i := _actor_id(r.actor)) is not None})
-    return [
-        AuditLine(
-            id=r.id,
-            at=r.at,
-            actor=r.actor,
-            actor_label=labels.get(_actor_id(r.actor) or 0, r.actor),
-            entity_type=r.entity_type,
-            entity_id=r.entity_id,
-            action=r.action,
-            from_status=r.from_status,
-            to_status=r.to_status,
-            reason=r.reason,
-            details=json.loads(r.details) if r.details else None,
-        )
-        for r in rows
-    ]
-
-
-def _refund_lines(session: Session, payment_id: int) -> list[RefundLine]:
-    rows = session.exec(
-        select(Refund).where(Refund.payment_id == payment_id).order_by(col(Refund.id))
-    ).all()
-    labels = _user_labels(session, {r.requested_by_user_id for r in rows if r.requested_by_user_id})
-    return [
-        build(
-            RefundLine,
-            r,
-            amount_display=format_money(r.amount_minor, r.currency),
-            requested_by=labels.get(r.requested_by_user_id or 0, SYSTEM_REQUESTER),
-            queued=r.status == REFUND_PENDING and r.stripe_refund_id is None,
-        )
-        for r in rows
-    ]
-
-
-def payment_detail(session: Session, viewer: User, payment_id: int) -> PaymentDetail:
-    """One payment with its booking, patient, doctor, refunds ledger and audit trail."""
-    _admin(viewer)
-    found = session.exec(_payment_query().where(Payment.id == payment_id)).first()
-    if found is None:
-        raise NotFound(f"There is no payment #{payment_id}.")
-    payment, booking, patient, _doctor_user = found
-    refunds = _refund_lines(session, payment.id)
-    refundable = (
-        max(refundable_minor(session, payment), 0) if payment.status in REFUNDABLE_STATUSES else 0
-    )
-    return PaymentDetail(
-        payment=_row(*found),
-        booking=booking_view(session, booking),
-        patient_timezone=patient.timezone,
-        checkout_session_id=payment.stripe_checkout_session_id,
-        payment_intent_id=payment.stripe_payment_intent_id,
-        charge_id=payment.stripe_charge_id,
-        card_brand=payment.card_brand,
-        card_last4=payment.card_last4,
-        failure_code=payment.failure_code,
-        failure_message=payment.failure_message,
-        expires_at=payment.expires_at,
-        updated_at=payment.updated_at,
-        refundable_minor=refundable,
-        refundable_display=format_money(refundable, payment.currency),
-        can_refund=refundable > 0,
-        refunds=refunds,
-        audit=_audit_trail(session, payment, [r.id for r in refunds]),
-    )
-
-
-def parse_refund_amount(text: str | None, currency: str) -> int | None:
-    """An admin's amount in major units ("12.50") to minor units; blank means everything left."""
-    cleaned = (text or "").strip().replace(",", "")
-    if not cleaned:
-        return None
-    amount = to_minor(cleaned, currency)
-    if amount <= 0:
-        raise ValidationFailed("A refund must be more than zero.")
-    return amount
 
 
 # --- webhooks ---

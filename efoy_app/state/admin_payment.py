@@ -18,7 +18,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from efoy_app.db import session_scope
-from efoy_app.domain import admin_views, refunds
+from efoy_app.domain import admin_payment_detail, refunds
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import DomainError, Forbidden, NotFound
 from efoy_app.models import ROLE_ADMIN
@@ -90,7 +90,7 @@ class AuditEntry:
     details: str = ""
 
 
-def _facts(d: admin_views.PaymentDetail, tz: str) -> PaymentFacts:
+def _facts(d: admin_payment_detail.PaymentDetail, tz: str) -> PaymentFacts:
     p, b = d.payment, d.booking
     failure = d.failure_message or ""
     if d.failure_code:
@@ -118,7 +118,7 @@ def _facts(d: admin_views.PaymentDetail, tz: str) -> PaymentFacts:
     )
 
 
-def _refund_entry(r: admin_views.RefundLine, tz: str) -> RefundEntry:
+def _refund_entry(r: admin_payment_detail.RefundLine, tz: str) -> RefundEntry:
     return row_from(
         RefundEntry,
         r,
@@ -130,7 +130,7 @@ def _refund_entry(r: admin_views.RefundLine, tz: str) -> RefundEntry:
     )
 
 
-def _audit_entry(a: admin_views.AuditLine, tz: str) -> AuditEntry:
+def _audit_entry(a: admin_payment_detail.AuditLine, tz: str) -> AuditEntry:
     change = ""
     if a.from_status or a.to_status:
         change = f"{a.from_status or '—'} → {a.to_status or '—'}"
@@ -156,7 +156,7 @@ class Loaded:
 def _load(user: SessionUser, payment_id: int) -> Loaded:
     with session_scope() as session:
         admin = db_user(session, user)
-        d = admin_views.payment_detail(session, admin, payment_id)
+        d = admin_payment_detail.payment_detail(session, admin, payment_id)
         tz = admin.timezone
         return Loaded(
             _facts(d, tz),
@@ -173,8 +173,8 @@ def _refund(
     with session_scope() as session:
         admin = db_user(session, user)
         require_role(admin, ROLE_ADMIN)
-        payment = admin_views.payment_for_admin(session, admin, payment_id)
-        amount_minor = admin_views.parse_refund_amount(amount, payment.currency)
+        payment = admin_payment_detail.payment_for_admin(session, admin, payment_id)
+        amount_minor = admin_payment_detail.parse_refund_amount(amount, payment.currency)
         refund = refunds.refund_payment(
             session,
             payment=payment,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from efoy_app.domain import admin_views, audit
+from efoy_app.domain import admin_payment_detail, admin_views, audit
 from efoy_app.domain.errors import Forbidden, NotFound, ValidationFailed
 from efoy_app.models import (
     Booking,
@@ -215,8 +215,8 @@ def test_flagged_only_and_status_filters(session, world, admin):
 def test_patients_are_refused_everything(session, world, patient):
     calls = [
         lambda: admin_views.list_payments(session, patient),
-        lambda: admin_views.payment_detail(session, patient, world["paid"].id),
-        lambda: admin_views.payment_for_admin(session, patient, world["paid"].id),
+        lambda: admin_payment_detail.payment_detail(session, patient, world["paid"].id),
+        lambda: admin_payment_detail.payment_for_admin(session, patient, world["paid"].id),
         lambda: admin_views.list_webhook_events(session, patient),
         lambda: admin_views.payment_list(session, patient),
         lambda: admin_views.webhook_event_list(session, patient),
@@ -229,7 +229,7 @@ def test_patients_are_refused_everything(session, world, patient):
 
 
 def test_payment_detail_has_ledger_with_failed_refund_and_what_is_left(session, world, admin):
-    detail = admin_views.payment_detail(session, admin, world["paid"].id)
+    detail = admin_payment_detail.payment_detail(session, admin, world["paid"].id)
     assert detail.payment.id == world["paid"].id
     assert (detail.checkout_session_id, detail.payment_intent_id, detail.charge_id) == (
         "cs_test_1",
@@ -256,7 +256,7 @@ def test_payment_detail_has_ledger_with_failed_refund_and_what_is_left(session, 
         "second try",
     )
     assert failed.requested_by == "root (root@example.com)"
-    assert detail.refunds[2].requested_by == admin_views.SYSTEM_REQUESTER
+    assert detail.refunds[2].requested_by == admin_payment_detail.SYSTEM_REQUESTER
     # The payment's, its booking's and its refunds' audit rows, oldest first; not other payments'.
     trail = [(a.entity_type, a.entity_id, a.to_status) for a in detail.audit]
     assert trail == [
@@ -271,18 +271,18 @@ def test_payment_detail_has_ledger_with_failed_refund_and_what_is_left(session, 
 
 
 def test_nothing_left_to_refund_on_refunded_or_pending_payments(session, world, admin):
-    flagged = admin_views.payment_detail(session, admin, world["flagged"].id)
+    flagged = admin_payment_detail.payment_detail(session, admin, world["flagged"].id)
     assert (flagged.refundable_minor, flagged.refundable_display, flagged.can_refund) == (
         0,
         "¥0",
         False,
     )
-    assert [r.requested_by for r in flagged.refunds] == [admin_views.SYSTEM_REQUESTER]
+    assert [r.requested_by for r in flagged.refunds] == [admin_payment_detail.SYSTEM_REQUESTER]
     assert [(a.entity_type, a.action) for a in flagged.audit] == [
         ("payment", "status_changed"),
         ("refund", "refund_requested"),
     ]
-    pending = admin_views.payment_detail(session, admin, world["pending"].id)
+    pending = admin_payment_detail.payment_detail(session, admin, world["pending"].id)
     assert (pending.refundable_minor, pending.can_refund, pending.refunds, pending.audit) == (
         0,
         False,
@@ -290,9 +290,9 @@ def test_nothing_left_to_refund_on_refunded_or_pending_payments(session, world, 
         [],
     )
     with pytest.raises(NotFound):
-        admin_views.payment_detail(session, admin, 999)
+        admin_payment_detail.payment_detail(session, admin, 999)
     with pytest.raises(NotFound):
-        admin_views.payment_for_admin(session, admin, 999)
+        admin_payment_detail.payment_for_admin(session, admin, 999)
 
 
 def test_webhook_events_newest_first_filtered_and_counted(session, world, admin):
@@ -341,7 +341,7 @@ def test_recent_bookings_newest_first_with_effective_status(session, world, admi
      ("500", "JPY", 500)],
 )  # fmt: skip
 def test_parse_refund_amount(text, currency, expected):
-    assert admin_views.parse_refund_amount(text, currency) == expected
+    assert admin_payment_detail.parse_refund_amount(text, currency) == expected
 
 
 @pytest.mark.parametrize(
@@ -350,7 +350,7 @@ def test_parse_refund_amount(text, currency, expected):
 )  # fmt: skip
 def test_parse_refund_amount_refuses(text, currency):
     with pytest.raises(ValidationFailed):
-        admin_views.parse_refund_amount(text, currency)
+        admin_payment_detail.parse_refund_amount(text, currency)
 
 
 def test_payment_list_pages_and_counts_and_totals_all_that_match(session, world, admin):
