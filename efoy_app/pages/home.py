@@ -5,25 +5,21 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import link_button, page_shell
+from efoy_app.components.layout import link_button, page_shell, stack_card
 from efoy_app.state.auth import AuthState
 
 
 def feature(icon: str, title: str, text: str) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.center(
-                rx.icon(icon, size=22, color=rx.color("teal", 11)),
-                background=rx.color("teal", 3),
-                border_radius="10px",
-                width="44px",
-                height="44px",
-            ),
-            rx.heading(title, size="4", as_="h3"),
-            rx.text(text, color=rx.color("gray", 11), size="2"),
-            spacing="3",
-            align="start",
+    return stack_card(
+        rx.center(
+            rx.icon(icon, size=22, color=rx.color("teal", 11)),
+            background=rx.color("teal", 3),
+            border_radius="10px",
+            width="44px",
+            height="44px",
         ),
+        rx.heading(title, size="4", as_="h3"),
+        rx.text(text, color=rx.color("gray", 11), size="2"),
         size="3",
     )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import error_callout, page_shell
+from efoy_app.components.forms import form_field
+from efoy_app.components.layout import error_callout, hint, page_shell, stack_card
 from efoy_app.state.auth import AuthState
 
 SELECT_STYLE = {
@@ -20,24 +21,22 @@ SELECT_STYLE = {
 
 
 def field(label: str, name: str, type_: str = "text", **props: object) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=name),
+    return form_field(
+        label,
         rx.input(id=name, name=name, type=type_, size="3", width="100%", **props),
-        spacing="1",
+        html_for=name,
         width="100%",
     )
 
 
 def auth_card(title: str, subtitle: str, *children: rx.Component) -> rx.Component:
     return rx.center(
-        rx.card(
-            rx.vstack(
-                rx.heading(title, size="6", as_="h1"),
-                rx.text(subtitle, color=rx.color("gray", 11), size="2"),
-                *children,
-                spacing="4",
-                width="100%",
-            ),
+        stack_card(
+            rx.heading(title, size="6", as_="h1"),
+            rx.text(subtitle, color=rx.color("gray", 11), size="2"),
+            *children,
+            spacing="4",
+            column={"width": "100%"},
             size="4",
             width="100%",
             max_width="440px",
@@ -100,12 +99,9 @@ def register() -> rx.Component:
                         required=True,
                         min_length=8,
                     ),
-                    rx.text("At least 8 characters.", size="1", color=rx.color("gray", 10)),
-                    rx.vstack(
-                        rx.el.label(
-                            rx.text("Your timezone", size="2", weight="medium"),
-                            html_for="timezone",
-                        ),
+                    hint("At least 8 characters."),
+                    form_field(
+                        "Your timezone",
                         rx.el.select(
                             rx.foreach(
                                 AuthState.timezone_choices,
@@ -121,12 +117,8 @@ def register() -> rx.Component:
                             on_change=AuthState.set_detected_timezone,
                             style=SELECT_STYLE,
                         ),
-                        rx.text(
-                            "Appointment times are shown in this timezone.",
-                            size="1",
-                            color=rx.color("gray", 10),
-                        ),
-                        spacing="1",
+                        hint("Appointment times are shown in this timezone."),
+                        html_for="timezone",
                         width="100%",
                     ),
                     error_callout(AuthState.register_error, width="100%"),
