@@ -98,9 +98,22 @@ def account_menu() -> rx.Component:
     )
 
 
+def site_row(*children: rx.Component, padding_y: str, **props: object) -> rx.Component:
+    """A row as wide as the site's content column, centred (the navbar's and the footer's)."""
+    return rx.hstack(
+        *children,
+        width="100%",
+        max_width="1100px",
+        margin_x="auto",
+        padding_x="1.5em",
+        padding_y=padding_y,
+        **props,
+    )
+
+
 def navbar() -> rx.Component:
     return rx.el.nav(
-        rx.hstack(
+        site_row(
             brand(),
             rx.hstack(
                 nav_link("Doctors", routes.DOCTORS),
@@ -115,12 +128,8 @@ def navbar() -> rx.Component:
             ),
             rx.spacer(),
             account_menu(),
-            align="center",
-            width="100%",
-            max_width="1100px",
-            margin_x="auto",
-            padding_x="1.5em",
             padding_y="0.9em",
+            align="center",
             spacing="6",
         ),
         aria_label="Main",
@@ -137,15 +146,11 @@ def navbar() -> rx.Component:
 
 def footer() -> rx.Component:
     return rx.el.footer(
-        rx.hstack(
+        site_row(
             hint("Efoy — hospital appointments"),
             rx.spacer(),
             hint("Payments are processed by Stripe; card details never touch our servers."),
-            max_width="1100px",
-            margin_x="auto",
-            padding_x="1.5em",
             padding_y="1.5em",
-            width="100%",
         ),
         style={
             "border_top": f"1px solid {rx.color('gray', 4)}",
