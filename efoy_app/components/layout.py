@@ -53,6 +53,11 @@ def icon_text(icon: str, text: rx.Component, *, icon_size: int, spacing: str) ->
     )
 
 
+def wrap_row(*children: rx.Component, **props: object) -> rx.Component:
+    """Buttons, filters or tiles side by side, wrapping onto the next line on a narrow screen."""
+    return rx.hstack(*children, spacing="3", wrap="wrap", **props)
+
+
 def stack_card(
     *children: rx.Component,
     spacing: str = "3",

@@ -14,7 +14,7 @@ from efoy_app.components.admin import (
     two_lines,
 )
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
-from efoy_app.components.layout import captioned, page_heading
+from efoy_app.components.layout import captioned, page_heading, wrap_row
 from efoy_app.state.admin import AdminBookingRow, AdminPaymentListRow, AdminState
 
 BOOKING_COLUMNS = ["#", "Patient", "Doctor", "When (your timezone)", "Price", "Status"]
@@ -43,7 +43,7 @@ def booking_row(item: AdminBookingRow) -> rx.Component:
 
 
 def summary() -> rx.Component:
-    return rx.hstack(
+    return wrap_row(
         rx.foreach(
             AdminState.status_counts,
             lambda kv: rx.card(
@@ -51,8 +51,6 @@ def summary() -> rx.Component:
                 min_width="120px",
             ),
         ),
-        spacing="3",
-        wrap="wrap",
         margin_bottom="1em",
     )
 

@@ -12,6 +12,7 @@ from efoy_app.components.layout import (
     page_heading,
     page_shell,
     stack_card,
+    wrap_row,
 )
 from efoy_app.state.doctors import ALL_SPECIALITIES, DoctorCard, DoctorsState
 
@@ -57,7 +58,7 @@ def doctor_card(doc: DoctorCard) -> rx.Component:
 
 
 def filters() -> rx.Component:
-    return rx.hstack(
+    return wrap_row(
         rx.input(
             rx.input.slot(rx.icon("search", size=16)),
             placeholder="Search doctors by name",
@@ -79,9 +80,7 @@ def filters() -> rx.Component:
             on_change=DoctorsState.set_speciality,
             size="3",
         ),
-        spacing="3",
         width="100%",
-        wrap="wrap",
         margin_bottom="1em",
     )
 

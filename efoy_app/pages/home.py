@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import link_button, page_shell, stack_card
+from efoy_app.components.layout import link_button, page_shell, stack_card, wrap_row
 from efoy_app.state.auth import AuthState
 
 
@@ -43,7 +43,7 @@ def home() -> rx.Component:
                 color=rx.color("gray", 11),
                 max_width="680px",
             ),
-            rx.hstack(
+            wrap_row(
                 link_button(
                     rx.icon("stethoscope", size=18), "Find a doctor", href=routes.DOCTORS, size="4"
                 ),
@@ -56,8 +56,6 @@ def home() -> rx.Component:
                         "Create an account", href=routes.REGISTER, size="4", variant="soft"
                     ),
                 ),
-                spacing="3",
-                wrap="wrap",
             ),
             spacing="5",
             align="start",
