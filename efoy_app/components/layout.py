@@ -33,6 +33,44 @@ def link_button(*children: rx.Component | str, href: str, **props: object) -> rx
     return rx.button(rx.link(*children, href=href, underline="none"), as_child=True, **props)
 
 
+def hint(*children: rx.Component | rx.Var | str, **props: object) -> rx.Component:
+    """Small muted text: a note under a form or a card, a caption over a value."""
+    return rx.text(*children, size="1", color=rx.color("gray", 10), **props)
+
+
+def captioned(caption: rx.Var | str, value: rx.Component, **props: object) -> rx.Component:
+    """A small muted caption right over the value it names (a fee, a count, a chosen time)."""
+    return rx.vstack(hint(caption), value, spacing="0", **props)
+
+
+def icon_text(icon: str, text: rx.Component, *, icon_size: int, spacing: str) -> rx.Component:
+    """A muted icon in front of one line of text."""
+    return rx.hstack(
+        rx.icon(icon, size=icon_size, color=rx.color("gray", 10)),
+        text,
+        align="center",
+        spacing=spacing,
+    )
+
+
+def wrap_row(*children: rx.Component, **props: object) -> rx.Component:
+    """Buttons, filters or tiles side by side, wrapping onto the next line on a narrow screen."""
+    return rx.hstack(*children, spacing="3", wrap="wrap", **props)
+
+
+def stack_card(
+    *children: rx.Component,
+    spacing: str = "3",
+    align: str = "start",
+    column: dict[str, object] | None = None,
+    **card_props: object,
+) -> rx.Component:
+    """A card whose children stand in one column (`column`: more props for that column)."""
+    return rx.card(
+        rx.vstack(*children, spacing=spacing, align=align, **(column or {})), **card_props
+    )
+
+
 def nav_link(label: str, href: str) -> rx.Component:
     return rx.link(label, href=href, size="3", weight="medium", color=rx.color("gray", 11))
 
@@ -41,10 +79,10 @@ def account_menu() -> rx.Component:
     return rx.cond(
         AuthState.is_authenticated,
         rx.hstack(
-            rx.hstack(
-                rx.icon("circle-user-round", size=18, color=rx.color("gray", 10)),
+            icon_text(
+                "circle-user-round",
                 rx.text(AuthState.user_name, size="2", weight="medium", id="navbar-user"),
-                align="center",
+                icon_size=18,
                 spacing="1",
             ),
             rx.button(
@@ -65,9 +103,22 @@ def account_menu() -> rx.Component:
     )
 
 
+def site_row(*children: rx.Component, padding_y: str, **props: object) -> rx.Component:
+    """A row as wide as the site's content column, centred (the navbar's and the footer's)."""
+    return rx.hstack(
+        *children,
+        width="100%",
+        max_width="1100px",
+        margin_x="auto",
+        padding_x="1.5em",
+        padding_y=padding_y,
+        **props,
+    )
+
+
 def navbar() -> rx.Component:
     return rx.el.nav(
-        rx.hstack(
+        site_row(
             brand(),
             rx.hstack(
                 nav_link("Doctors", routes.DOCTORS),
@@ -82,12 +133,8 @@ def navbar() -> rx.Component:
             ),
             rx.spacer(),
             account_menu(),
-            align="center",
-            width="100%",
-            max_width="1100px",
-            margin_x="auto",
-            padding_x="1.5em",
             padding_y="0.9em",
+            align="center",
             spacing="6",
         ),
         aria_label="Main",
@@ -104,19 +151,11 @@ def navbar() -> rx.Component:
 
 def footer() -> rx.Component:
     return rx.el.footer(
-        rx.hstack(
-            rx.text("Efoy — hospital appointments", size="1", color=rx.color("gray", 10)),
+        site_row(
+            hint("Efoy — hospital appointments"),
             rx.spacer(),
-            rx.text(
-                "Payments are processed by Stripe; card details never touch our servers.",
-                size="1",
-                color=rx.color("gray", 10),
-            ),
-            max_width="1100px",
-            margin_x="auto",
-            padding_x="1.5em",
+            hint("Payments are processed by Stripe; card details never touch our servers."),
             padding_y="1.5em",
-            width="100%",
         ),
         style={
             "border_top": f"1px solid {rx.color('gray', 4)}",
@@ -191,12 +230,9 @@ def message_card(
     if back is None:
         back = link_button("Back to doctors", href=routes.DOCTORS, variant="soft")
     card_props: dict[str, object] = {"size": "4", **props}
-    return rx.card(
-        rx.vstack(
-            rx.heading(title, size=heading_size, as_="h1"),
-            message if isinstance(message, rx.Component) else rx.text(message),
-            back,
-            spacing="3",
-        ),
+    return stack_card(
+        rx.heading(title, size=heading_size, as_="h1"),
+        message if isinstance(message, rx.Component) else rx.text(message),
+        back,
         **card_props,
     )

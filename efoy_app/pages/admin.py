@@ -14,7 +14,7 @@ from efoy_app.components.admin import (
     two_lines,
 )
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
-from efoy_app.components.layout import page_heading
+from efoy_app.components.layout import captioned, page_heading, wrap_row
 from efoy_app.state.admin import AdminBookingRow, AdminPaymentListRow, AdminState
 
 BOOKING_COLUMNS = ["#", "Patient", "Doctor", "When (your timezone)", "Price", "Status"]
@@ -43,20 +43,14 @@ def booking_row(item: AdminBookingRow) -> rx.Component:
 
 
 def summary() -> rx.Component:
-    return rx.hstack(
+    return wrap_row(
         rx.foreach(
             AdminState.status_counts,
             lambda kv: rx.card(
-                rx.vstack(
-                    rx.text(kv[0], size="1", color=MUTED),
-                    rx.text(kv[1].to_string(), size="6", weight="bold"),
-                    spacing="0",
-                ),
+                captioned(kv[0], rx.text(kv[1].to_string(), size="6", weight="bold")),
                 min_width="120px",
             ),
         ),
-        spacing="3",
-        wrap="wrap",
         margin_bottom="1em",
     )
 

@@ -7,7 +7,14 @@ import reflex as rx
 from efoy_app import routes
 from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
-from efoy_app.components.layout import error_callout, message_card, notice_callout
+from efoy_app.components.forms import form_field
+from efoy_app.components.layout import (
+    error_callout,
+    hint,
+    message_card,
+    notice_callout,
+    stack_card,
+)
 from efoy_app.state.admin_payment import AdminPaymentState, AuditEntry, RefundEntry
 
 S = AdminPaymentState
@@ -37,14 +44,10 @@ def code_fact(label: str, value: rx.Var, **props: object) -> rx.Component:
 
 
 def section(title: str, *children: rx.Component, **props: object) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading(title, size="4", as_="h2"),
-            *children,
-            spacing="3",
-            width="100%",
-            align="start",
-        ),
+    return stack_card(
+        rx.heading(title, size="4", as_="h2"),
+        *children,
+        column={"width": "100%"},
         size="2",
         width="100%",
         **props,
@@ -107,11 +110,8 @@ def refund_form() -> rx.Component:
                 rx.el.input(type="hidden", name="submission", value=S.form_token, read_only=True),
                 rx.vstack(
                     rx.hstack(
-                        rx.vstack(
-                            rx.el.label(
-                                rx.text("Amount (", F.currency, ")", size="2", weight="medium"),
-                                html_for="refund-amount",
-                            ),
+                        form_field(
+                            ["Amount (", F.currency, ")"],
                             rx.input(
                                 id="refund-amount",
                                 name="amount",
@@ -119,14 +119,11 @@ def refund_form() -> rx.Component:
                                 placeholder="Everything left: " + F.refundable,
                                 width="100%",
                             ),
-                            spacing="1",
+                            html_for="refund-amount",
                             width="14em",
                         ),
-                        rx.vstack(
-                            rx.el.label(
-                                rx.text("Reason", size="2", weight="medium"),
-                                html_for="refund-reason",
-                            ),
+                        form_field(
+                            "Reason",
                             rx.input(
                                 id="refund-reason",
                                 name="reason",
@@ -135,19 +132,17 @@ def refund_form() -> rx.Component:
                                 placeholder="Kept in the audit trail",
                                 width="100%",
                             ),
-                            spacing="1",
+                            html_for="refund-reason",
                             flex="1",
                         ),
                         width="100%",
                         spacing="3",
                         wrap="wrap",
                     ),
-                    rx.text(
+                    hint(
                         "Leave the amount empty to refund everything left (",
                         F.refundable,
                         "). The refund goes back to the patient's card through Stripe.",
-                        size="1",
-                        color=MUTED,
                     ),
                     rx.button(
                         rx.icon("undo-2", size=16),

@@ -8,11 +8,13 @@ from efoy_app import routes
 from efoy_app.components.badges import status_badge
 from efoy_app.components.layout import (
     error_callout,
+    icon_text,
     link_button,
     loading,
     notice_callout,
     page_heading,
     page_shell,
+    stack_card,
 )
 from efoy_app.state.appointments import AppointmentsState, BookingRow
 
@@ -33,10 +35,10 @@ def booking_card(row: BookingRow) -> rx.Component:
                     spacing="3",
                 ),
                 rx.text(row.speciality, size="2", color=rx.color("gray", 11)),
-                rx.hstack(
-                    rx.icon("calendar", size=16, color=rx.color("gray", 10)),
+                icon_text(
+                    "calendar",
                     rx.text(row.when, size="3", weight="medium", class_name="when"),
-                    align="center",
+                    icon_size=16,
                     spacing="2",
                 ),
                 rx.cond(
@@ -82,16 +84,13 @@ def booking_card(row: BookingRow) -> rx.Component:
 
 
 def empty_state() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.icon("calendar-plus", size=32, color=rx.color("teal", 9)),
-            rx.heading("No appointments yet", size="4", as_="h2"),
-            rx.text("Find a doctor and pick a time that suits you.", color=rx.color("gray", 11)),
-            link_button("Find a doctor", href=routes.DOCTORS),
-            align="center",
-            spacing="3",
-            padding="2em",
-        ),
+    return stack_card(
+        rx.icon("calendar-plus", size=32, color=rx.color("teal", 9)),
+        rx.heading("No appointments yet", size="4", as_="h2"),
+        rx.text("Find a doctor and pick a time that suits you.", color=rx.color("gray", 11)),
+        link_button("Find a doctor", href=routes.DOCTORS),
+        align="center",
+        column={"padding": "2em"},
         size="3",
         width="100%",
     )

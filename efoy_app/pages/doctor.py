@@ -6,7 +6,16 @@ import reflex as rx
 
 from efoy_app import routes
 from efoy_app.components.avatar import avatar
-from efoy_app.components.layout import error_callout, loading, message_card, page_shell
+from efoy_app.components.forms import form_field
+from efoy_app.components.layout import (
+    captioned,
+    error_callout,
+    hint,
+    loading,
+    message_card,
+    page_shell,
+    stack_card,
+)
 from efoy_app.state.doctor import DoctorState, SlotChoice, SlotDay
 
 
@@ -63,11 +72,10 @@ def doctor_header() -> rx.Component:
                 align="start",
             ),
             rx.spacer(),
-            rx.vstack(
-                rx.text("Consultation fee", size="1", color=rx.color("gray", 10)),
+            captioned(
+                "Consultation fee",
                 rx.text(doc.fee_display, size="6", weight="bold", class_name="doctor-fee"),
                 align="end",
-                spacing="0",
                 min_width="140px",
             ),
             spacing="4",
@@ -86,10 +94,9 @@ def booking_panel() -> rx.Component:
                 rx.heading("Your appointment", size="4", as_="h2"),
                 rx.cond(
                     DoctorState.selected_start != "",
-                    rx.vstack(
-                        rx.text("Selected time", size="1", color=rx.color("gray", 10)),
+                    captioned(
+                        "Selected time",
                         rx.text(DoctorState.selected_when, weight="bold", id="selected-slot"),
-                        spacing="0",
                     ),
                     rx.text("Choose a time on the left.", size="2", color=rx.color("gray", 11)),
                 ),
@@ -99,11 +106,8 @@ def booking_panel() -> rx.Component:
                     rx.text(DoctorState.doctor.fee_display, weight="bold"),
                     width="100%",
                 ),
-                rx.vstack(
-                    rx.el.label(
-                        rx.text("Reason for the visit (optional)", size="2", weight="medium"),
-                        html_for="reason",
-                    ),
+                form_field(
+                    "Reason for the visit (optional)",
                     rx.text_area(
                         id="reason",
                         name="reason",
@@ -112,7 +116,7 @@ def booking_panel() -> rx.Component:
                         rows="3",
                         width="100%",
                     ),
-                    spacing="1",
+                    html_for="reason",
                     width="100%",
                 ),
                 error_callout(DoctorState.booking_error, width="100%"),
@@ -125,19 +129,12 @@ def booking_panel() -> rx.Component:
                     disabled=DoctorState.selected_start == "",
                     loading=DoctorState.booking_busy,
                 ),
-                rx.text(
+                hint(
                     "We hold the time for you for ",
                     DoctorState.hold_minutes.to_string(),
                     " minutes while you pay.",
-                    size="1",
-                    color=rx.color("gray", 10),
                 ),
-                rx.cond(
-                    ~DoctorState.is_authenticated,
-                    rx.text(
-                        "You will be asked to log in first.", size="1", color=rx.color("gray", 10)
-                    ),
-                ),
+                rx.cond(~DoctorState.is_authenticated, hint("You will be asked to log in first.")),
                 spacing="3",
                 width="100%",
             ),
@@ -152,28 +149,26 @@ def booking_panel() -> rx.Component:
 
 
 def slots_card() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Available times", size="4", as_="h2"),
-            rx.text(
-                "Shown in ",
-                rx.text.strong(DoctorState.timezone_note),
-                size="2",
-                color=rx.color("gray", 11),
-                id="timezone-note",
-            ),
-            rx.cond(
-                DoctorState.slot_count == 0,
-                rx.callout(
-                    "No free times in the next two weeks. Please check again later.",
-                    icon="calendar-x",
-                    color_scheme="gray",
-                ),
-                rx.box(rx.foreach(DoctorState.days, slot_day), width="100%"),
-            ),
-            spacing="2",
-            width="100%",
+    return stack_card(
+        rx.heading("Available times", size="4", as_="h2"),
+        rx.text(
+            "Shown in ",
+            rx.text.strong(DoctorState.timezone_note),
+            size="2",
+            color=rx.color("gray", 11),
+            id="timezone-note",
         ),
+        rx.cond(
+            DoctorState.slot_count == 0,
+            rx.callout(
+                "No free times in the next two weeks. Please check again later.",
+                icon="calendar-x",
+                color_scheme="gray",
+            ),
+            rx.box(rx.foreach(DoctorState.days, slot_day), width="100%"),
+        ),
+        spacing="2",
+        column={"width": "100%"},
         size="3",
         width="100%",
     )

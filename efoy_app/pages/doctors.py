@@ -6,54 +6,51 @@ import reflex as rx
 
 from efoy_app import routes
 from efoy_app.components.avatar import avatar
-from efoy_app.components.layout import link_button, page_heading, page_shell
+from efoy_app.components.layout import (
+    captioned,
+    link_button,
+    page_heading,
+    page_shell,
+    stack_card,
+    wrap_row,
+)
 from efoy_app.state.doctors import ALL_SPECIALITIES, DoctorCard, DoctorsState
 
 
 def doctor_card(doc: DoctorCard) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                avatar(doc.initials),
-                rx.vstack(
-                    rx.heading(doc.full_name, size="4", as_="h2"),
-                    rx.badge(doc.speciality, color_scheme="teal", variant="soft"),
-                    spacing="1",
-                    align="start",
-                ),
-                spacing="3",
-                align="center",
-            ),
-            rx.text(doc.bio, size="2", color=rx.color("gray", 11), class_name="efoy-clamp"),
-            rx.divider(),
-            rx.hstack(
-                rx.vstack(
-                    rx.text("Consultation", size="1", color=rx.color("gray", 10)),
-                    rx.text(doc.fee_display, size="4", weight="bold", class_name="doctor-fee"),
-                    spacing="0",
-                    align="start",
-                ),
-                rx.spacer(),
-                rx.vstack(
-                    rx.text("Practises in", size="1", color=rx.color("gray", 10)),
-                    rx.text(doc.timezone, size="2"),
-                    spacing="0",
-                    align="end",
-                ),
-                width="100%",
-                align="end",
-            ),
-            link_button(
-                "See available times",
-                href=doc.href,
-                width="100%",
-                variant="soft",
-                aria_label="See available times with " + doc.full_name,
+    return stack_card(
+        rx.hstack(
+            avatar(doc.initials),
+            rx.vstack(
+                rx.heading(doc.full_name, size="4", as_="h2"),
+                rx.badge(doc.speciality, color_scheme="teal", variant="soft"),
+                spacing="1",
+                align="start",
             ),
             spacing="3",
-            align="start",
-            height="100%",
+            align="center",
         ),
+        rx.text(doc.bio, size="2", color=rx.color("gray", 11), class_name="efoy-clamp"),
+        rx.divider(),
+        rx.hstack(
+            captioned(
+                "Consultation",
+                rx.text(doc.fee_display, size="4", weight="bold", class_name="doctor-fee"),
+                align="start",
+            ),
+            rx.spacer(),
+            captioned("Practises in", rx.text(doc.timezone, size="2"), align="end"),
+            width="100%",
+            align="end",
+        ),
+        link_button(
+            "See available times",
+            href=doc.href,
+            width="100%",
+            variant="soft",
+            aria_label="See available times with " + doc.full_name,
+        ),
+        column={"height": "100%"},
         size="3",
         class_name="doctor-card",
         custom_attrs={"data-doctor-id": doc.id},
@@ -61,7 +58,7 @@ def doctor_card(doc: DoctorCard) -> rx.Component:
 
 
 def filters() -> rx.Component:
-    return rx.hstack(
+    return wrap_row(
         rx.input(
             rx.input.slot(rx.icon("search", size=16)),
             placeholder="Search doctors by name",
@@ -83,9 +80,7 @@ def filters() -> rx.Component:
             on_change=DoctorsState.set_speciality,
             size="3",
         ),
-        spacing="3",
         width="100%",
-        wrap="wrap",
         margin_bottom="1em",
     )
 
@@ -104,12 +99,10 @@ def doctors() -> rx.Component:
         ),
         rx.cond(
             DoctorsState.loaded & (DoctorsState.doctors.length() == 0),
-            rx.card(
-                rx.vstack(
-                    rx.text("No doctor matches your search."),
-                    rx.button("Clear filters", on_click=DoctorsState.clear_filters, variant="soft"),
-                    align="center",
-                ),
+            stack_card(
+                rx.text("No doctor matches your search."),
+                rx.button("Clear filters", on_click=DoctorsState.clear_filters, variant="soft"),
+                align="center",
                 margin_top="1em",
             ),
         ),

@@ -5,25 +5,21 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import link_button, page_shell
+from efoy_app.components.layout import link_button, page_shell, stack_card, wrap_row
 from efoy_app.state.auth import AuthState
 
 
 def feature(icon: str, title: str, text: str) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.center(
-                rx.icon(icon, size=22, color=rx.color("teal", 11)),
-                background=rx.color("teal", 3),
-                border_radius="10px",
-                width="44px",
-                height="44px",
-            ),
-            rx.heading(title, size="4", as_="h3"),
-            rx.text(text, color=rx.color("gray", 11), size="2"),
-            spacing="3",
-            align="start",
+    return stack_card(
+        rx.center(
+            rx.icon(icon, size=22, color=rx.color("teal", 11)),
+            background=rx.color("teal", 3),
+            border_radius="10px",
+            width="44px",
+            height="44px",
         ),
+        rx.heading(title, size="4", as_="h3"),
+        rx.text(text, color=rx.color("gray", 11), size="2"),
         size="3",
     )
 
@@ -47,7 +43,7 @@ def home() -> rx.Component:
                 color=rx.color("gray", 11),
                 max_width="680px",
             ),
-            rx.hstack(
+            wrap_row(
                 link_button(
                     rx.icon("stethoscope", size=18), "Find a doctor", href=routes.DOCTORS, size="4"
                 ),
@@ -60,8 +56,6 @@ def home() -> rx.Component:
                         "Create an account", href=routes.REGISTER, size="4", variant="soft"
                     ),
                 ),
-                spacing="3",
-                wrap="wrap",
             ),
             spacing="5",
             align="start",

@@ -5,7 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.layout import error_callout, message_card, page_heading, page_shell
+from efoy_app.components.layout import (
+    error_callout,
+    hint,
+    message_card,
+    page_heading,
+    page_shell,
+    stack_card,
+)
 from efoy_app.components.stripe_elements import stripe_card_form
 from efoy_app.state.payment import (
     PHASE_CONFIRMED,
@@ -54,75 +61,68 @@ def _pay_button(icon: str, label: str, on_click: rx.EventHandler, **props: objec
 
 def _pay_card() -> rx.Component:
     s = PaymentState.summary
-    return rx.card(
-        rx.vstack(
+    return stack_card(
+        rx.hstack(
+            rx.heading(s.doctor_name, size="5"),
+            rx.badge(s.speciality, variant="soft"),
+            align="center",
+            spacing="3",
+        ),
+        _row("Appointment", s.when, id="payment-when"),
+        _row("Price", s.price, id="payment-price", size="5"),
+        _row("Status", s.status_label, id="payment-status"),
+        rx.cond(
+            s.held,
+            rx.callout(
+                rx.hstack(
+                    rx.text("Your slot is held until ", s.hold_until, " — "),
+                    rx.moment(s.hold_expires_at, from_now=True, interval=1000, id="hold-countdown"),
+                    spacing="1",
+                    wrap="wrap",
+                ),
+                icon="timer",
+                color_scheme="amber",
+            ),
+        ),
+        rx.cond(
+            s.last_failure != "",
+            rx.callout(
+                "Last attempt: " + s.last_failure + " You can try again.",
+                icon="credit-card",
+                color_scheme="red",
+                role="alert",
+            ),
+        ),
+        error_callout(PaymentState.error, width="100%"),
+        rx.cond(
+            s.held,
             rx.hstack(
-                rx.heading(s.doctor_name, size="5"),
-                rx.badge(s.speciality, variant="soft"),
-                align="center",
+                _pay_button("lock", "Pay now", PaymentState.pay_now),
+                _pay_button(
+                    "credit-card", "Pay by card", PaymentState.pay_by_card, variant="outline"
+                ),
                 spacing="3",
             ),
-            _row("Appointment", s.when, id="payment-when"),
-            _row("Price", s.price, id="payment-price", size="5"),
-            _row("Status", s.status_label, id="payment-status"),
             rx.cond(
-                s.held,
+                s.confirmed,
                 rx.callout(
-                    rx.hstack(
-                        rx.text("Your slot is held until ", s.hold_until, " — "),
-                        rx.moment(
-                            s.hold_expires_at, from_now=True, interval=1000, id="hold-countdown"
-                        ),
-                        spacing="1",
-                        wrap="wrap",
-                    ),
-                    icon="timer",
-                    color_scheme="amber",
+                    "This appointment is paid and confirmed. You will not be charged again.",
+                    icon="circle-check",
+                    color_scheme="green",
                 ),
-            ),
-            rx.cond(
-                s.last_failure != "",
                 rx.callout(
-                    "Last attempt: " + s.last_failure + " You can try again.",
-                    icon="credit-card",
-                    color_scheme="red",
-                    role="alert",
+                    "This booking can no longer be paid. Book a new slot from the doctor's page.",
+                    icon="info",
                 ),
             ),
-            error_callout(PaymentState.error, width="100%"),
-            rx.cond(
-                s.held,
-                rx.hstack(
-                    _pay_button("lock", "Pay now", PaymentState.pay_now),
-                    _pay_button(
-                        "credit-card", "Pay by card", PaymentState.pay_by_card, variant="outline"
-                    ),
-                    spacing="3",
-                ),
-                rx.cond(
-                    s.confirmed,
-                    rx.callout(
-                        "This appointment is paid and confirmed. You will not be charged again.",
-                        icon="circle-check",
-                        color_scheme="green",
-                    ),
-                    rx.callout(
-                        "This booking can no longer be paid. "
-                        "Book a new slot from the doctor's page.",
-                        icon="info",
-                    ),
-                ),
-            ),
-            _payment_element(),
-            rx.text(
-                "Pay now takes you to Stripe's secure payment page; Pay by card opens the card "
-                "form. Card details never reach Efoy.",
-                size="1",
-                color=rx.color("gray", 10),
-            ),
-            spacing="4",
-            width="100%",
         ),
+        _payment_element(),
+        hint(
+            "Pay now takes you to Stripe's secure payment page; Pay by card opens the card "
+            "form. Card details never reach Efoy."
+        ),
+        spacing="4",
+        column={"width": "100%"},
         width="100%",
         max_width="640px",
     )
@@ -157,24 +157,21 @@ def payment_page() -> rx.Component:
 
 def _confirmation() -> rx.Component:
     r = PaymentResultState.result
-    return rx.card(
-        rx.vstack(
-            rx.callout(
-                "Payment received: your appointment is confirmed.",
-                icon="circle-check",
-                color_scheme="green",
-                role="status",
-            ),
-            _row("Doctor", r.doctor_name),
-            _row("Appointment", r.when),
-            _row("Amount paid", r.amount_display, id="confirmation-amount"),
-            _row("Card", r.card),
-            _row("Stripe payment", r.payment_intent_id, id="confirmation-payment-id"),
-            _row("Booking", "#" + r.booking_id.to_string()),
-            rx.link("Go to My appointments", href=routes.APPOINTMENTS),
-            spacing="3",
-            width="100%",
+    return stack_card(
+        rx.callout(
+            "Payment received: your appointment is confirmed.",
+            icon="circle-check",
+            color_scheme="green",
+            role="status",
         ),
+        _row("Doctor", r.doctor_name),
+        _row("Appointment", r.when),
+        _row("Amount paid", r.amount_display, id="confirmation-amount"),
+        _row("Card", r.card),
+        _row("Stripe payment", r.payment_intent_id, id="confirmation-payment-id"),
+        _row("Booking", "#" + r.booking_id.to_string()),
+        rx.link("Go to My appointments", href=routes.APPOINTMENTS),
+        column={"width": "100%"},
         width="100%",
         max_width="640px",
     )
@@ -242,20 +239,15 @@ def payment_cancel_page() -> rx.Component:
     s = PaymentCancelState.summary
     return page_shell(
         page_heading("Payment cancelled", "Nothing was charged."),
-        rx.card(
-            rx.vstack(
-                rx.cond(
-                    s.held,
-                    rx.text(
-                        "Your slot with ", s.doctor_name, " stays held until ", s.hold_until, "."
-                    ),
-                    rx.text("You can pay for a held appointment from My appointments."),
-                ),
-                rx.link(
-                    rx.button("Back to payment", size="3"),
-                    href=PaymentCancelState.pay_again_href,
-                ),
-                spacing="3",
+        stack_card(
+            rx.cond(
+                s.held,
+                rx.text("Your slot with ", s.doctor_name, " stays held until ", s.hold_until, "."),
+                rx.text("You can pay for a held appointment from My appointments."),
+            ),
+            rx.link(
+                rx.button("Back to payment", size="3"),
+                href=PaymentCancelState.pay_again_href,
             ),
             max_width="640px",
         ),
