@@ -30,6 +30,7 @@ from efoy_app.domain.payment_fulfil import fulfill_checkout, fulfill_payment_int
 from efoy_app.domain.payment_views import payments_for_booking
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
+    BOOKING_EXPIRED,
     BOOKING_HELD,
     OPEN_STATUSES,
     PAID_STATUSES,
@@ -123,9 +124,12 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                             if fresh.status in OPEN_STATUSES:
                                 expire_payment(db, fresh, ACTOR, "hold lapsed")
                                 db.commit()
-                    if release_hold_if_unpaid(db, booking.id, ACTOR, "hold lapsed"):
-                        report.holds_released += 1
+                    release_hold_if_unpaid(db, booking.id, ACTOR, "hold lapsed")
                     db.commit()
+                    # Released here or by the expired session's fulfilment just above: either
+                    # way this pass freed the slot.
+                    if db.get(Booking, booking.id).status == BOOKING_EXPIRED:
+                        report.holds_released += 1
                 except DomainError as exc:
                     db.rollback()
                     report.errors.append(f"booking {booking.id}: {exc.code}")
