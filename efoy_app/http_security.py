@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from efoy_app import routes
 from efoy_app.api.errors import send_error
+from efoy_app.domain.card_page import payment_element_enabled
 from efoy_app.settings import Settings, get_settings
-from efoy_app.state.payment import payment_element_enabled
 
 # Stripe's documented CSP for Stripe.js and the Payment Element (3-D Secure frames included).
 STRIPE_SCRIPT = ["https://js.stripe.com", "https://*.js.stripe.com"]

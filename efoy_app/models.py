@@ -194,6 +194,8 @@ PAYMENT_EXPIRED = "expired"
 PAID_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED)
 # Not settled yet: a failed card payment can still be retried, so it may still take money.
 OPEN_STATUSES = (PAYMENT_PENDING, PAYMENT_FAILED)
+# A payment that can still be refunded (something is left of it).
+REFUNDABLE_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED)
 PAYMENT_KIND_CHECKOUT = "checkout"
 PAYMENT_KIND_INTENT = "payment_intent"
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from stripe_sandbox.cards import luhn_ok
+
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR_ENV = "EFOY_TEST_LOG_DIR"
 LOGS_ROOT = ROOT / "test-logs"  # not test-results/: pytest-playwright empties that one
@@ -43,16 +45,6 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 # 13-19 digits, optionally one space or dash between them; first digit of a card brand (2-6),
 # so millisecond timestamps (17...) and most ids do not look like cards.
 CARD_CANDIDATE = re.compile(r"(?<![\d.])[2-6](?:[ -]?\d){12,18}(?![\d])")
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def mask(value: str) -> str:

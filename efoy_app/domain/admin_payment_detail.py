@@ -19,10 +19,8 @@ from efoy_app.domain.bookings import BookingView, booking_view
 from efoy_app.domain.errors import NotFound, ValidationFailed
 from efoy_app.domain.money import format_money, to_minor
 from efoy_app.domain.read_models import build
-from efoy_app.domain.refunds import refundable_minor
+from efoy_app.domain.refunds import refundable_now
 from efoy_app.models import (
-    PAYMENT_PAID,
-    PAYMENT_PARTIALLY_REFUNDED,
     REFUND_PENDING,
     ROLE_ADMIN,
     AuditLog,
@@ -31,7 +29,6 @@ from efoy_app.models import (
     User,
 )
 
-REFUNDABLE_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED)
 SYSTEM_REQUESTER = "Efoy (automatic)"
 
 
@@ -167,9 +164,7 @@ def payment_detail(session: Session, viewer: User, payment_id: int) -> PaymentDe
         raise NotFound(f"There is no payment #{payment_id}.")
     payment, booking, patient, _doctor_user = found
     refunds = _refund_lines(session, payment.id)
-    refundable = (
-        max(refundable_minor(session, payment), 0) if payment.status in REFUNDABLE_STATUSES else 0
-    )
+    refundable = refundable_now(session, payment)
     return build(
         PaymentDetail,
         payment,

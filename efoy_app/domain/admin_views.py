@@ -29,6 +29,7 @@ from efoy_app.models import (
     EVENT_IGNORED,
     EVENT_PROCESSED,
     EVENT_RECEIVED,
+    PAID_STATUSES,
     PAYMENT_EXPIRED,
     PAYMENT_FAILED,
     PAYMENT_PAID,
@@ -55,7 +56,6 @@ PAYMENT_STATUSES = (
     PAYMENT_FAILED,
     PAYMENT_EXPIRED,
 )
-TOOK_MONEY_STATUSES = (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED, PAYMENT_REFUNDED)
 EVENT_STATUSES = (EVENT_PROCESSED, EVENT_IGNORED, EVENT_FAILED, EVENT_RECEIVED)
 REFUND_STATUSES = (REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED)
 DEFAULT_LIMIT = 200
@@ -244,7 +244,7 @@ def payment_list(
     )
     filters = _payment_filters(flagged_only, status)
     count = session.exec(select(func.count()).select_from(Payment).where(*filters)).one()
-    took = case((col(Payment.status).in_(TOOK_MONEY_STATUSES), Payment.amount_minor), else_=0)
+    took = case((col(Payment.status).in_(PAID_STATUSES), Payment.amount_minor), else_=0)
     sums = session.exec(
         select(
             Payment.currency,

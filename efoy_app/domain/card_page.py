@@ -25,3 +25,10 @@ def card_page_url(payment_intent_id: str, client_secret: str) -> str | None:
         return None  # real Stripe: the page mounts Stripe's Payment Element instead
     query = urlencode({"client_secret": client_secret, "return_url": payment_success_url()})
     return f"{settings.stripe_api_base.rstrip('/')}/pay/{payment_intent_id}?{query}"
+
+
+def payment_element_enabled() -> bool:
+    """Stripe's Payment Element is compiled in only with a real publishable key (against the
+    sandbox its card page stands in for it)."""
+    settings = get_settings()
+    return bool(settings.stripe_publishable_key) and not settings.stripe_api_base

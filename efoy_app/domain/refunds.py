@@ -32,12 +32,11 @@ from efoy_app.domain.stripe_gateway import PaymentProviderRejected, call, get_st
 from efoy_app.domain.text import clean_text
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
-    PAYMENT_PAID,
-    PAYMENT_PARTIALLY_REFUNDED,
     REFUND_FAILED,
     REFUND_PENDING,
     REFUND_RESERVING,
     REFUND_SUCCEEDED,
+    REFUNDABLE_STATUSES,
     Payment,
     Refund,
     utcnow,
@@ -120,6 +119,14 @@ def refundable_minor(db: Session, payment: Payment) -> int:
     return payment.amount_minor - int(reserved)
 
 
+def refundable_now(db: Session, payment: Payment) -> int:
+    """What an admin may still refund: nothing unless the payment is paid and not yet refunded
+    in full (a Dashboard refund beside a queued one can leave it below zero: show 0)."""
+    if payment.status not in REFUNDABLE_STATUSES:
+        return 0
+    return max(refundable_minor(db, payment), 0)
+
+
 def create_refund_row(
     db: Session,
     *,
@@ -130,7 +137,7 @@ def create_refund_row(
     actor: str,
 ) -> Refund:
     """Reserve a refund in the ledger (no commit, no network)."""
-    if payment.status not in (PAYMENT_PAID, PAYMENT_PARTIALLY_REFUNDED):
+    if payment.status not in REFUNDABLE_STATUSES:
         raise Conflict(f"Only a paid payment can be refunded; this one is {payment.status}.")
     if amount_minor <= 0:
         raise ValidationFailed("A refund must be more than zero.")
@@ -312,19 +319,14 @@ def _earlier_request(
     amount_minor: int | None,
     reason: str,
     requested_by_user_id: int,
-    retry_of: int | None,
 ) -> Refund | None:
     """The refund this request repeats, if it is a retry of one Stripe did not answer.
 
-    A retry is: the refund a retried form names (`retry_of`); the payment's queued refund, asked
-    again for the same amount; or a refund that was queued and went through meanwhile (the
-    admin's retry and reconciliation raced), asked again by the same admin, for the same amount
-    and reason, within Stripe's idempotency window. Anything else is a new refund.
+    A retry is: the payment's queued refund, asked again for the same amount; or a refund that
+    was queued and went through meanwhile (the admin's retry and reconciliation raced), asked
+    again by the same admin, for the same amount and reason, within Stripe's idempotency window.
+    Anything else is a new refund.
     """
-    if retry_of is not None:
-        named = db.get(Refund, retry_of)
-        if named is not None and named.payment_id == payment.id:
-            return named
     queued = queued_refund(db, payment.id)
     if queued is not None:
         everything_left = refundable_minor(db, payment) + queued.amount_minor
@@ -361,13 +363,12 @@ def refund_payment(
     amount_minor: int | None,
     reason: str,
     requested_by_user_id: int,
-    retry_of: int | None = None,
 ) -> RefundOutcome:
     """An admin's refund: reserve, commit, submit. Full refund when no amount is given.
 
     Asking again for a refund Stripe did not answer sends that same row again (or reports it,
     if it went through meanwhile), never a second one; a different refund waits until the
-    queued one is through. `retry_of` names the refund a retried form was about.
+    queued one is through.
     """
     reason = clean_text(reason)
     if not reason:
@@ -375,7 +376,7 @@ def refund_payment(
     actor = f"user:{requested_by_user_id}"
     locked = db.exec(select(Payment).where(Payment.id == payment.id).with_for_update()).one()
     try:
-        earlier = _earlier_request(db, locked, amount_minor, reason, requested_by_user_id, retry_of)
+        earlier = _earlier_request(db, locked, amount_minor, reason, requested_by_user_id)
     except RefundQueued:
         db.rollback()
         raise

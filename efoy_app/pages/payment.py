@@ -14,6 +14,7 @@ from efoy_app.components.layout import (
     stack_card,
 )
 from efoy_app.components.stripe_elements import stripe_card_form
+from efoy_app.domain.card_page import payment_element_enabled
 from efoy_app.state.payment import (
     PHASE_CONFIRMED,
     PHASE_FAILED,
@@ -23,7 +24,6 @@ from efoy_app.state.payment import (
     PaymentCancelState,
     PaymentResultState,
     PaymentState,
-    payment_element_enabled,
 )
 
 

@@ -165,11 +165,9 @@ def _load(user: SessionUser, payment_id: int) -> Loaded:
         )
 
 
-def _refund(
-    user: SessionUser, payment_id: int, amount: str, reason: str, retry_of: int | None
-) -> tuple[str, int | None]:
-    """Refund as this admin; returns the notice, and the refund's id when it is queued (Stripe
-    did not answer): the same form sent again then retries that same refund."""
+def _refund(user: SessionUser, payment_id: int, amount: str, reason: str) -> tuple[str, bool]:
+    """Refund as this admin; returns the notice and whether it is queued (Stripe did not answer:
+    the domain takes the same form sent again as a retry of that same refund)."""
     with session_scope() as session:
         admin = db_user(session, user)
         require_role(admin, ROLE_ADMIN)
@@ -181,9 +179,8 @@ def _refund(
             amount_minor=amount_minor,
             reason=reason,
             requested_by_user_id=admin.id,
-            retry_of=retry_of,
         )
-        return refund.message, refund.refund.id if refund.queued else None
+        return refund.message, refund.queued
 
 
 class AdminPaymentState(AuthState, PageStatus):
@@ -195,9 +192,6 @@ class AdminPaymentState(AuthState, PageStatus):
     form_token: str = ""
     # Bumped after a successful refund: the form is drawn afresh, its inputs empty.
     form_key: int = 0
-    # The queued refund (Stripe did not answer) and the form that asked for it: sending that
-    # same form again retries that refund instead of asking for a second one.
-    _queued: tuple[int, str, str] | None = None
 
     def _requested_id(self) -> int | None:
         raw = str(self.router.page.params.get("payment_id", ""))
@@ -226,7 +220,6 @@ class AdminPaymentState(AuthState, PageStatus):
     @rx.event
     async def load_page(self) -> EventSpec | None:
         self.loaded, self.busy, self.error, self.notice = False, False, "", ""
-        self._queued = None
         self.form_token = secrets.token_urlsafe(16)
         user = await self.current_user()
         if user is None:
@@ -251,22 +244,13 @@ class AdminPaymentState(AuthState, PageStatus):
         self.busy, self.error, self.notice = True, "", ""
         yield
         amount, reason = str(form.get("amount") or ""), str(form.get("reason") or "")
-        retry_of = None
-        if self._queued is not None and self._queued[1:] == (amount.strip(), reason.strip()):
-            retry_of = self._queued[0]
         try:
-            notice, queued_id = await asyncio.to_thread(
-                _refund, user, payment_id, amount, reason, retry_of
-            )
+            self.notice, queued = await asyncio.to_thread(_refund, user, payment_id, amount, reason)
         except DomainError as exc:
             self.error = exc.message
         else:
-            self.notice = notice
-            if queued_id is None:
-                self._queued = None
+            if not queued:  # queued: the form stays filled, sending it again is the retry
                 self.form_key += 1
-            else:  # the form stays filled: sending it again retries this same refund
-                self._queued = (queued_id, amount.strip(), reason.strip())
         finally:
             self.busy = False
         await self._reload(user)

@@ -17,7 +17,7 @@ from efoy_app import models, routes
 from efoy_app.db import session_scope
 from efoy_app.domain import payment_fulfil, payment_start, payment_views
 from efoy_app.domain.bookings import booking_view, get_booking_for
-from efoy_app.domain.card_page import card_page_url, payment_success_url
+from efoy_app.domain.card_page import card_page_url, payment_element_enabled, payment_success_url
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
 from efoy_app.models import OPEN_STATUSES, User
@@ -112,12 +112,6 @@ def _start_card(user: SessionUser, booking_id: int) -> NextStep:
                 code="card_form_unavailable",
             )
         return NextStep(client_secret=start.client_secret)
-
-
-def payment_element_enabled() -> bool:
-    """Stripe's Payment Element is compiled in only with a real publishable key."""
-    settings = get_settings()
-    return bool(settings.stripe_publishable_key) and not settings.stripe_api_base
 
 
 class PaymentState(AuthState, PageStatus):

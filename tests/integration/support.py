@@ -16,6 +16,8 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from efoy_app.api.app import create_api
+from efoy_app.api.deps import get_session
 from efoy_app.db import make_engine
 from efoy_app.seed import load_demo_data
 from tests.log_scan import run_log_path
@@ -118,3 +120,21 @@ def seeded_engine(backend: str, tmp_dir: Path) -> Iterator[Engine]:
         with Session(engine) as s:
             load_demo_data(s)
         yield engine
+
+
+@contextmanager
+def api_on_engine(engine: Engine, port: int) -> Iterator[UvicornThread]:
+    """The real API on `port`, every request served from `engine`'s database."""
+    app = create_api()
+
+    def session_on_engine() -> Iterator[Session]:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = session_on_engine
+    server = UvicornThread(app, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -19,15 +19,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from efoy_app.api.app import create_api
-from efoy_app.api.deps import get_session
 from efoy_app.domain import auth
 from efoy_app.domain.bookings import hold_slot
 from efoy_app.domain.errors import SlotTaken
 from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import AuditLog, Booking, Doctor, User
 from tests.conftest import free_port
-from tests.integration.support import BACKENDS, UvicornThread, seeded_engine
+from tests.integration.support import BACKENDS, api_on_engine, seeded_engine
 
 RACERS = 50
 
@@ -105,19 +103,8 @@ class Target:
 @pytest.fixture
 def target(engine: Engine) -> Iterator[Target]:
     """The real app on its own port, its requests served from `engine`'s database."""
-    app = create_api()
-
-    def session_on_engine() -> Iterator[Session]:
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_on_engine
-    server = UvicornThread(app, free_port())
-    server.start()
-    try:
+    with api_on_engine(engine, free_port()) as server:
         yield Target(server.url, engine)
-    finally:
-        server.stop()
 
 
 def test_fifty_patients_over_http(target: Target) -> None:

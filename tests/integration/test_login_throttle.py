@@ -20,13 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from efoy_app.api.app import create_api
-from efoy_app.api.deps import get_session
 from efoy_app.domain import login_throttle
 from efoy_app.models import LoginThrottle, utcnow
 from tests.conftest import free_port
 from tests.integration.conftest import ADMIN, ApiServer
-from tests.integration.support import BACKENDS, UvicornThread, seeded_engine
+from tests.integration.support import BACKENDS, api_on_engine, seeded_engine
 
 TIMEOUT = 30
 TOKEN = "/api/v1/auth/token"
@@ -226,44 +224,37 @@ def test_parallel_failures_are_all_counted_in_the_domain(engine: Engine) -> None
 
 
 def test_parallel_wrong_guesses_over_http_lose_no_count(engine: Engine) -> None:
-    app = create_api()
+    with api_on_engine(engine, free_port()) as server:
+        _race_wrong_guesses(server.url, engine)
 
-    def session_on_engine() -> Iterator[Session]:
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
 
-    app.dependency_overrides[get_session] = session_on_engine
-    server = UvicornThread(app, free_port())
-    server.start()
+def _race_wrong_guesses(url: str, engine: Engine) -> None:
     barrier = threading.Barrier(RACERS, timeout=60)
     answers: list[httpx.Response] = []
     lock = threading.Lock()
 
     def guess(n: int) -> None:
-        with client_at(server.url, "127.0.0.6") as client:
+        with client_at(url, "127.0.0.6") as client:
             client.get("/api/v1/health")  # connect before the start line
             barrier.wait()
             r = attempt(client, ADMIN[0], f"parallel-guess-{n}")
             with lock:
                 answers.append(r)
 
-    try:
-        threads = [threading.Thread(target=guess, args=(n,)) for n in range(RACERS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        counted = codes(answers)
-        assert sum(counted.values()) == RACERS
-        assert set(counted) <= {(401, "invalid_credentials"), (429, "too_many_attempts")}
-        wrong = counted[(401, "invalid_credentials")]
-        assert wrong >= 5  # at least the free ones were checked
-        # Every answered "wrong password" is one stored failure, in both buckets.
-        assert buckets(engine, "127.0.0.6") == {
-            ("account_address", ADMIN[0]): wrong,
-            ("address", ""): wrong,
-        }
-        with client_at(server.url, LOCAL) as admin:
-            assert attempt(admin, *ADMIN).status_code == 200
-    finally:
-        server.stop()
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(RACERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    counted = codes(answers)
+    assert sum(counted.values()) == RACERS
+    assert set(counted) <= {(401, "invalid_credentials"), (429, "too_many_attempts")}
+    wrong = counted[(401, "invalid_credentials")]
+    assert wrong >= 5  # at least the free ones were checked
+    # Every answered "wrong password" is one stored failure, in both buckets.
+    assert buckets(engine, "127.0.0.6") == {
+        ("account_address", ADMIN[0]): wrong,
+        ("address", ""): wrong,
+    }
+    with client_at(url, LOCAL) as admin:
+        assert attempt(admin, *ADMIN).status_code == 200

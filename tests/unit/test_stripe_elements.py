@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from efoy_app.components.stripe_elements import REACT_STRIPE, STRIPE_JS, stripe_card_form
+from efoy_app.domain.card_page import payment_element_enabled
 from efoy_app.settings import get_settings
-from efoy_app.state.payment import payment_element_enabled
 
 
 @pytest.fixture
