@@ -5,6 +5,7 @@ and confirmed bookings. `hold_slot` checks first so the usual answer is a clear 
 the index's IntegrityError into the same `SlotTaken` when two patients race for one slot.
 A hold lapses at `hold_expires_at`; from then on it no longer blocks the slot, shows as
 "expired", and is marked expired by `expire_lapsed_holds` or by the next `hold_slot` on its slot.
+A hold never outlives the appointment's start (`hold_end`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class BookingView:
     hold_expires_at: datetime | None
     created_at: datetime
     patient_id: int = 0
+
+
+def hold_end(starts_at: datetime, until: datetime) -> datetime:
+    """When a hold asked to last `until` ends: never after the appointment has started."""
+    return min(until, starts_at)
 
 
 def hold_lapsed(booking: Booking, now: datetime | None = None) -> bool:
@@ -147,7 +153,9 @@ def hold_slot(
             reason=reason,
             price_minor=doctor.fee_minor,
             currency=doctor.currency,
-            hold_expires_at=now + timedelta(minutes=get_settings().hold_minutes),
+            hold_expires_at=hold_end(
+                starts_at, now + timedelta(minutes=get_settings().hold_minutes)
+            ),
             created_at=now,
             updated_at=now,
         )
@@ -172,6 +180,38 @@ def hold_slot(
         session.rollback()
         raise
     return booking
+
+
+def slot_still_free(session: Session, booking: Booking, now: datetime | None = None) -> bool:
+    """Whether the booking's time is still one of the doctor's free slots (its own lapsed hold
+    no longer blocks it), so the patient can hold it again."""
+    now = now or utcnow()
+    doctor = session.get(Doctor, booking.doctor_id)
+    if doctor is None or not doctor.active:
+        return False
+    return is_bookable_slot(session, doctor, booking.starts_at, now)
+
+
+def hold_again(
+    session: Session, *, booking_id: int, patient: User, now: datetime | None = None
+) -> Booking:
+    """Hold the time of the patient's own lapsed (or cancelled) booking once more, as a new
+    booking with the same reason (commits). SlotTaken when someone else has it now; Conflict
+    while the booking is still held or already confirmed."""
+    now = now or utcnow()
+    old = get_booking_for(session, booking_id, patient)
+    if old.patient_id != patient.id:
+        raise NotFound("Booking not found.")
+    if effective_status(old, now) in (BOOKING_HELD, BOOKING_CONFIRMED):
+        raise Conflict("This booking is still yours: there is nothing to hold again.")
+    return hold_slot(
+        session,
+        patient=patient,
+        doctor_id=old.doctor_id,
+        starts_at=old.starts_at,
+        reason=old.reason,
+        now=now,
+    )
 
 
 def _busy_between(

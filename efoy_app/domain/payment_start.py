@@ -7,11 +7,14 @@ Rules that live here and nowhere else:
   on "Pay now" make one Checkout Session;
 - a booking has one way of paying open at a time: switching between the hosted Checkout and the
   card form closes the other one first;
-- a declined card leaves its PaymentIntent reusable: the patient retries on the same one.
+- a declined card leaves its PaymentIntent reusable: the patient retries on the same one;
+- a payment (and the hold it extends) never lasts past the appointment's start, so an appointment
+  starting in less than Stripe's 30-minute minimum cannot be paid on the hosted Checkout page.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,11 +26,12 @@ from sqlmodel import Session, col, select
 
 from efoy_app import routes
 from efoy_app.domain import audit, payment_close
-from efoy_app.domain.bookings import get_booking_for
+from efoy_app.domain.bookings import get_booking_for, hold_end
 from efoy_app.domain.errors import Conflict, DomainError
 from efoy_app.domain.money import format_money, to_minor
 from efoy_app.domain.payment_views import payments_for_booking
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
+from efoy_app.domain.times import when_label
 from efoy_app.models import (
     BOOKING_CONFIRMED,
     BOOKING_HELD,
@@ -46,6 +50,7 @@ from efoy_app.models import (
 from efoy_app.settings import get_settings
 
 # Stripe wants a Checkout Session to live at least 30 minutes from its creation.
+CHECKOUT_MIN_LIFETIME = timedelta(minutes=30)
 SESSION_MARGIN = timedelta(minutes=1)
 # How long a concurrent click waits for the first click's Stripe call before making its own.
 CLAIM_WAIT_SECONDS = 5.0
@@ -62,6 +67,12 @@ class AlreadyPaid(Conflict):
 
 class HoldLapsed(Conflict):
     code = "hold_expired"
+
+
+class CheckoutTooLate(Conflict):
+    """The appointment starts before a Checkout Session could live its 30 minutes."""
+
+    code = "checkout_too_late"
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,43 @@ def ensure_payable(db: Session, booking: Booking, now: datetime | None = None) -
         raise HoldLapsed("Your hold on this slot has lapsed. Please book the appointment again.")
 
 
+def payment_deadline(booking: Booking, now: datetime) -> datetime:
+    """Until when a payment started now may be made: the hold's length (and a minute), but never
+    past the appointment's start."""
+    hold = timedelta(minutes=get_settings().hold_minutes)
+    return hold_end(booking.starts_at, now + hold + SESSION_MARGIN)
+
+
+def minutes_to_start(booking: Booking, now: datetime) -> int:
+    """Whole minutes until the appointment starts (rounded down, never negative)."""
+    return max(0, math.floor((booking.starts_at - now).total_seconds() / 60))
+
+
+def checkout_possible(booking: Booking, now: datetime | None = None) -> bool:
+    """Stripe's hosted page needs 30 minutes (and our minute's margin) before the start."""
+    now = now or utcnow()
+    return booking.starts_at - now >= CHECKOUT_MIN_LIFETIME + SESSION_MARGIN
+
+
+def hosted_checkout_available(db: Session, booking: Booking, now: datetime) -> bool:
+    """`Pay now` can be offered: a new session would live its 30 minutes, or the booking already
+    has an open one (reused as it is)."""
+    return (
+        checkout_possible(booking, now)
+        or _open_payment(db, booking.id, PAYMENT_KIND_CHECKOUT) is not None
+    )
+
+
+def ensure_checkout_possible(booking: Booking, now: datetime) -> None:
+    """Refuse the hosted page for an appointment that starts too soon; the card form is open."""
+    if not checkout_possible(booking, now):
+        minutes = minutes_to_start(booking, now)
+        raise CheckoutTooLate(
+            f"This appointment starts in {minutes} minute{'' if minutes == 1 else 's'}: "
+            "Stripe's payment page needs at least 30 minutes, so please pay by card."
+        )
+
+
 def _payment_in(db: Session, booking_id: int, kind: str, status: str) -> Payment | None:
     return db.exec(
         select(Payment).where(
@@ -159,13 +207,12 @@ def _claim_payment(db: Session, booking: Booking, kind: str, now: datetime) -> t
     existing = _open_payment(db, booking.id, kind)
     if existing is not None:
         return existing, False
-    hold = timedelta(minutes=get_settings().hold_minutes)
     payment = Payment(
         booking_id=booking.id,
         kind=kind,
         amount_minor=booking.price_minor,
         currency=booking.currency,
-        expires_at=now + hold + SESSION_MARGIN,
+        expires_at=payment_deadline(booking, now),
     )
     db.add(payment)
     try:
@@ -223,6 +270,8 @@ def _payable_booking(
     booking = get_booking_for(db, booking_id, user)
     check_client_amount(booking, amount=amount, amount_minor=amount_minor, currency=currency)
     ensure_payable(db, booking, now)
+    if kind == PAYMENT_KIND_CHECKOUT and not hosted_checkout_available(db, booking, now):
+        ensure_checkout_possible(booking, now)
     return _one_method_at_a_time(db, booking, user, kind, now)
 
 
@@ -297,13 +346,15 @@ def _metadata(booking: Booking, payment: Payment) -> dict[str, str]:
     return {"booking_id": str(booking.id), "payment_id": str(payment.id)}
 
 
-def _description(db: Session, booking: Booking) -> str:
+def description(db: Session, booking: Booking) -> str:
+    """What Stripe shows the payer (Checkout's line item, the PaymentIntent's description): the
+    appointment in the patient's own timezone, as our pages show it."""
     doctor = db.get(Doctor, booking.doctor_id)
     doctor_user = db.get(User, doctor.user_id) if doctor else None
+    patient = db.get(User, booking.patient_id)
     name = doctor_user.full_name if doctor_user else "your doctor"
-    return (
-        f"Consultation with {name}, {booking.starts_at:%Y-%m-%d %H:%M} UTC (booking #{booking.id})"
-    )
+    when = when_label(booking.starts_at, patient.timezone if patient else "UTC")
+    return f"Consultation with {name}, {when} (booking #{booking.id})"
 
 
 def start_checkout(
@@ -342,7 +393,7 @@ def start_checkout(
                 "price_data": {
                     "currency": booking.currency.lower(),
                     "unit_amount": booking.price_minor,
-                    "product_data": {"name": _description(db, booking)},
+                    "product_data": {"name": description(db, booking)},
                 },
             }
         ],
@@ -401,7 +452,7 @@ def start_card_payment(
         "amount": booking.price_minor,
         "currency": booking.currency.lower(),
         "automatic_payment_methods": {"enabled": True},
-        "description": _description(db, booking),
+        "description": description(db, booking),
         "metadata": _metadata(booking, payment),
     }
     if patient is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from efoy_app.domain.bookings import get_booking_for
 from efoy_app.domain.errors import NotFound
@@ -93,3 +94,20 @@ def payments_for_booking(db: Session, booking_id: int) -> list[Payment]:
     return list(
         db.exec(select(Payment).where(Payment.booking_id == booking_id).order_by(Payment.id)).all()
     )
+
+
+def latest_payment_of(db: Session, user: User) -> Payment | None:
+    """The user's own most recent payment that reached Stripe (for a success page that lost its
+    reference). Only the user's own bookings count, for an admin too: never someone else's."""
+    return db.exec(
+        select(Payment)
+        .join(Booking, col(Booking.id) == col(Payment.booking_id))
+        .where(
+            Booking.patient_id == user.id,
+            sa.or_(
+                col(Payment.stripe_checkout_session_id).is_not(None),
+                col(Payment.stripe_payment_intent_id).is_not(None),
+            ),
+        )
+        .order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
+    ).first()

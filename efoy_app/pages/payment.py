@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
+from efoy_app.components.hold_countdown import hold_countdown
 from efoy_app.components.layout import (
     error_callout,
-    hint,
-    message_card,
+    link_button,
     page_heading,
     page_shell,
     stack_card,
@@ -18,6 +18,7 @@ from efoy_app.domain.card_page import payment_element_enabled
 from efoy_app.state.payment import (
     PHASE_CONFIRMED,
     PHASE_FAILED,
+    PHASE_NONE,
     PHASE_PROCESSING,
     PHASE_REFUNDED,
     PHASE_VERIFYING,
@@ -26,24 +27,45 @@ from efoy_app.state.payment import (
     PaymentState,
 )
 
+# Pay now / Pay by card, each in one line (the design's contract names stay the buttons').
+PAY_NOW_LINE = "On Stripe's secure payment page; you come back here afterwards."
+PAY_BY_CARD_LINE = (
+    "A card form for this payment; your card details go straight to Stripe, never to our server."
+)
+
 
 def _row(label: str, value: rx.Var | str, **props: object) -> rx.Component:
+    """A label and its value side by side, the value wrapping under it on a narrow screen."""
     return rx.hstack(
         rx.text(label, color=rx.color("gray", 11), min_width="9em"),
-        rx.text(value, weight="medium", **props),
+        rx.text(value, weight="medium", min_width="0", **props),
         width="100%",
         align="baseline",
+        wrap="wrap",
+        spacing="1",
+    )
+
+
+def _id_row(label: str, value: rx.Var, **props: object) -> rx.Component:
+    """A Stripe id: small monospace that breaks anywhere, so it never overflows a phone's card;
+    the whole id stays one text to select and copy."""
+    return _row(
+        label,
+        value,
+        size="1",
+        style={"font_family": "var(--code-font-family, monospace)", "word_break": "break-all"},
+        **props,
     )
 
 
 def _not_found() -> rx.Component:
-    return message_card(
-        "Booking not found",
-        "There is no booking with this number among your appointments.",
+    return stack_card(
+        rx.heading("Booking not found", size="5", as_="h2"),
+        rx.text("There is no booking with this number among your appointments."),
         rx.link("Back to My appointments", href=routes.APPOINTMENTS),
-        heading_size="5",
         size="1",
         width="100%",
+        max_width="640px",
     )
 
 
@@ -59,30 +81,57 @@ def _pay_button(icon: str, label: str, on_click: rx.EventHandler, **props: objec
     )
 
 
-def _pay_card() -> rx.Component:
+def _pay_option(button: rx.Component, line: str, line_id: str) -> rx.Component:
+    """A pay button with the one line that says what it does."""
+    return rx.hstack(
+        button,
+        rx.text(line, size="2", color=rx.color("gray", 11), id=line_id, min_width="0"),
+        align="center",
+        spacing="3",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def _pay_options() -> rx.Component:
     s = PaymentState.summary
-    return stack_card(
-        rx.hstack(
-            rx.heading(s.doctor_name, size="5"),
-            rx.badge(s.speciality, variant="soft"),
-            align="center",
-            spacing="3",
-        ),
-        _row("Appointment", s.when, id="payment-when"),
-        _row("Price", s.price, id="payment-price", size="5"),
-        _row("Status", s.status_label, id="payment-status"),
+    return rx.vstack(
         rx.cond(
-            s.held,
-            rx.callout(
-                rx.hstack(
-                    rx.text("Your slot is held until ", s.hold_until, " — "),
-                    rx.moment(s.hold_expires_at, from_now=True, interval=1000, id="hold-countdown"),
-                    spacing="1",
-                    wrap="wrap",
-                ),
-                icon="timer",
-                color_scheme="amber",
+            s.checkout_possible,
+            _pay_option(
+                _pay_button("lock", "Pay now", PaymentState.pay_now), PAY_NOW_LINE, "pay-now-line"
             ),
+            rx.callout(s.starts_soon, icon="clock", color_scheme="amber", id="starts-soon"),
+        ),
+        _pay_option(
+            _pay_button("credit-card", "Pay by card", PaymentState.pay_by_card, variant="outline"),
+            PAY_BY_CARD_LINE,
+            "pay-by-card-line",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _held() -> rx.Component:
+    """A running hold: its countdown, the last decline, and the ways to pay."""
+    s = PaymentState.summary
+    return rx.vstack(
+        rx.callout(
+            rx.hstack(
+                hold_countdown(
+                    ends_at=s.hold_expires_at,
+                    server_now=s.server_now,
+                    prefix="Held for you for ",
+                    on_expire=PaymentState.hold_lapsed,
+                    id="hold-countdown",
+                ),
+                rx.text("(until ", s.hold_until, ")", id="hold-until"),
+                spacing="1",
+                wrap="wrap",
+            ),
+            icon="timer",
+            color_scheme="amber",
         ),
         rx.cond(
             s.last_failure != "",
@@ -94,15 +143,62 @@ def _pay_card() -> rx.Component:
             ),
         ),
         error_callout(PaymentState.error, width="100%"),
+        _pay_options(),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _lapsed() -> rx.Component:
+    """The hold ran out: one message, and the way on (hold the time again, or choose another)."""
+    s = PaymentState.summary
+    return rx.vstack(
+        rx.callout(
+            rx.cond(
+                s.slot_free,
+                "Your hold on this slot has lapsed, so it was not paid and nothing was charged. "
+                "The time is still free: you can hold it again.",
+                "Your hold on this slot has lapsed, so it was not paid and nothing was charged. "
+                "Someone else has booked this time since.",
+            ),
+            icon="timer-off",
+            color_scheme="amber",
+            role="status",
+            id="hold-lapsed",
+        ),
+        error_callout(PaymentState.error, width="100%"),
+        rx.cond(
+            s.slot_free,
+            rx.button(
+                rx.icon("rotate-ccw", size=16),
+                "Hold this slot again",
+                on_click=PaymentState.hold_again,
+                loading=PaymentState.busy,
+                size="3",
+            ),
+            link_button("Choose another time", href=s.doctor_href, size="3"),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _pay_card() -> rx.Component:
+    s = PaymentState.summary
+    return stack_card(
+        rx.hstack(
+            rx.heading(s.doctor_name, size="5", as_="h2"),
+            rx.badge(s.speciality, variant="soft"),
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        _row("Appointment", s.when, id="payment-when"),
+        _row("Price", s.price, id="payment-price", size="5"),
+        _row("Status", s.status_label, id="payment-status"),
         rx.cond(
             s.held,
-            rx.hstack(
-                _pay_button("lock", "Pay now", PaymentState.pay_now),
-                _pay_button(
-                    "credit-card", "Pay by card", PaymentState.pay_by_card, variant="outline"
-                ),
-                spacing="3",
-            ),
+            _held(),
             rx.cond(
                 s.confirmed,
                 rx.callout(
@@ -110,17 +206,18 @@ def _pay_card() -> rx.Component:
                     icon="circle-check",
                     color_scheme="green",
                 ),
-                rx.callout(
-                    "This booking can no longer be paid. Book a new slot from the doctor's page.",
-                    icon="info",
+                rx.cond(
+                    s.lapsed,
+                    _lapsed(),
+                    rx.callout(
+                        "This booking can no longer be paid. Book a new slot from the doctor's "
+                        "page.",
+                        icon="info",
+                    ),
                 ),
             ),
         ),
-        _payment_element(),
-        hint(
-            "Pay now takes you to Stripe's secure payment page; Pay by card opens the card "
-            "form. Card details never reach Efoy."
-        ),
+        rx.cond(s.held, _payment_element()),
         spacing="4",
         column={"width": "100%"},
         width="100%",
@@ -167,8 +264,9 @@ def _confirmation() -> rx.Component:
         _row("Doctor", r.doctor_name),
         _row("Appointment", r.when),
         _row("Amount paid", r.amount_display, id="confirmation-amount"),
+        _row("Payment", r.status_label, id="confirmation-status"),
         _row("Card", r.card),
-        _row("Stripe payment", r.payment_intent_id, id="confirmation-payment-id"),
+        _id_row("Stripe payment", r.payment_intent_id, id="confirmation-payment-id"),
         _row("Booking", "#" + r.booking_id.to_string()),
         rx.link("Go to My appointments", href=routes.APPOINTMENTS),
         column={"width": "100%"},
@@ -183,6 +281,15 @@ def payment_success_page() -> rx.Component:
     r = PaymentResultState.result
     return page_shell(
         page_heading("Your payment"),
+        rx.cond(
+            PaymentResultState.from_latest,
+            rx.text(
+                "The address had no payment reference, so this is your latest payment.",
+                color=rx.color("gray", 11),
+                id="latest-payment-note",
+                margin_bottom="1em",
+            ),
+        ),
         rx.match(
             phase,
             (
@@ -223,6 +330,14 @@ def payment_success_page() -> rx.Component:
                         role="alert",
                     ),
                     rx.link("Try again", href=r.retry_href),
+                ),
+            ),
+            (
+                PHASE_NONE,
+                stack_card(
+                    rx.text("You have no payments yet.", id="no-payments"),
+                    rx.link("Go to My appointments", href=routes.APPOINTMENTS),
+                    max_width="640px",
                 ),
             ),
             error_callout(PaymentResultState.error),

@@ -6,15 +6,10 @@ Presentation only: which slots exist and what they cost is decided in domain/.
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
-def zone(name: str | None) -> ZoneInfo:
-    """A timezone by IANA name; UTC when the name is empty or unknown."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+# One format for people and for the text sent to Stripe: written once, in the domain.
+from efoy_app.domain.times import when_label as when_label
+from efoy_app.domain.times import zone as zone
 
 
 def day_label(moment: datetime, tz: str) -> str:
@@ -26,12 +21,6 @@ def day_label(moment: datetime, tz: str) -> str:
 def time_label(moment: datetime, tz: str) -> str:
     """The clock time in `tz`, as "09:30"."""
     return moment.astimezone(zone(tz)).strftime("%H:%M")
-
-
-def when_label(moment: datetime, tz: str) -> str:
-    """A full appointment time in `tz`, as "Mon 1 Dec 2025, 09:30 EAT"."""
-    local = moment.astimezone(zone(tz))
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
 def zone_label(tz: str, at: datetime) -> str:

@@ -16,11 +16,16 @@ from reflex.event import EventSpec
 from efoy_app import models, routes
 from efoy_app.db import session_scope
 from efoy_app.domain import payment_fulfil, payment_start, payment_views
-from efoy_app.domain.bookings import booking_view, get_booking_for
+from efoy_app.domain.bookings import (
+    booking_view,
+    get_booking_for,
+    hold_again,
+    slot_still_free,
+)
 from efoy_app.domain.card_page import card_page_url, payment_element_enabled, payment_success_url
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
-from efoy_app.models import OPEN_STATUSES, User
+from efoy_app.models import OPEN_STATUSES, User, utcnow
 from efoy_app.settings import get_settings
 from efoy_app.state import statuses
 from efoy_app.state.appointments import BookingLine
@@ -39,6 +44,10 @@ PHASE_PROCESSING = "processing"
 PHASE_FAILED = "failed"
 PHASE_REFUNDED = "refunded"
 PHASE_ERROR = "error"
+PHASE_NONE = "none"  # no reference in the address and no payment of the patient's to show
+# How long the page re-asks after the browser's countdown ran out but the server still counts
+# the hold as running (a browser clock a little ahead of the server's).
+LAPSE_RECHECKS = 5
 
 
 @dataclasses.dataclass
@@ -53,10 +62,20 @@ class PaymentSummary(BookingLine):
     hold_expires_at: str = ""
     hold_until: str = ""
     last_failure: str = ""
+    # The server's clock when this was read, so the browser's countdown counts the server's time.
+    server_now: str = ""
+    # The hold ran out (or Stripe's session expired): the time may be held once more if free.
+    lapsed: bool = False
+    slot_free: bool = False
+    doctor_href: str = ""
+    # Stripe's hosted page needs 30 minutes before the start; sooner, only the card form.
+    checkout_possible: bool = True
+    starts_soon: str = ""
 
 
 def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
     with session_scope() as db:
+        now = utcnow()
         booking = get_booking_for(db, booking_id, db.get(User, user.id))
         view = booking_view(db, booking)
         failure = ""
@@ -64,6 +83,14 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
             if p.status in OPEN_STATUSES and p.failure_message:
                 failure = p.failure_message
         hold = view.hold_expires_at
+        held = view.status == models.BOOKING_HELD
+        lapsed = view.status == models.BOOKING_EXPIRED
+        checkout = payment_start.hosted_checkout_available(db, booking, now)
+        starts_soon = ""
+        if held and not checkout:
+            minutes = payment_start.minutes_to_start(booking, now)
+            unit = "minute" if minutes == 1 else "minutes"
+            starts_soon = f"This appointment starts in {minutes} {unit}: pay by card below."
         return PaymentSummary(
             booking_id=view.id,
             doctor_name=view.doctor_name,
@@ -72,12 +99,24 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
             price=format_money(view.price_minor, view.currency),
             status=view.status,
             status_label=look(statuses.BOOKING, view.status).label,
-            held=view.status == models.BOOKING_HELD,
+            held=held,
             confirmed=view.status == models.BOOKING_CONFIRMED,
             hold_expires_at=hold.isoformat() if hold else "",
             hold_until=when_label(hold, user.timezone) if hold else "",
             last_failure=failure,
+            server_now=now.isoformat(),
+            lapsed=lapsed,
+            slot_free=lapsed and slot_still_free(db, booking, now),
+            doctor_href=routes.doctor(view.doctor_id),
+            checkout_possible=checkout,
+            starts_soon=starts_soon,
         )
+
+
+def _hold_again(user: SessionUser, booking_id: int) -> int:
+    """The same time held once more (a new booking); its id."""
+    with session_scope() as db:
+        return hold_again(db, booking_id=booking_id, patient=db.get(User, user.id)).id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +171,8 @@ class PaymentState(AuthState, PageStatus):
         return int(raw) if str(raw).isdigit() else None
 
     async def _reload(self, user: SessionUser) -> None:
+        """Read the booking again; a message left from before is dropped unless it may still be
+        acted on (a lapsed or paid booking has its own single message)."""
         booking_id = self._booking_id()
         if booking_id is None:
             self.not_found = True
@@ -142,6 +183,8 @@ class PaymentState(AuthState, PageStatus):
         except DomainError:
             self.not_found = True
             self.summary = PaymentSummary()
+        if not self.summary.held:
+            self.error = ""
 
     @rx.event
     async def load_page(self) -> EventSpec | None:
@@ -170,7 +213,7 @@ class PaymentState(AuthState, PageStatus):
         except DomainError as exc:
             self.error = exc.message
             self.busy = False
-            await self._reload(user)
+            await self._reload(user)  # a lapsed hold: its own message replaces this one
             return
         if step.redirect_url:
             yield rx.redirect(step.redirect_url)
@@ -192,6 +235,46 @@ class PaymentState(AuthState, PageStatus):
         async for update in self._pay(_start_card):
             yield update
 
+    @rx.event(background=True)
+    async def hold_lapsed(self) -> None:
+        """The browser's countdown reached zero: read the booking once (a few times if the
+        server's clock has not got there yet), so the page says the hold lapsed."""
+        for _ in range(LAPSE_RECHECKS):
+            async with self:
+                user = await self.current_user()
+                if user is None:
+                    return
+                await self._reload(user)
+                if not self.summary.held:
+                    self.card_client_secret = ""
+                    return
+            await asyncio.sleep(1.0)
+
+    @rx.event
+    async def hold_again(self):  # type: ignore[no-untyped-def]
+        """Hold the lapsed booking's time once more and pay for it on its own payment page."""
+        if self.busy:
+            return
+        user = await self.current_user()
+        if user is None:
+            yield self.login_redirect()
+            return
+        booking_id = self._booking_id()
+        if booking_id is None:
+            return
+        self.busy, self.error = True, ""
+        yield
+        try:
+            new_id = await asyncio.to_thread(_hold_again, user, booking_id)
+        except DomainError as exc:
+            self.busy = False
+            await self._reload(user)
+            if self.summary.slot_free:  # taken meanwhile shows as taken; anything else: say it
+                self.error = exc.message
+            return
+        self.busy = False
+        yield rx.redirect(routes.payment(new_id))
+
 
 @dataclasses.dataclass
 class Confirmation:
@@ -203,6 +286,7 @@ class Confirmation:
     amount_display: str = ""
     status: str = ""
     booking_status: str = ""
+    status_label: str = ""
     payment_intent_id: str = ""
     card: str = ""
     flag_reason: str = ""
@@ -229,8 +313,20 @@ def _fulfil(user: SessionUser, session_id: str, payment_intent_id: str) -> Confi
             tz=user.timezone,
             when=when_label(view.starts_at, user.timezone),
             card=card_label(view.card_brand, view.card_last4),
+            status_label=look(statuses.PAYMENT, view.status).label,
             retry_href=routes.payment(view.booking_id),
         )
+
+
+def _latest_reference(user: SessionUser) -> tuple[str, str] | None:
+    """(session id, PaymentIntent id) of the patient's own latest payment; None if none."""
+    with session_scope() as db:
+        payment = payment_views.latest_payment_of(db, db.get(User, user.id))
+        if payment is None:
+            return None
+        if payment.stripe_checkout_session_id:
+            return payment.stripe_checkout_session_id, ""
+        return "", payment.stripe_payment_intent_id or ""
 
 
 class PaymentResultState(AuthState, PageStatus):
@@ -238,12 +334,15 @@ class PaymentResultState(AuthState, PageStatus):
 
     phase: str = PHASE_VERIFYING
     result: Confirmation = Confirmation()
+    # The address carried no payment reference: the patient's latest payment is shown instead.
+    from_latest: bool = False
     _session_id: str = ""
     _payment_intent_id: str = ""
 
     @rx.event
     async def load_page(self) -> EventSpec | None:
         self.phase, self.error, self.result = PHASE_VERIFYING, "", Confirmation()
+        self.from_latest = False
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
@@ -251,8 +350,12 @@ class PaymentResultState(AuthState, PageStatus):
         self._session_id = str(params.get("session_id", ""))[:255]
         self._payment_intent_id = str(params.get("payment_intent", ""))[:255]
         if not self._session_id and not self._payment_intent_id:
-            self.phase, self.error = PHASE_ERROR, "This page needs a payment reference."
-            return None
+            # A login redirect or another host name lost the query: show the latest payment.
+            latest = await asyncio.to_thread(_latest_reference, user)
+            if latest is None:
+                self.phase = PHASE_NONE
+                return None
+            (self._session_id, self._payment_intent_id), self.from_latest = latest, True
         return PaymentResultState.verify
 
     @rx.event(background=True)
