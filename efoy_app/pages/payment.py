@@ -360,10 +360,7 @@ def payment_cancel_page() -> rx.Component:
                 rx.text("Your slot with ", s.doctor_name, " stays held until ", s.hold_until, "."),
                 rx.text("You can pay for a held appointment from My appointments."),
             ),
-            rx.link(
-                rx.button("Back to payment", size="3"),
-                href=PaymentCancelState.pay_again_href,
-            ),
+            link_button("Back to payment", href=PaymentCancelState.pay_again_href, size="3"),
             max_width="640px",
         ),
     )
