@@ -70,7 +70,8 @@ START_ERRORS = error_responses(
     409,
     503,
     s400="amount_mismatch: the amount or currency sent is not the booking's (or a bad body)",
-    s409="already_paid, hold_expired, or idempotency_key_in_use",
+    s409="already_paid, hold_expired, checkout_too_late (the appointment starts within 31 "
+    "minutes: Stripe's hosted page needs 30; pay by card), or idempotency_key_in_use",
 )
 
 
