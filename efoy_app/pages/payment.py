@@ -35,14 +35,14 @@ PAY_BY_CARD_LINE = (
 
 
 def _row(label: str, value: rx.Var | str, **props: object) -> rx.Component:
-    """A label and its value side by side, the value wrapping under it on a narrow screen."""
-    return rx.hstack(
+    """A label and its value: side by side on a wide screen, the value under it on a phone."""
+    return rx.flex(
         rx.text(label, color=rx.color("gray", 11), min_width="9em"),
         rx.text(value, weight="medium", min_width="0", **props),
+        direction=rx.breakpoints(initial="column", sm="row"),
+        align=rx.breakpoints(initial="start", sm="baseline"),
+        gap=rx.breakpoints(initial="0", sm="2"),
         width="100%",
-        align="baseline",
-        wrap="wrap",
-        spacing="1",
     )
 
 
@@ -82,13 +82,12 @@ def _pay_button(icon: str, label: str, on_click: rx.EventHandler, **props: objec
 
 
 def _pay_option(button: rx.Component, line: str, line_id: str) -> rx.Component:
-    """A pay button with the one line that says what it does."""
-    return rx.hstack(
+    """A pay button with the one line under it that says what it does."""
+    return rx.vstack(
         button,
-        rx.text(line, size="2", color=rx.color("gray", 11), id=line_id, min_width="0"),
-        align="center",
-        spacing="3",
-        wrap="wrap",
+        rx.text(line, size="2", color=rx.color("gray", 11), id=line_id),
+        align="start",
+        spacing="2",
         width="100%",
     )
 
@@ -108,7 +107,7 @@ def _pay_options() -> rx.Component:
             PAY_BY_CARD_LINE,
             "pay-by-card-line",
         ),
-        spacing="3",
+        spacing="4",
         width="100%",
     )
 
