@@ -84,7 +84,8 @@ def _summary(user: SessionUser, booking_id: int) -> PaymentSummary:
                 failure = p.failure_message
         hold = view.hold_expires_at
         held = view.status == models.BOOKING_HELD
-        lapsed = view.status == models.BOOKING_EXPIRED
+        # Only the patient may hold their time again (an admin sees the plain "no longer" note).
+        lapsed = view.status == models.BOOKING_EXPIRED and booking.patient_id == user.id
         checkout = payment_start.hosted_checkout_available(db, booking, now)
         starts_soon = ""
         if held and not checkout:
@@ -214,6 +215,11 @@ class PaymentState(AuthState, PageStatus):
             self.error = exc.message
             self.busy = False
             await self._reload(user)  # a lapsed hold: its own message replaces this one
+            if (
+                exc.code == payment_start.CheckoutTooLate.code
+                and not self.summary.checkout_possible
+            ):
+                self.error = ""  # the page now says so where `Pay now` was
             return
         if step.redirect_url:
             yield rx.redirect(step.redirect_url)

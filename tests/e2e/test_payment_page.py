@@ -226,24 +226,40 @@ def test_an_appointment_starting_in_20_minutes_offers_only_the_card_form(
 ) -> None:
     patient = _patient(app_server)
     doctor = _doctor(app_server, "GBP")
-    starts_at = utcnow().replace(microsecond=0) + timedelta(minutes=20, seconds=40)
+    # A time off the doctor's grid (no real slot collides with it), 40 minutes away at first.
+    first_start = utcnow().replace(microsecond=0) + timedelta(minutes=40, seconds=17)
     with app_server.session() as s:
         booking = Booking(
-            patient_id=patient.id, doctor_id=doctor.id, starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=doctor.slot_minutes), status=BOOKING_HELD,
-            price_minor=doctor.fee_minor, currency=doctor.currency, hold_expires_at=starts_at,
+            patient_id=patient.id, doctor_id=doctor.id, starts_at=first_start,
+            ends_at=first_start + timedelta(minutes=doctor.slot_minutes), status=BOOKING_HELD,
+            price_minor=doctor.fee_minor, currency=doctor.currency,
+            hold_expires_at=utcnow() + timedelta(minutes=30),
         )  # fmt: skip
         s.add(booking)
         s.commit()
         booking_id = booking.id
     log_in(page, app_server.url, patient.email, PASSWORD)
     page.goto(f"{app_server.url}/payment/{booking_id}")
+    expect(page.get_by_role("button", name="Pay now")).to_be_enabled()
+    # While the page is open the appointment comes within 31 minutes (moved to 20 from now):
+    # `Pay now` is refused with one message, in its place.
+    starts_at = utcnow().replace(microsecond=0) + timedelta(minutes=20, seconds=40)
+    with app_server.session() as s:
+        row = s.get(Booking, booking_id)
+        row.starts_at, row.ends_at, row.hold_expires_at = starts_at, starts_at, starts_at
+        s.add(row)
+        s.commit()
+    page.get_by_role("button", name="Pay now").click()
     expect(page.locator("#starts-soon")).to_have_text(
         "This appointment starts in 20 minutes: pay by card below."
     )
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.get_by_role("button", name="Pay now")).to_have_count(0)
     # The hold ends when the appointment starts, and the countdown says so.
     expect(page.locator("#hold-countdown")).to_have_text(re.compile(r"^Held for you for 20:"))
     expect(page.locator("#hold-until")).to_have_text(f"(until {when_label(starts_at, ZONE)})")
+    page.reload()
+    expect(page.locator("#starts-soon")).to_be_visible()
     expect(page.get_by_role("button", name="Pay now")).to_have_count(0)
     page.get_by_role("button", name="Pay by card").click()
     expect(page).to_have_url(re.compile(rf"^{re.escape(app_server.sandbox_url)}/pay/pi_"))
