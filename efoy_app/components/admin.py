@@ -8,6 +8,7 @@ import reflex as rx
 
 from efoy_app import routes
 from efoy_app.components.layout import loading, message_card, page_shell
+from efoy_app.state.admin import ClinicClock
 
 MUTED = rx.color("gray", 10)
 
@@ -45,6 +46,18 @@ def admin_page(state: type[rx.State], content: rx.Component) -> rx.Component:
     )
 
 
+# Radix's Table wraps the table in its own ScrollArea, whose viewport scrolls but cannot take
+# focus (axe: scrollable-region-focusable). It is kept from scrolling; the region around it
+# scrolls instead, and a keyboard user can Tab to it and scroll with the arrow keys.
+SCROLL_REGION_STYLE = {
+    "overflow_x": "auto",
+    "width": "100%",
+    "& .rt-ScrollAreaRoot, & .rt-ScrollAreaViewport": {"overflow": "visible !important"},
+    "& .rt-ScrollAreaScrollbar": {"display": "none"},
+    "&:focus-visible": {"outline": f"2px solid {rx.color('accent', 9)}", "outline_offset": "2px"},
+}
+
+
 def data_table(
     columns: list[str],
     rows: rx.Var,
@@ -55,7 +68,11 @@ def data_table(
     **props: object,
 ) -> rx.Component:
     """One table of an admin page: a header cell per column, `row` drawn for each of `rows`,
-    and `empty` in its place while there are none."""
+    and `empty` in its place while there are none.
+
+    Put the columns a person looks for first (who, amount, status): on a phone the rest scroll
+    sideways inside a focusable region named after the table.
+    """
     table = rx.table.root(
         rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in columns))),
         rx.table.body(rx.foreach(rows, row)),
@@ -63,9 +80,22 @@ def data_table(
         aria_label=aria_label,
         **props,
     )
+    region = rx.box(
+        table,
+        tab_index=0,
+        role="region",
+        aria_label=f"{aria_label} (scrolls sideways)",
+        class_name="table-scroll",
+        style=SCROLL_REGION_STYLE,
+    )
     if empty is None:
-        return table
-    return rx.cond(rows.length() == 0, empty, table)  # type: ignore[attr-defined]
+        return region
+    return rx.cond(rows.length() == 0, empty, region)  # type: ignore[attr-defined]
+
+
+def zone_note() -> rx.Component:
+    """Which clock the admin pages use: the clinic's (EFOY_CLINIC_TIMEZONE)."""
+    return rx.text.span("Times are the clinic's: ", ClinicClock.zone, ".", class_name="zone-note")
 
 
 def table_card(*children: rx.Component) -> rx.Component:
