@@ -10,22 +10,23 @@ from efoy_app.components.admin import (
     admin_nav,
     admin_page,
     data_table,
+    note,
     table_card,
     two_lines,
     zone_note,
 )
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
-from efoy_app.components.layout import captioned, hint, page_heading, wrap_row
+from efoy_app.components.layout import page_heading, wrap_row
 from efoy_app.state.admin import AdminBookingRow, AdminPaymentListRow, AdminState
 
 # The columns a person looks for first (who, how much, what state); on a phone the rest scroll.
 BOOKING_COLUMNS = ["Booking", "Price", "Status", "When", "Doctor"]
 PAYMENT_COLUMNS = [
-    "Payment",
+    "#",
     "Amount",
     "Status",
     "Patient",
-    "Doctor and appointment",
+    "Booking",
     "Refunded",
     "Open",
 ]
@@ -53,7 +54,7 @@ def summary() -> rx.Component:
         rx.foreach(
             AdminState.status_counts,
             lambda kv: rx.card(
-                captioned(kv[0], rx.text(kv[1], size="6", weight="bold")),
+                rx.vstack(note(kv[0]), rx.text(kv[1], size="6", weight="bold"), spacing="0"),
                 min_width="120px",
                 class_name="status-count",
             ),
@@ -73,12 +74,7 @@ def bookings_panel() -> rx.Component:
 
 def payment_row(p: AdminPaymentListRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(
-            two_lines(
-                rx.text("#", p.id.to_string(), weight="medium"),
-                "Booking #" + p.booking_id.to_string(),
-            )
-        ),
+        rx.table.cell(rx.text("#", p.id.to_string(), weight="medium"), white_space="nowrap"),
         rx.table.cell(p.amount, class_name="amount", white_space="nowrap"),
         rx.table.cell(
             rx.vstack(
@@ -88,10 +84,15 @@ def payment_row(p: AdminPaymentListRow) -> rx.Component:
                 align="start",
             ),
             class_name="status",
-            min_width="9em",
         ),
         rx.table.cell(two_lines(rx.text(p.patient_name, weight="medium"), p.patient_email)),
-        rx.table.cell(two_lines(rx.text(p.doctor_name), p.appointment)),
+        rx.table.cell(
+            two_lines(
+                rx.text(p.doctor_name),
+                "Booking #" + p.booking_id.to_string() + " · " + p.appointment,
+            ),
+            min_width="12em",
+        ),
         rx.table.cell(
             rx.cond(p.has_refunds, rx.text(p.refunded), rx.text("—", color=MUTED)),
             class_name="refunded",
@@ -142,7 +143,7 @@ def admin() -> rx.Component:
         AdminState,
         rx.box(
             page_heading("Admin", "Recent bookings and payments, newest first."),
-            hint(zone_note(), margin_bottom="1em"),
+            note(zone_note(), margin_bottom="1em"),
             admin_nav(),
             rx.tabs.root(
                 rx.tabs.list(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table, zone_note
+from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table, note, zone_note
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
 from efoy_app.components.forms import form_field
 from efoy_app.components.layout import (
     error_callout,
-    hint,
     message_card,
     notice_callout,
     stack_card,
@@ -137,7 +136,7 @@ def refund_form() -> rx.Component:
                         html_for="refund-reason",
                         width="100%",
                     ),
-                    hint(
+                    note(
                         "Leave the amount empty to refund everything left (",
                         F.refundable,
                         "). Write it with a point for decimals, e.g. 30.50. The refund goes "
@@ -248,7 +247,7 @@ def audit_row(a: AuditEntry) -> rx.Component:
 def audit_trail() -> rx.Component:
     return section(
         "Audit trail",
-        hint("The payment, its booking and its refunds, oldest first. ", zone_note()),
+        note("The payment, its booking and its refunds, oldest first. ", zone_note()),
         data_table(AUDIT_COLUMNS, S.audit_rows, audit_row, aria_label="Audit trail", size="1"),
         id="audit-trail",
     )
@@ -275,7 +274,7 @@ def detail() -> rx.Component:
             spacing="3",
             id="payment-heading",
         ),
-        rx.link("← All payments", href=routes.admin(tab="payments"), size="2"),
+        rx.link("← All payments", href=routes.admin(tab="payments"), size="2", high_contrast=True),
         rx.cond(F.flagged, rx.callout(flag_badge(F.flag_reason), color_scheme="red", width="100%")),
         rx.grid(
             payment_facts(),

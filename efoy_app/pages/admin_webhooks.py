@@ -10,11 +10,12 @@ from efoy_app.components.admin import (
     admin_nav,
     admin_page,
     data_table,
+    note,
     table_card,
     zone_note,
 )
 from efoy_app.components.badges import status_badge
-from efoy_app.components.layout import hint, page_heading
+from efoy_app.components.layout import page_heading
 from efoy_app.state.admin_webhooks import AdminWebhooksState, WebhookEntry
 
 S = AdminWebhooksState
@@ -102,7 +103,7 @@ def admin_webhooks() -> rx.Component:
                 "are retried by Stripe and by reconciliation.",
             ),
             admin_nav(),
-            hint(zone_note(), margin_bottom="1em"),
+            note(zone_note(), margin_bottom="1em"),
             status_filter(),
             events_table(),
         ),
