@@ -19,7 +19,8 @@ from efoy_app.state.admin_payment import AdminPaymentState, AuditEntry, RefundEn
 S = AdminPaymentState
 F = AdminPaymentState.facts
 REFUND_COLUMNS = ["#", "Amount", "Status", "Reason", "Asked by", "When", "Stripe refund"]
-AUDIT_COLUMNS = ["When", "What", "Action", "Status", "Who", "Why"]
+# What happened and why first; on a phone the rest scrolls.
+AUDIT_COLUMNS = ["When", "Action", "Why", "Who", "Status", "What"]
 
 
 def fact(label: str, value: rx.Var | str, **props: object) -> rx.Component:
@@ -232,14 +233,14 @@ def refunds_ledger() -> rx.Component:
 
 def audit_row(a: AuditEntry) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(a.at, title=a.at_exact), white_space="nowrap", class_name="at"),
-        rx.table.cell(a.subject, white_space="nowrap"),
+        rx.table.cell(rx.text(a.at, title=a.at_exact), class_name="at", min_width="7em"),
         rx.table.cell(a.action, class_name="action"),
-        rx.table.cell(a.change, class_name="change"),
+        rx.table.cell(a.why, class_name="why", min_width="14em"),
         rx.table.cell(
             rx.text(a.actor, title=a.actor_detail, class_name="actor-name"), class_name="actor"
         ),
-        rx.table.cell(a.why, class_name="why", min_width="16em"),
+        rx.table.cell(a.change, class_name="change"),
+        rx.table.cell(a.subject, white_space="nowrap"),
         custom_attrs={"data-audit-id": a.id},
     )
 
