@@ -116,6 +116,12 @@ def sentence(text: str | None) -> str:
     return cleaned if cleaned[-1] in ".!?" else cleaned + "."
 
 
+def _clause(text: str | None) -> str:
+    """Someone's words after a colon: kept as typed, closed with a full stop."""
+    cleaned = (text or "").strip()
+    return cleaned if not cleaned or cleaned[-1] in ".!?" else cleaned + "."
+
+
 def _detail_lines(details: Mapping[str, Any], currency: str) -> str:
     parts = []
     for key in sorted(details):
@@ -147,7 +153,7 @@ def why(
         return f"{how} was opened at Stripe for {amount}."
     if action == "refund_requested":
         amount = _money(d.get("amount_minor"), currency)
-        return f"A refund of {amount} was asked for" + (f": {said}" if said else ".")
+        return f"A refund of {amount} was asked for" + (f": {_clause(reason)}" if said else ".")
     if action == "refund_seen_in_stripe":
         amount = _money(d.get("amount_minor"), currency)
         return f"Stripe has a refund of {amount} that Efoy had not made." + (
@@ -157,9 +163,9 @@ def why(
         tries = d.get("attempts")
         return said + (f" Attempts so far: {tries}." if tries else "")
     if action == "refund_retry_requested":
-        return "The same refund was sent again" + (f": {said}" if said else ".")
+        return "The same refund was sent again" + (f": {_clause(reason)}" if said else ".")
     if action == "cancelled":
-        return "Cancelled" + (f": {said}" if said else " without a reason given.")
+        return "Cancelled" + (f": {_clause(reason)}" if said else " without a reason given.")
     if action == "hold_expired":
         return "The hold lapsed before payment; the slot is free again."
     extra = _detail_lines(d, currency) if d else ""
