@@ -56,6 +56,9 @@ PR_SET_PDEATHSIG = 1
 DEFAULT_PORT = 3000
 DEFAULT_SANDBOX_PORT = 12111
 DEFAULT_FRONTEND_URL = "http://localhost:3000"
+# The demo clinic's clock when EFOY_CLINIC_TIMEZONE is not set: its patient and two of its
+# doctors are in Addis Ababa, so the admin pages read as the demo patient's own pages do.
+DEMO_CLINIC_TIMEZONE = "Africa/Addis_Ababa"
 DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/"
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
@@ -287,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                 env["FRONTEND_URL"] = f"http://localhost:{args.port}"
             if demo:
                 env["EFOY_ENV"] = "demo"
+                if "clinic_timezone" not in settings.model_fields_set:
+                    env["EFOY_CLINIC_TIMEZONE"] = DEMO_CLINIC_TIMEZONE
                 demo_keys = demo_environment(env, settings, args.var_dir)
                 if not args.no_sandbox and not settings.stripe_api_base:
                     secret = demo_keys.webhook_secret

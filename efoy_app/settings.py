@@ -10,8 +10,9 @@ import hashlib
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///efoy.db"
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=60.0, alias="EFOY_RECONCILE_INTERVAL_SECONDS")
     reconcile_grace_seconds: int = Field(default=120, alias="EFOY_RECONCILE_GRACE_SECONDS")
     log_level: str = Field(default="INFO", alias="EFOY_LOG_LEVEL")
+    # The clinic's clock: admin pages show every time in it (patients see their own timezone).
+    clinic_timezone: str = Field(default="UTC", alias="EFOY_CLINIC_TIMEZONE")
     # How long one Stripe request may take before it counts as unanswered (then retried twice).
     stripe_timeout_seconds: float = Field(
         default=10.0, alias="EFOY_STRIPE_TIMEOUT_SECONDS", gt=0, le=80
@@ -82,6 +85,20 @@ class Settings(BaseSettings):
         if self.host:
             return self.host
         return LOOPBACK if self.is_demo else ALL_INTERFACES
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _an_iana_zone(cls, value: str) -> str:
+        """A typo ("Africa/Adis_Ababa") must stop the start, not show admins UTC silently."""
+        name = value.strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"EFOY_CLINIC_TIMEZONE {value!r} is not an IANA timezone name; use one such as "
+                "Africa/Addis_Ababa or Europe/Berlin"
+            ) from None
+        return name
 
     @model_validator(mode="after")
     def _refuse_a_weak_jwt_secret(self) -> Settings:

@@ -8,8 +8,10 @@ import reflex as rx
 
 from efoy_app import routes
 from efoy_app.components.layout import loading, message_card, page_shell
+from efoy_app.state.admin import ClinicClock
 
-MUTED = rx.color("gray", 10)
+# Muted text that still reads at 4.5:1 on the page's and the cards' backgrounds (gray 10 does not).
+MUTED = rx.color("gray", 11)
 
 
 def forbidden() -> rx.Component:
@@ -22,8 +24,20 @@ def forbidden() -> rx.Component:
 
 def admin_nav() -> rx.Component:
     return rx.hstack(
-        rx.link("Bookings and payments", href=routes.ADMIN, size="2", weight="medium"),
-        rx.link("Webhook events", href=routes.ADMIN_WEBHOOKS, size="2", weight="medium"),
+        rx.link(
+            "Bookings and payments",
+            href=routes.ADMIN,
+            size="2",
+            weight="medium",
+            high_contrast=True,
+        ),
+        rx.link(
+            "Webhook events",
+            href=routes.ADMIN_WEBHOOKS,
+            size="2",
+            weight="medium",
+            high_contrast=True,
+        ),
         spacing="4",
         margin_bottom="1em",
         aria_label="Admin",
@@ -45,6 +59,18 @@ def admin_page(state: type[rx.State], content: rx.Component) -> rx.Component:
     )
 
 
+# Radix's Table wraps the table in its own ScrollArea, whose viewport scrolls but cannot take
+# focus (axe: scrollable-region-focusable). It is kept from scrolling; the region around it
+# scrolls instead, and a keyboard user can Tab to it and scroll with the arrow keys.
+SCROLL_REGION_STYLE = {
+    "overflow_x": "auto",
+    "width": "100%",
+    "& .rt-ScrollAreaRoot, & .rt-ScrollAreaViewport": {"overflow": "visible !important"},
+    "& .rt-ScrollAreaScrollbar": {"display": "none"},
+    "&:focus-visible": {"outline": f"2px solid {rx.color('accent', 9)}", "outline_offset": "2px"},
+}
+
+
 def data_table(
     columns: list[str],
     rows: rx.Var,
@@ -55,7 +81,12 @@ def data_table(
     **props: object,
 ) -> rx.Component:
     """One table of an admin page: a header cell per column, `row` drawn for each of `rows`,
-    and `empty` in its place while there are none."""
+    and `empty` in its place while there are none.
+
+    Put the columns a person looks for first (who, amount, status): on a phone the rest scroll
+    sideways inside a focusable region named after the table.
+    """
+    props.setdefault("size", rx.breakpoints(initial="1", md="2"))  # tighter cells on a phone
     table = rx.table.root(
         rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in columns))),
         rx.table.body(rx.foreach(rows, row)),
@@ -63,13 +94,31 @@ def data_table(
         aria_label=aria_label,
         **props,
     )
+    region = rx.box(
+        table,
+        tab_index=0,
+        role="region",
+        aria_label=f"{aria_label} (scrolls sideways)",
+        class_name="table-scroll",
+        style=SCROLL_REGION_STYLE,
+    )
     if empty is None:
-        return table
-    return rx.cond(rows.length() == 0, empty, table)  # type: ignore[attr-defined]
+        return region
+    return rx.cond(rows.length() == 0, empty, region)  # type: ignore[attr-defined]
+
+
+def note(*children: rx.Component | rx.Var | str, **props: object) -> rx.Component:
+    """Small muted text on an admin page (a hint under a form, which clock the times use)."""
+    return rx.text(*children, size="1", color=MUTED, **props)
+
+
+def zone_note() -> rx.Component:
+    """Which clock the admin pages use: the clinic's (EFOY_CLINIC_TIMEZONE)."""
+    return rx.text.span("Times are the clinic's: ", ClinicClock.zone, ".", class_name="zone-note")
 
 
 def table_card(*children: rx.Component) -> rx.Component:
-    return rx.card(*children, size="2", width="100%")
+    return rx.card(*children, size=rx.breakpoints(initial="1", md="2"), width="100%")
 
 
 def two_lines(first: rx.Component, second: rx.Var | str) -> rx.Component:

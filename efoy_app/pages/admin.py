@@ -10,34 +10,41 @@ from efoy_app.components.admin import (
     admin_nav,
     admin_page,
     data_table,
+    note,
     table_card,
     two_lines,
+    zone_note,
 )
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
-from efoy_app.components.layout import captioned, page_heading, wrap_row
+from efoy_app.components.layout import page_heading, wrap_row
 from efoy_app.state.admin import AdminBookingRow, AdminPaymentListRow, AdminState
 
-BOOKING_COLUMNS = ["#", "Patient", "Doctor", "When (your timezone)", "Price", "Status"]
+# The columns a person looks for first (who, how much, what state); on a phone the rest scroll.
+BOOKING_COLUMNS = ["Booking", "Price", "Status", "When", "Doctor"]
 PAYMENT_COLUMNS = [
-    "Payment",
-    "Patient",
-    "Doctor and appointment",
+    "#",
     "Amount",
-    "Refunded",
     "Status",
-    "",
+    "Patient",
+    "Booking",
+    "Refunded",
+    "Open",
 ]
 
 
 def booking_row(item: AdminBookingRow) -> rx.Component:
     b = item.booking
     return rx.table.row(
-        rx.table.cell(b.id.to_string()),
-        rx.table.cell(two_lines(rx.text(item.patient_name, weight="medium"), item.patient_email)),
+        rx.table.cell(
+            two_lines(
+                rx.text(item.patient_name, weight="medium"),
+                "#" + b.id.to_string() + " · " + item.patient_email,
+            )
+        ),
+        rx.table.cell(b.price, white_space="nowrap", class_name="price"),
+        rx.table.cell(status_badge(b.status_label, b.status_color, b.status), class_name="status"),
+        rx.table.cell(b.when, min_width="10em"),
         rx.table.cell(two_lines(rx.text(b.doctor_name), b.speciality)),
-        rx.table.cell(b.when),
-        rx.table.cell(b.price),
-        rx.table.cell(status_badge(b.status_label, b.status_color)),
         custom_attrs={"data-booking-id": b.id},
     )
 
@@ -47,8 +54,9 @@ def summary() -> rx.Component:
         rx.foreach(
             AdminState.status_counts,
             lambda kv: rx.card(
-                captioned(kv[0], rx.text(kv[1].to_string(), size="6", weight="bold")),
+                rx.vstack(note(kv[0]), rx.text(kv[1], size="6", weight="bold"), spacing="0"),
                 min_width="120px",
+                class_name="status-count",
             ),
         ),
         margin_bottom="1em",
@@ -66,26 +74,28 @@ def bookings_panel() -> rx.Component:
 
 def payment_row(p: AdminPaymentListRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(
-            two_lines(
-                rx.text("#", p.id.to_string(), weight="medium"),
-                "Booking #" + p.booking_id.to_string(),
-            )
-        ),
-        rx.table.cell(two_lines(rx.text(p.patient_name, weight="medium"), p.patient_email)),
-        rx.table.cell(two_lines(rx.text(p.doctor_name), p.appointment)),
-        rx.table.cell(p.amount, class_name="amount"),
-        rx.table.cell(
-            rx.cond(p.has_refunds, rx.text(p.refunded), rx.text("—", color=MUTED)),
-            class_name="refunded",
-        ),
+        rx.table.cell(rx.text("#", p.id.to_string(), weight="medium"), white_space="nowrap"),
+        rx.table.cell(p.amount, class_name="amount", white_space="nowrap"),
         rx.table.cell(
             rx.vstack(
                 payment_status_badge(p.status_label, p.status_color, p.status),
                 rx.cond(p.flagged, flag_badge(p.flag_reason)),
                 spacing="2",
                 align="start",
-            )
+            ),
+            class_name="status",
+        ),
+        rx.table.cell(two_lines(rx.text(p.patient_name, weight="medium"), p.patient_email)),
+        rx.table.cell(
+            two_lines(
+                rx.text(p.doctor_name),
+                "Booking #" + p.booking_id.to_string() + " · " + p.appointment,
+            ),
+            min_width="12em",
+        ),
+        rx.table.cell(
+            rx.cond(p.has_refunds, rx.text(p.refunded), rx.text("—", color=MUTED)),
+            class_name="refunded",
         ),
         rx.table.cell(rx.link("Details", href=p.href)),
         custom_attrs={"data-payment-id": p.id, "data-flagged": p.flagged},
@@ -133,6 +143,7 @@ def admin() -> rx.Component:
         AdminState,
         rx.box(
             page_heading("Admin", "Recent bookings and payments, newest first."),
+            note(zone_note(), margin_bottom="1em"),
             admin_nav(),
             rx.tabs.root(
                 rx.tabs.list(

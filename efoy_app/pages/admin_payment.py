@@ -5,12 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table
+from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table, note, zone_note
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
 from efoy_app.components.forms import form_field
 from efoy_app.components.layout import (
     error_callout,
-    hint,
     message_card,
     notice_callout,
     stack_card,
@@ -20,7 +19,8 @@ from efoy_app.state.admin_payment import AdminPaymentState, AuditEntry, RefundEn
 S = AdminPaymentState
 F = AdminPaymentState.facts
 REFUND_COLUMNS = ["#", "Amount", "Status", "Reason", "Asked by", "When", "Stripe refund"]
-AUDIT_COLUMNS = ["When", "What", "Action", "Status", "Who", "Why"]
+# What happened and why first; on a phone the rest scrolls.
+AUDIT_COLUMNS = ["When", "Action", "Why", "Who", "Status", "What"]
 
 
 def fact(label: str, value: rx.Var | str, **props: object) -> rx.Component:
@@ -109,40 +109,39 @@ def refund_form() -> rx.Component:
             rx.form(
                 rx.el.input(type="hidden", name="submission", value=S.form_token, read_only=True),
                 rx.vstack(
-                    rx.hstack(
-                        form_field(
-                            ["Amount (", F.currency, ")"],
-                            rx.input(
-                                id="refund-amount",
-                                name="amount",
-                                input_mode="decimal",
-                                placeholder="Everything left: " + F.refundable,
-                                width="100%",
-                            ),
-                            html_for="refund-amount",
-                            width="14em",
+                    form_field(
+                        ["Amount (", F.currency, ")"],
+                        rx.input(
+                            id="refund-amount",
+                            name="amount",
+                            input_mode="decimal",
+                            placeholder="Everything left: " + F.refundable,
+                            on_change=S.form_changed,
+                            width="100%",
                         ),
-                        form_field(
-                            "Reason",
-                            rx.input(
-                                id="refund-reason",
-                                name="reason",
-                                required=True,
-                                max_length=500,
-                                placeholder="Kept in the audit trail",
-                                width="100%",
-                            ),
-                            html_for="refund-reason",
-                            flex="1",
-                        ),
+                        html_for="refund-amount",
                         width="100%",
-                        spacing="3",
-                        wrap="wrap",
+                        max_width="20em",
                     ),
-                    hint(
+                    form_field(
+                        "Reason",
+                        rx.input(
+                            id="refund-reason",
+                            name="reason",
+                            required=True,
+                            max_length=500,
+                            placeholder="Kept in the audit trail",
+                            on_change=S.form_changed,
+                            width="100%",
+                        ),
+                        html_for="refund-reason",
+                        width="100%",
+                    ),
+                    note(
                         "Leave the amount empty to refund everything left (",
                         F.refundable,
-                        "). The refund goes back to the patient's card through Stripe.",
+                        "). Write it with a point for decimals, e.g. 30.50. The refund goes "
+                        "back to the patient's card through Stripe; you confirm it first.",
                     ),
                     rx.button(
                         rx.icon("undo-2", size=16),
@@ -156,7 +155,7 @@ def refund_form() -> rx.Component:
                     width="100%",
                     align="start",
                 ),
-                on_submit=S.refund,
+                on_submit=S.review_refund,
                 reset_on_submit=False,
                 width="100%",
                 key=S.form_key,
@@ -165,16 +164,42 @@ def refund_form() -> rx.Component:
         ),
         error_callout(S.error, width="100%", id="refund-error"),
         notice_callout(S.notice, width="100%", id="refund-notice"),
+        confirm_dialog(),
+    )
+
+
+def confirm_dialog() -> rx.Component:
+    """The last step before money moves: the amount, in the payment's currency, and the card."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Confirm the refund"),
+            rx.alert_dialog.description(S.confirm_question, id="refund-question"),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray"),
+                ),
+                # Not an alert_dialog.action: its own close would race the refund's handler.
+                rx.button(
+                    "Refund", color_scheme="orange", on_click=S.confirm_refund, disabled=S.busy
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="1em",
+            ),
+            max_width="28em",
+        ),
+        open=S.confirm_open,
+        on_open_change=S.set_confirm_open,
     )
 
 
 def refund_row(r: RefundEntry) -> rx.Component:
     return rx.table.row(
         rx.table.cell("#", r.id.to_string()),
-        rx.table.cell(r.amount, class_name="amount"),
+        rx.table.cell(r.amount, class_name="amount", white_space="nowrap"),
         rx.table.cell(
             rx.vstack(
-                status_badge(r.status, r.status_color),
+                status_badge(r.status_label, r.status_color, r.status),
                 rx.cond(
                     r.failure_reason != "",
                     rx.text(r.failure_reason, size="1", color=rx.color("red", 11)),
@@ -184,9 +209,9 @@ def refund_row(r: RefundEntry) -> rx.Component:
             ),
             class_name="status",
         ),
-        rx.table.cell(r.reason, class_name="reason"),
-        rx.table.cell(r.requested_by),
-        rx.table.cell(r.created_at, white_space="nowrap"),
+        rx.table.cell(r.reason, class_name="reason", min_width="12em"),
+        rx.table.cell(rx.text(r.requested_by, title=r.requested_by_detail), class_name="asked-by"),
+        rx.table.cell(rx.text(r.created_at, title=r.created_exact), white_space="nowrap"),
         rx.table.cell(rx.code(r.stripe_refund_id, variant="ghost")),
         custom_attrs={"data-refund-id": r.id, "data-status": r.status},
     )
@@ -208,28 +233,22 @@ def refunds_ledger() -> rx.Component:
 
 def audit_row(a: AuditEntry) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(a.at, white_space="nowrap"),
-        rx.table.cell(a.subject),
-        rx.table.cell(a.action),
-        rx.table.cell(a.change),
-        rx.table.cell(a.actor),
+        rx.table.cell(rx.text(a.at, title=a.at_exact), class_name="at", min_width="7em"),
+        rx.table.cell(a.action, class_name="action"),
+        rx.table.cell(a.why, class_name="why", min_width="14em"),
         rx.table.cell(
-            rx.vstack(
-                rx.text(a.reason),
-                rx.cond(
-                    a.details != "",
-                    rx.code(a.details, variant="ghost", size="1", word_break="break-all"),
-                ),
-                spacing="1",
-            )
+            rx.text(a.actor, title=a.actor_detail, class_name="actor-name"), class_name="actor"
         ),
+        rx.table.cell(a.change, class_name="change"),
+        rx.table.cell(a.subject, white_space="nowrap"),
+        custom_attrs={"data-audit-id": a.id},
     )
 
 
 def audit_trail() -> rx.Component:
     return section(
         "Audit trail",
-        rx.text("The payment, its booking and its refunds, oldest first.", size="2", color=MUTED),
+        note("The payment, its booking and its refunds, oldest first. ", zone_note()),
         data_table(AUDIT_COLUMNS, S.audit_rows, audit_row, aria_label="Audit trail", size="1"),
         id="audit-trail",
     )
@@ -256,7 +275,7 @@ def detail() -> rx.Component:
             spacing="3",
             id="payment-heading",
         ),
-        rx.link("← All payments", href=routes.admin(tab="payments"), size="2"),
+        rx.link("← All payments", href=routes.admin(tab="payments"), size="2", high_contrast=True),
         rx.cond(F.flagged, rx.callout(flag_badge(F.flag_reason), color_scheme="red", width="100%")),
         rx.grid(
             payment_facts(),

@@ -5,13 +5,22 @@ from __future__ import annotations
 import reflex as rx
 
 from efoy_app import routes
-from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table, table_card
+from efoy_app.components.admin import (
+    MUTED,
+    admin_nav,
+    admin_page,
+    data_table,
+    note,
+    table_card,
+    zone_note,
+)
 from efoy_app.components.badges import status_badge
 from efoy_app.components.layout import page_heading
 from efoy_app.state.admin_webhooks import AdminWebhooksState, WebhookEntry
 
 S = AdminWebhooksState
-EVENT_COLUMNS = ["Stripe event", "Type", "Status", "Attempts", "Error", "Received", "Processed"]
+# What happened first (type, status, when); the Stripe id and the details scroll on a phone.
+EVENT_COLUMNS = ["Type", "Status", "Received", "Attempts", "Error", "Processed", "Stripe event"]
 SELECT_STYLE = {
     "height": "36px",
     "padding": "0 0.75em",
@@ -24,9 +33,9 @@ SELECT_STYLE = {
 
 def event_row(e: WebhookEntry) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.code(e.stripe_event_id, variant="ghost", size="1")),
-        rx.table.cell(e.type),
-        rx.table.cell(status_badge(e.status, e.status_color)),
+        rx.table.cell(rx.text(e.type, title=e.stripe_event_id), class_name="type"),
+        rx.table.cell(status_badge(e.status_label, e.status_color, e.status), class_name="status"),
+        rx.table.cell(rx.text(e.received_at, title=e.received_exact), white_space="nowrap"),
         rx.table.cell(e.attempts.to_string(), class_name="attempts"),
         rx.table.cell(
             rx.cond(
@@ -34,10 +43,18 @@ def event_row(e: WebhookEntry) -> rx.Component:
                 rx.text(e.error, size="1", color=rx.color("red", 11), class_name="error"),
                 rx.text("—", color=MUTED),
             ),
+            min_width="14em",
             max_width="28em",
         ),
-        rx.table.cell(e.received_at, white_space="nowrap"),
-        rx.table.cell(rx.cond(e.processed_at != "", e.processed_at, "—"), white_space="nowrap"),
+        rx.table.cell(
+            rx.cond(
+                e.processed_at != "",
+                rx.text(e.processed_at, title=e.processed_exact),
+                rx.text("—", color=MUTED),
+            ),
+            white_space="nowrap",
+        ),
+        rx.table.cell(rx.code(e.stripe_event_id, variant="ghost", size="1")),
         custom_attrs={"data-event-id": e.stripe_event_id, "data-status": e.status},
     )
 
@@ -86,6 +103,7 @@ def admin_webhooks() -> rx.Component:
                 "are retried by Stripe and by reconciliation.",
             ),
             admin_nav(),
+            note(zone_note(), margin_bottom="1em"),
             status_filter(),
             events_table(),
         ),

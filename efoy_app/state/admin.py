@@ -17,11 +17,12 @@ from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
+from efoy_app.models import utcnow
 from efoy_app.state import statuses
 from efoy_app.state.admin_payment import PaymentLine
 from efoy_app.state.appointments import BookingRow
 from efoy_app.state.auth import AuthState, SessionUser, db_user
-from efoy_app.state.display import when_label
+from efoy_app.state.display import clinic_timezone, when_label, zone_label
 from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import row_from
 from efoy_app.state.statuses import look
@@ -64,9 +65,10 @@ class AdminPaymentListRow(PaymentLine):
 def _recent_bookings(user: SessionUser) -> list[AdminBookingRow]:
     with session_scope() as session:
         admin = db_user(session, user)
+        tz = clinic_timezone()
         return [
             AdminBookingRow(
-                booking=BookingRow.of(v.booking, admin.timezone),
+                booking=BookingRow.of(v.booking, tz),
                 patient_name=v.patient_name,
                 patient_email=v.patient_email,
             )
@@ -78,7 +80,18 @@ def _payments(user: SessionUser, flagged_only: bool) -> list[AdminPaymentListRow
     with session_scope() as session:
         admin = db_user(session, user)
         rows = admin_views.list_payments(session, admin, flagged_only=flagged_only)
-        return [AdminPaymentListRow.of(r, admin.timezone) for r in rows]
+        tz = clinic_timezone()
+        return [AdminPaymentListRow.of(r, tz) for r in rows]
+
+
+class ClinicClock(rx.State):
+    """The clinic's timezone as the admin pages name it, e.g. "Africa/Addis_Ababa (EAT,
+    UTC+03:00)"."""
+
+    @rx.var
+    def zone(self) -> str:
+        tz = clinic_timezone()
+        return zone_label(tz, utcnow())
 
 
 class AdminState(AuthState, PageStatus):
@@ -90,11 +103,14 @@ class AdminState(AuthState, PageStatus):
     tab: str = "bookings"
 
     @rx.var
-    def status_counts(self) -> dict[str, int]:
+    def status_counts(self) -> list[list[str]]:
+        """[label, count] per booking status among the rows, in the lifecycle's order."""
         counts: dict[str, int] = {}
         for row in self.rows:
             counts[row.booking.status] = counts.get(row.booking.status, 0) + 1
-        return counts
+        order = [s for s in statuses.BOOKING if s in counts]
+        order += sorted(s for s in counts if s not in statuses.BOOKING)
+        return [[look(statuses.BOOKING, s).label, str(counts[s])] for s in order]
 
     @rx.var
     def flagged_count(self) -> int:

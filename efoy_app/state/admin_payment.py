@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import secrets
 
 import reflex as rx
@@ -22,11 +21,11 @@ from efoy_app.domain import admin_payment_detail, refunds
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import DomainError, Forbidden, NotFound
 from efoy_app.models import ROLE_ADMIN
-from efoy_app.state import statuses
+from efoy_app.state import audit_text, statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
-from efoy_app.state.display import card_label, when_label
+from efoy_app.state.display import card_label, clinic_timezone, when_exact_label, when_label
 from efoy_app.state.page_status import PageStatus
-from efoy_app.state.rows import ColoredStatus, StatusBadge, row_from
+from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look
 
 
@@ -68,13 +67,15 @@ class PaymentFacts(PaymentLine):
 
 
 @dataclasses.dataclass
-class RefundEntry(ColoredStatus):
+class RefundEntry(StatusBadge):
     id: int = 0
     amount: str = ""
     failure_reason: str = ""
     reason: str = ""
-    requested_by: str = ""
+    requested_by: str = ""  # a name; `requested_by_detail` (an email) is its tooltip
+    requested_by_detail: str = ""
     created_at: str = ""
+    created_exact: str = ""
     stripe_refund_id: str = ""
 
 
@@ -82,12 +83,13 @@ class RefundEntry(ColoredStatus):
 class AuditEntry:
     id: int = 0
     at: str = ""
+    at_exact: str = ""  # with seconds, for the tooltip
     subject: str = ""
     action: str = ""
     change: str = ""
     actor: str = ""
-    reason: str = ""
-    details: str = ""
+    actor_detail: str = ""  # the user's email or the Stripe event id, for the tooltip
+    why: str = ""
 
 
 def _facts(d: admin_payment_detail.PaymentDetail, tz: str) -> PaymentFacts:
@@ -119,30 +121,35 @@ def _facts(d: admin_payment_detail.PaymentDetail, tz: str) -> PaymentFacts:
 
 
 def _refund_entry(r: admin_payment_detail.RefundLine, tz: str) -> RefundEntry:
+    shown = statuses.REFUND_QUEUED if r.queued else r.status
     return row_from(
         RefundEntry,
         r,
         tz=tz,
         amount=r.amount_display,
-        status=statuses.REFUND_QUEUED if r.queued else r.status,
+        status=shown,
+        status_label=look(statuses.REFUND, shown).label,
         status_color=look(statuses.REFUND, r.status).color,
         failure_reason=r.failure_reason or (r.last_error or "" if r.queued else ""),
+        requested_by=r.requested_by_name,
+        requested_by_detail=r.requested_by_email,
+        created_exact=when_exact_label(r.created_at, tz),
     )
 
 
-def _audit_entry(a: admin_payment_detail.AuditLine, tz: str) -> AuditEntry:
-    change = ""
-    if a.from_status or a.to_status:
-        change = f"{a.from_status or '—'} → {a.to_status or '—'}"
+def _audit_entry(a: admin_payment_detail.AuditLine, tz: str, currency: str) -> AuditEntry:
+    who = audit_text.actor(a.actor, a.actor_name, a.actor_email)
     return row_from(
         AuditEntry,
         a,
         tz=tz,
-        subject=f"{a.entity_type} #{a.entity_id}",
-        action=a.action.replace("_", " "),
-        change=change,
-        actor=a.actor_label,
-        details=json.dumps(a.details, sort_keys=True) if a.details else "",
+        at_exact=when_exact_label(a.at, tz),
+        subject=f"{statuses.humanize(a.entity_type)} #{a.entity_id}",
+        action=audit_text.action_label(a.action),
+        change=audit_text.change_label(a.entity_type, a.from_status, a.to_status),
+        actor=who.name,
+        actor_detail=who.detail,
+        why=audit_text.why(a.action, a.reason, a.details, currency=currency),
     )
 
 
@@ -157,12 +164,24 @@ def _load(user: SessionUser, payment_id: int) -> Loaded:
     with session_scope() as session:
         admin = db_user(session, user)
         d = admin_payment_detail.payment_detail(session, admin, payment_id)
-        tz = admin.timezone
+        tz = clinic_timezone()
         return Loaded(
             _facts(d, tz),
             [_refund_entry(r, tz) for r in d.refunds],
-            [_audit_entry(a, tz) for a in d.audit],
+            [_audit_entry(a, tz, d.payment.currency) for a in d.audit],
         )
+
+
+def _preview(user: SessionUser, payment_id: int, amount: str, reason: str) -> str:
+    """The confirm question, e.g. "Refund €30.50 to Visa •••• 4242?" (ValidationFailed if the
+    form cannot be refunded as it stands)."""
+    with session_scope() as session:
+        admin = db_user(session, user)
+        p = admin_payment_detail.refund_preview(session, admin, payment_id, amount, reason)
+        card = card_label(p.card_brand, p.card_last4, unknown_brand="card")
+        everything = " (everything left)" if p.amount_minor is None else ""
+        to = f" to {card}" if card else " to the patient's card"
+        return f"Refund {p.amount_display}{everything}{to}?"
 
 
 def _refund(user: SessionUser, payment_id: int, amount: str, reason: str) -> tuple[str, bool]:
@@ -192,6 +211,12 @@ class AdminPaymentState(AuthState, PageStatus):
     form_token: str = ""
     # Bumped after a successful refund: the form is drawn afresh, its inputs empty.
     form_key: int = 0
+    # The confirm step: the form as checked, waiting for the admin's `Refund` in the dialog.
+    confirm_open: bool = False
+    confirm_question: str = ""
+    _pending_amount: str = ""
+    _pending_reason: str = ""
+    _pending_token: str = ""
 
     def _requested_id(self) -> int | None:
         raw = str(self.router.page.params.get("payment_id", ""))
@@ -217,9 +242,14 @@ class AdminPaymentState(AuthState, PageStatus):
     def _clear(self) -> None:
         self.facts, self.refund_rows, self.audit_rows = PaymentFacts(), [], []
 
+    def _close_confirm(self) -> None:
+        self.confirm_open, self.confirm_question = False, ""
+        self._pending_amount = self._pending_reason = self._pending_token = ""
+
     @rx.event
     async def load_page(self) -> EventSpec | None:
         self.loaded, self.busy, self.error, self.notice = False, False, "", ""
+        self._close_confirm()
         self.form_token = secrets.token_urlsafe(16)
         user = await self.current_user()
         if user is None:
@@ -229,10 +259,54 @@ class AdminPaymentState(AuthState, PageStatus):
         return None
 
     @rx.event
-    async def refund(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        """`Refund`: amount in major units (empty = everything left) and a reason."""
+    def form_changed(self, _value: str = "") -> None:
+        """An edit to the form: what was said about the last attempt no longer applies."""
+        if self.error or self.notice:
+            self.error, self.notice = "", ""
+
+    @rx.event
+    async def review_refund(self, form: dict[str, str]) -> EventSpec | None:
+        """The form's `Refund`: check it, then ask "Refund €30.50 to Visa •••• 4242?"."""
         if self.busy or not self.form_token or form.get("submission") != self.form_token:
-            return  # the same form sent twice: the first submit is the one that counts
+            return None
+        user = await self.current_user()
+        if user is None:
+            return self.login_redirect()
+        payment_id = self._requested_id()
+        if payment_id is None:
+            return None
+        amount, reason = str(form.get("amount") or ""), str(form.get("reason") or "")
+        self.error, self.notice = "", ""
+        try:
+            question = await asyncio.to_thread(_preview, user, payment_id, amount, reason)
+        except DomainError as exc:
+            self.error = exc.message
+            self._close_confirm()
+            return None
+        self._pending_amount, self._pending_reason = amount, reason
+        self._pending_token = self.form_token
+        self.confirm_question, self.confirm_open = question, True
+        return None
+
+    @rx.event
+    def cancel_refund(self) -> None:
+        """`Cancel` in the dialog: nothing is sent, the form keeps what was typed."""
+        self._close_confirm()
+
+    @rx.event
+    def set_confirm_open(self, is_open: bool) -> None:
+        """Escape or a click outside closes the dialog as `Cancel` does."""
+        if not is_open:
+            self._close_confirm()
+
+    @rx.event
+    async def confirm_refund(self):  # type: ignore[no-untyped-def]
+        """`Refund` in the dialog: send the refund that was reviewed, once."""
+        token = self._pending_token
+        if self.busy or not token or token != self.form_token:
+            return  # a second click, or a dialog left from an earlier form
+        amount, reason = self._pending_amount, self._pending_reason
+        self._close_confirm()
         self.form_token = secrets.token_urlsafe(16)
         user = await self.current_user()
         if user is None:
@@ -243,7 +317,6 @@ class AdminPaymentState(AuthState, PageStatus):
             return
         self.busy, self.error, self.notice = True, "", ""
         yield
-        amount, reason = str(form.get("amount") or ""), str(form.get("reason") or "")
         try:
             self.notice, queued = await asyncio.to_thread(_refund, user, payment_id, amount, reason)
         except DomainError as exc:

@@ -13,8 +13,9 @@ from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
+from efoy_app.state.display import clinic_timezone, when_exact_label
 from efoy_app.state.page_status import PageStatus
-from efoy_app.state.rows import ColoredStatus, row_from
+from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look
 
 ALL = "all"
@@ -22,14 +23,16 @@ FILTERS = (ALL, *admin_views.EVENT_STATUSES)
 
 
 @dataclasses.dataclass
-class WebhookEntry(ColoredStatus):
+class WebhookEntry(StatusBadge):
     id: int = 0
     stripe_event_id: str = ""
     type: str = ""
     attempts: int = 0
     error: str = ""
     received_at: str = ""
+    received_exact: str = ""  # with seconds, for the tooltip
     processed_at: str = ""
+    processed_exact: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,14 +48,21 @@ def _load(user: SessionUser, status: str) -> Loaded:
             session, admin, status=None if status == ALL else status
         )
         counts = admin_views.webhook_status_counts(session, admin)
-        tz = admin.timezone
-        return Loaded(
-            [
-                row_from(WebhookEntry, e, tz=tz, status_color=look(statuses.EVENT, e.status).color)
-                for e in rows
-            ],
-            counts,
-        )
+        tz = clinic_timezone()
+        return Loaded([_entry(e, tz) for e in rows], counts)
+
+
+def _entry(e: admin_views.WebhookEventRow, tz: str) -> WebhookEntry:
+    status = look(statuses.EVENT, e.status)
+    return row_from(
+        WebhookEntry,
+        e,
+        tz=tz,
+        status_label=status.label,
+        status_color=status.color,
+        received_exact=when_exact_label(e.received_at, tz),
+        processed_exact=when_exact_label(e.processed_at, tz),
+    )
 
 
 class AdminWebhooksState(AuthState, PageStatus):
@@ -68,7 +78,8 @@ class AdminWebhooksState(AuthState, PageStatus):
         total = sum(self.counts.values())
         choices = [[ALL, f"All ({total})"]]
         for status in admin_views.EVENT_STATUSES:
-            choices.append([status, f"{status.title()} ({self.counts.get(status, 0)})"])
+            label = look(statuses.EVENT, status).label
+            choices.append([status, f"{label} ({self.counts.get(status, 0)})"])
         return choices
 
     async def _reload(self) -> EventSpec | None:

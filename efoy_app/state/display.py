@@ -10,6 +10,12 @@ from datetime import datetime
 # One format for people and for the text sent to Stripe: written once, in the domain.
 from efoy_app.domain.times import when_label as when_label
 from efoy_app.domain.times import zone as zone
+from efoy_app.settings import get_settings
+
+
+def clinic_timezone() -> str:
+    """The zone admin pages show times in (EFOY_CLINIC_TIMEZONE), whoever the admin is."""
+    return get_settings().clinic_timezone
 
 
 def day_label(moment: datetime, tz: str) -> str:
@@ -30,12 +36,12 @@ def zone_label(tz: str, at: datetime) -> str:
     return f"{tz} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
 
 
-def moment_label(moment: datetime | None, tz: str) -> str:
-    """A precise time in `tz` for admin tables, as "2025-12-01 09:30:12 EAT"; "" for None."""
+def when_exact_label(moment: datetime | None, tz: str) -> str:
+    """`when_label` with seconds, for a tooltip: "Mon 1 Dec 2025, 09:30:12 EAT"; "" for None."""
     if moment is None:
         return ""
     local = moment.astimezone(zone(tz))
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M:%S} {local.tzname()}"
 
 
 def card_label(brand: str | None, last4: str | None, unknown_brand: str = "") -> str:

@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any, TypeVar
 
-from efoy_app.state.display import moment_label
+from efoy_app.state.display import when_label
 
 Row = TypeVar("Row")
 
@@ -34,7 +34,8 @@ class StatusBadge(ColoredStatus):
 def row_from(cls: type[Row], *sources: object, tz: str, **display: Any) -> Row:
     """A `cls` from `sources` (the first that has a field by that name wins) and `display`.
 
-    None becomes the row's default ("" for text); a time becomes `moment_label` in `tz`.
+    None becomes the row's default ("" for text); a time becomes `when_label` in `tz`
+    ("Mon 1 Dec 2025, 09:30 EAT"), the one format times are shown in.
     """
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
@@ -45,7 +46,7 @@ def row_from(cls: type[Row], *sources: object, tz: str, **display: Any) -> Row:
             if hasattr(source, field.name):
                 value = getattr(source, field.name)
                 if isinstance(value, datetime):
-                    value = moment_label(value, tz)
+                    value = when_label(value, tz)
                 if value is not None:
                     values[field.name] = value
                 break

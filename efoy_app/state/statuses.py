@@ -35,19 +35,21 @@ PAYMENT = {
     models.PAYMENT_FAILED: Look("Failed", "red"),
     models.PAYMENT_EXPIRED: Look("Expired", "gray"),
 }
-# Refunds and webhook events are shown by their own (lower-case) names.
 REFUND = {
-    models.REFUND_PENDING: Look(models.REFUND_PENDING, "amber"),
-    models.REFUND_SUCCEEDED: Look(models.REFUND_SUCCEEDED, "green"),
-    models.REFUND_FAILED: Look(models.REFUND_FAILED, "red"),
-    models.REFUND_CANCELED: Look(models.REFUND_CANCELED, "gray"),
+    models.REFUND_PENDING: Look("Pending", "amber"),
+    models.REFUND_SUCCEEDED: Look("Succeeded", "green"),
+    models.REFUND_FAILED: Look("Failed", "red"),
+    models.REFUND_CANCELED: Look("Canceled", "gray"),
+    REFUND_QUEUED: Look("Queued, will be sent", "amber"),
 }
 EVENT = {
-    models.EVENT_PROCESSED: Look(models.EVENT_PROCESSED, "green"),
-    models.EVENT_IGNORED: Look(models.EVENT_IGNORED, "gray"),
-    models.EVENT_FAILED: Look(models.EVENT_FAILED, "red"),
-    models.EVENT_RECEIVED: Look(models.EVENT_RECEIVED, "amber"),
+    models.EVENT_PROCESSED: Look("Processed", "green"),
+    models.EVENT_IGNORED: Look("Ignored", "gray"),
+    models.EVENT_FAILED: Look("Failed", "red"),
+    models.EVENT_RECEIVED: Look("Received", "amber"),
 }
+# The table of each kind of row the audit trail names.
+BY_ENTITY = {"booking": BOOKING, "payment": PAYMENT, "refund": REFUND}
 PAYMENT_KIND_LABELS = {
     models.PAYMENT_KIND_CHECKOUT: "Hosted Checkout",
     models.PAYMENT_KIND_INTENT: "Card form (PaymentIntent)",
@@ -55,5 +57,12 @@ PAYMENT_KIND_LABELS = {
 
 
 def look(table: dict[str, Look], status: str) -> Look:
-    """The look of `status` in `table`; an unknown status shows as itself, in gray."""
-    return table.get(status) or Look(status, "gray")
+    """The look of `status` in `table`; an unknown status shows as words ("on_hold" → "On
+    hold"), in gray, never as the raw value."""
+    return table.get(status) or Look(humanize(status), "gray")
+
+
+def humanize(value: str) -> str:
+    """A machine word as a person reads it: "partially_refunded" → "Partially refunded"."""
+    words = value.replace("_", " ").replace(".", " ").strip()
+    return words[:1].upper() + words[1:]

@@ -136,10 +136,13 @@ def test_admin_refunds_part_then_is_refused_more_than_is_left(
     expect(page.locator("#booking-status")).to_have_attribute("data-status", "confirmed")
     expect(page.get_by_text("No refunds.")).to_be_visible()
 
-    # A partial refund; a double click must not refund twice.
+    # A partial refund, confirmed in the dialog; a double click must not refund twice.
     page.get_by_label("Amount (EUR)").fill(str(to_major(part, "EUR")))
     page.get_by_label("Reason").fill("Doctor ran 40 minutes late")
-    page.get_by_role("button", name="Refund", exact=True).dblclick()
+    page.get_by_role("button", name="Refund", exact=True).click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_contain_text(f"Refund {format_money(part, 'EUR')} to Visa •••• 4242?")
+    dialog.get_by_role("button", name="Refund", exact=True).dblclick()
     expect(page.locator("#refund-notice")).to_have_text(
         f"Refund of {format_money(part, 'EUR')} sent to Stripe."
     )
@@ -151,7 +154,8 @@ def test_admin_refunds_part_then_is_refused_more_than_is_left(
     expect(ledger).to_have_attribute("data-status", "succeeded")
     expect(ledger.locator(".amount")).to_have_text(format_money(part, "EUR"))
     expect(ledger.locator(".reason")).to_have_text("Doctor ran 40 minutes late")
-    expect(ledger).to_contain_text("Demo Admin (admin@example.com)")
+    expect(ledger.locator(".asked-by")).to_have_text("Demo Admin")
+    expect(ledger.locator(".asked-by > *")).to_have_attribute("title", "admin@example.com")
     expect(page.locator("#payment-refundable")).to_have_text(format_money(price - part, "EUR"))
     expect(page.get_by_label("Amount (EUR)")).to_have_value("")
     time.sleep(0.5)  # a second refund from the double click would have landed by now
@@ -165,10 +169,11 @@ def test_admin_refunds_part_then_is_refused_more_than_is_left(
         paid = s.get(Payment, payment.id)
         assert (paid.status, paid.amount_refunded_minor) == ("partially_refunded", part)
 
-    # More than is left: a clear error, and nothing changes.
+    # More than is left: a clear error before any dialog, and nothing changes.
     page.get_by_label("Amount (EUR)").fill(str(to_major(price, "EUR")))
     page.get_by_label("Reason").fill("Refund it all twice")
     page.get_by_role("button", name="Refund", exact=True).click()
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
     expect(page.locator("#refund-error")).to_have_text(
         f"A refund of {format_money(price, 'EUR')} is more than the "
         f"{format_money(price - part, 'EUR')} left to refund on this payment."
@@ -181,8 +186,10 @@ def test_admin_refunds_part_then_is_refused_more_than_is_left(
         assert (paid.status, paid.amount_refunded_minor) == ("partially_refunded", part)
     # The audit trail shows the admin's refund request.
     audit = page.locator("#audit-trail")
-    expect(audit).to_contain_text("refund requested")
-    expect(audit).to_contain_text("Doctor ran 40 minutes late")
+    expect(audit).to_contain_text("Refund requested")
+    expect(audit).to_contain_text(
+        f"A refund of {format_money(part, 'EUR')} was asked for: Doctor ran 40 minutes late."
+    )
 
 
 def _sandbox_refunds(server: AppServer, payment_intent: str) -> list[tuple[int, str]]:
@@ -206,13 +213,14 @@ def test_a_refund_during_a_stripe_outage_is_queued_sent_once_and_a_retry_adds_no
     page.get_by_label("Amount (EUR)").fill(str(to_major(part, "EUR")))
     page.get_by_label("Reason").fill("Clinic closed early")
     page.get_by_role("button", name="Refund", exact=True).click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Refund", exact=True).click()
     expect(page.locator("#refund-notice")).to_have_text(
         f"Stripe did not answer; the refund of {format_money(part, 'EUR')} is queued and will "
         "be sent automatically."
     )
     row = page.locator("tr[data-refund-id]")
     expect(row).to_have_count(1)
-    expect(row.locator(".status")).to_contain_text("queued")
+    expect(row.locator(".status")).to_contain_text("Queued, will be sent")
     expect(page.get_by_label("Amount (EUR)")).to_have_value(str(to_major(part, "EUR")))
     # Reconciliation (every 2 s in these tests) sends the one reserved row with its key.
     deadline = time.monotonic() + 30
@@ -222,6 +230,7 @@ def test_a_refund_during_a_stripe_outage_is_queued_sent_once_and_a_retry_adds_no
         time.sleep(0.2)
     # The admin, still looking at "queued", sends the same form again: nothing more moves.
     page.get_by_role("button", name="Refund", exact=True).click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Refund", exact=True).click()
     [refund] = _refunds(app_server, payment.id)
     expect(page.locator("#refund-notice")).to_have_text(
         f"The refund of {format_money(part, 'EUR')} asked for earlier has gone through to "

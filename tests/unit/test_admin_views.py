@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from efoy_app.domain import admin_payment_detail, admin_views, audit
 from efoy_app.domain.errors import Forbidden, NotFound, ValidationFailed
@@ -266,8 +266,12 @@ def test_payment_detail_has_ledger_with_failed_refund_and_what_is_left(session, 
         ("refund", r_failed.id, "failed"),
     ]
     assert detail.audit[2].actor_label == "root (root@example.com)"
+    assert (detail.audit[2].actor_name, detail.audit[2].actor_email) == ("root", "root@example.com")
+    assert (failed.requested_by_name, failed.requested_by_email) == ("root", "root@example.com")
+    assert detail.refunds[2].requested_by_name == admin_payment_detail.SYSTEM_REQUESTER
     assert detail.audit[2].details == {"n": 2}
     assert (detail.audit[0].actor, detail.audit[0].actor_label) == ("stripe:evt_1", "stripe:evt_1")
+    assert (detail.audit[0].actor_name, detail.audit[0].actor_email) == (None, None)
 
 
 def test_nothing_left_to_refund_on_refunded_or_pending_payments(session, world, admin):
@@ -337,20 +341,64 @@ def test_recent_bookings_newest_first_with_effective_status(session, world, admi
 
 @pytest.mark.parametrize(
     ("text", "currency", "expected"),
-    [("", "USD", None), ("  ", "EUR", None), ("12.50", "USD", 1250), ("1,234.5", "EUR", 123450),
-     ("500", "JPY", 500)],
+    [("", "USD", None), ("  ", "EUR", None), (None, "EUR", None), ("12.50", "USD", 1250),
+     ("1,234.5", "EUR", 123450), ("€30.50", "EUR", 3050), ("500", "JPY", 500),
+     ("5,000", "JPY", 5000), ("1.234", "BHD", 1234), ("92233720368547758.07", "USD", 2**63 - 1)],
 )  # fmt: skip
 def test_parse_refund_amount(text, currency, expected):
     assert admin_payment_detail.parse_refund_amount(text, currency) == expected
 
 
+TWO_WAYS = "could be read two ways. Write the amount with a point for the decimals"
+
+
 @pytest.mark.parametrize(
-    ("text", "currency"), [("12.345", "USD"), ("0", "USD"), ("-3", "USD"), ("abc", "USD"),
-                           ("1.5", "JPY")],
-)  # fmt: skip
-def test_parse_refund_amount_refuses(text, currency):
-    with pytest.raises(ValidationFailed):
+    ("text", "currency", "message"),
+    [
+        ("30,50", "EUR", f'"30,50" {TWO_WAYS}'),  # a decimal comma: refused, never 3,050
+        ("1,234", "EUR", f'"1,234" {TWO_WAYS}'),  # a thousands comma or three decimals
+        ("1,234", "BHD", f'"1,234" {TWO_WAYS}'),
+        ("12.345", "USD", "USD amounts have at most 2 decimal places; '12.345' has 3."),
+        ("1.5", "JPY", "JPY amounts have no decimals"),
+        ("0", "USD", "A refund must be more than zero."),
+        ("0.00", "EUR", "A refund must be more than zero."),
+        ("-3", "USD", "The amount must not be negative."),
+        ("abc", "USD", "is not an amount in USD"),
+        ("92233720368547758.08", "USD", "That amount is too large."),
+        ("1e5", "USD", "is not an amount in USD"),
+    ],
+)
+def test_parse_refund_amount_refuses_with_a_clear_message(text, currency, message):
+    with pytest.raises(ValidationFailed) as refused:
         admin_payment_detail.parse_refund_amount(text, currency)
+    assert message in refused.value.message
+
+
+def test_refund_preview_names_the_amount_and_card_before_anything_is_sent(session, world, admin):
+    paid = world["paid"]  # $45.00, $10.00 refunded, $7.00 reserved: $28.00 left
+    preview = admin_payment_detail.refund_preview(session, admin, paid.id, "12.50", "goodwill")
+    assert preview == admin_payment_detail.RefundPreview(1250, "$12.50", "visa", "4242")
+    everything = admin_payment_detail.refund_preview(session, admin, paid.id, "", "goodwill")
+    assert (everything.amount_minor, everything.amount_display) == (None, "$28.00")
+    with pytest.raises(ValidationFailed) as refused:
+        admin_payment_detail.refund_preview(session, admin, paid.id, "28.01", "goodwill")
+    assert refused.value.message == (
+        "A refund of $28.01 is more than the $28.00 left to refund on this payment."
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        admin_payment_detail.refund_preview(session, admin, paid.id, "1.00", "   ")
+    assert refused.value.message == admin_payment_detail.NO_REASON
+    with pytest.raises(ValidationFailed) as refused:
+        admin_payment_detail.refund_preview(session, admin, world["flagged"].id, "1", "why")
+    assert refused.value.message == "Nothing is left to refund on this payment."
+    assert session.exec(select(Refund).where(Refund.payment_id == paid.id)).all() == list(
+        world["refunds"][:3]
+    )
+
+
+def test_refund_preview_is_for_admins_only(session, world, patient):
+    with pytest.raises(Forbidden):
+        admin_payment_detail.refund_preview(session, patient, world["paid"].id, "1", "why")
 
 
 def test_payment_list_pages_and_counts_and_totals_all_that_match(session, world, admin):

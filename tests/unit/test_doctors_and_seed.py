@@ -10,8 +10,8 @@ from sqlmodel import Session, func, select
 from efoy_app.domain import auth, doctors
 from efoy_app.domain.errors import NotFound
 from efoy_app.domain.scheduling import upcoming_free_slots
-from efoy_app.models import DayOff, Doctor, User, WorkingHours
-from efoy_app.seed import DEMO_DOCTORS, load_demo_data
+from efoy_app.models import Booking, DayOff, Doctor, User, WorkingHours
+from efoy_app.seed import DEMO_DOCTORS, has_demo_activity, load_demo_activity, load_demo_data
 from efoy_app.settings import get_settings
 
 
@@ -79,3 +79,18 @@ def test_demo_data_is_refused_in_production(
     with pytest.raises(RuntimeError):
         load_demo_data(session)
     assert _counts(session) == (0, 0, 0, 0)
+
+
+def test_demo_activity_needs_the_sandbox_and_is_refused_in_production(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_demo_data(session)
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)
+    get_settings.cache_clear()
+    assert load_demo_activity(session) is None  # no sandbox: nothing made, nothing broken
+    assert session.exec(select(func.count()).select_from(Booking)).one() == 0
+    assert has_demo_activity(session) is False
+    monkeypatch.setenv("EFOY_ENV", "production")
+    get_settings.cache_clear()
+    with pytest.raises(RuntimeError):
+        load_demo_activity(session)
