@@ -208,7 +208,9 @@ class DoctorState(AuthState, PageStatus):
         self.days = group_by_day(slots, tz)
         free = {c.starts_at for d in self.days for c in d.slots}
         if self.selected_start and self.selected_start not in free:
+            # Someone else held or booked the chosen time (or it started): say so at once.
             self.selected_start, self.selected_when = "", ""
+            self.booking_error = TAKEN_MESSAGE
         keys = [d.key for d in self.days]
         if self.selected_day not in keys:
             self.selected_day = keys[0] if keys else ""
