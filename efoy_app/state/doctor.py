@@ -7,9 +7,10 @@ domain.bookings; this state only groups them by day in the reader's timezone.
 Live slots: while the page is open, a background task asks the database once a second for the
 doctor's `slots_version` (one aggregate query) and recomputes the slots only when it moved, so
 a time someone else holds or books leaves every open page within about a second, whichever
-worker serves it (the state lives in Redis; the database is the one truth). The task ends when
-the tab disconnects, leaves this doctor's page, loads the page again (a newer task takes over)
-or after LIVE_MAX_SECONDS.
+worker serves it (the state lives in Redis; the database is the one truth). The task is chained
+from on_load, and Reflex 0.10 cancels a page load's chain when the tab navigates or disconnects;
+it also ends by itself when the tab has no socket left, shows another page, loads the page
+again (a newer task takes over) or after LIVE_MAX_SECONDS.
 """
 
 from __future__ import annotations
@@ -181,8 +182,9 @@ class DoctorState(AuthState, PageStatus):
         return ""
 
     def _doctor_id(self) -> int | None:
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
-        return int(raw) if raw.isdigit() else None
+        """The doctor of the page this tab shows; None on any other page."""
+        head, _, raw = self.router.url.path.rstrip("/").rpartition("/")
+        return int(raw) if head == routes.DOCTORS and raw.isdigit() else None
 
     async def _reload(self) -> None:
         doctor_id = self._doctor_id()
@@ -239,8 +241,13 @@ class DoctorState(AuthState, PageStatus):
         if doctor_id is None:
             return
         log_kv(LOG, "live_slots_start", doctor=doctor_id, pid=os.getpid())
-        reason = await self._watch(doctor_id, generation, version, first_start, token)
-        log_kv(LOG, "live_slots_stop", doctor=doctor_id, pid=os.getpid(), reason=reason)
+        # Chained from on_load, the task belongs to the page load: Reflex cancels it when the
+        # tab navigates elsewhere or disconnects. The checks in _watch are the fallback.
+        reason = "cancelled"
+        try:
+            reason = await self._watch(doctor_id, generation, version, first_start, token)
+        finally:
+            log_kv(LOG, "live_slots_stop", doctor=doctor_id, pid=os.getpid(), reason=reason)
 
     async def _watch(
         self, doctor_id: int, generation: int, version: str, first_start: str, token: str
