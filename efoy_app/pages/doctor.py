@@ -301,7 +301,14 @@ def not_found() -> rx.Component:
 @rx.page(route=routes.DOCTOR_DETAIL, title="Book a doctor — Efoy", on_load=DoctorState.load_page)
 def doctor() -> rx.Component:
     return page_shell(
-        rx.link("← All doctors", href=routes.DOCTORS, size="2"),
+        rx.link(
+            "← All doctors",
+            href=routes.DOCTORS,
+            size="2",
+            weight="medium",
+            color=rx.color("gray", 12),
+            underline="always",
+        ),
         rx.cond(
             DoctorState.not_found,
             not_found(),

@@ -100,7 +100,9 @@ def doctors() -> rx.Component:
         filters(),
         rx.cond(
             DoctorsState.loaded,
-            rx.text(DoctorsState.result_count_label, size="2", color=rx.color("gray", 10)),
+            rx.text(
+                DoctorsState.result_count_label, size="2", color=rx.color("gray", 11), role="status"
+            ),
         ),
         rx.cond(
             DoctorsState.loaded & (DoctorsState.doctors.length() == 0),

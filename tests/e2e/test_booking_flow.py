@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import col, select
 
@@ -360,3 +361,29 @@ def test_my_appointments_sections_and_order(app_server: AppServer, page: Page) -
     headings = page.get_by_role("heading", level=2)
     expect(headings).to_have_text(["Upcoming", "Cancelled and expired"])
     assert doctor_name
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_day_and_time_pickers_pass_axe(app_server: AppServer, page: Page, width: int) -> None:
+    """The page's own widgets (days, times, the summary with a chosen time) have no serious or
+    critical axe-core violation; the layout frame and the theme are checked by tests/e2e/axe.py."""
+    page.set_viewport_size({"width": width, "height": 844})
+    doctor, _name = _doctor(app_server, "EUR")
+    log_in(page, app_server.url, *DEMO_PATIENT)
+    page.goto(f"{app_server.url}/doctors/{doctor.id}")
+    page.locator("[data-slot]").nth(1).click()
+    expect(page.locator("#selected-slot")).to_be_visible()
+    context = {"include": [["#day-picker"], ["#time-picker"], ["#times-heading"]]}
+    results = Axe().run(page, context=context)
+    bad = [
+        (v["id"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == []
+    # Each radio has a name a screen reader can read out.
+    assert page.get_by_role("radiogroup", name="Day").get_by_role("radio").count() >= 3
+    assert (
+        page.get_by_role("radio", name=re.compile(r"^\w{3} \d+ \w{3} \d{4}, \d\d:\d\d ")).count()
+        > 0
+    )
