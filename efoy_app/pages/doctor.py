@@ -80,6 +80,7 @@ def day_option(day: SlotDay) -> rx.Component:
             value=day.key,
             checked=DoctorState.selected_day == day.key,
             on_change=DoctorState.choose_day(day.key),
+            disabled=day.count == 0,
             aria_label=day.label + ", " + day.count_label,
             style=_HIDDEN_INPUT,
         ),
@@ -255,9 +256,9 @@ def slots_card() -> rx.Component:
     return stack_card(
         rx.heading("Choose a day", size="4", as_="h2"),
         rx.text(
-            "Times are shown in ",
+            "Times are in ",
             rx.text.strong(DoctorState.timezone_note),
-            " time.",
+            ".",
             size="2",
             color=rx.color("gray", 11),
             id="timezone-note",

@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -91,7 +91,33 @@ def group_by_day(slots: list[Slot], tz: str) -> list[SlotDay]:
     for day in days:
         day.count = len(day.slots)
         day.count_label = f"{day.count} free"
-    return days
+    return _with_closed_days(days)
+
+
+def _with_closed_days(days: list[SlotDay]) -> list[SlotDay]:
+    """The days between the first and the last with free times, those without any included
+    (shown as closed), so the row reads like a calendar."""
+    if not days:
+        return days
+    by_key = {d.key: d for d in days}
+    first, last = date.fromisoformat(days[0].key), date.fromisoformat(days[-1].key)
+    out: list[SlotDay] = []
+    day = first
+    while day <= last:
+        out.append(
+            by_key.get(day.isoformat())
+            or SlotDay(
+                key=day.isoformat(),
+                label=f"{day:%A} {day.day} {day:%B %Y}",
+                weekday=f"{day:%a}",
+                day=str(day.day),
+                month=f"{day:%b}",
+                count=0,
+                count_label="None free",
+            )
+        )
+        day += timedelta(days=1)
+    return out
 
 
 def _doctor_page(doctor_id: int) -> tuple[DoctorCard, list[Slot], str]:
@@ -213,9 +239,9 @@ class DoctorState(AuthState, PageStatus):
             # Someone else held or booked the chosen time (or it started): say so at once.
             self.selected_start, self.selected_when = "", ""
             self.booking_error = TAKEN_MESSAGE
-        keys = [d.key for d in self.days]
-        if self.selected_day not in keys:
-            self.selected_day = keys[0] if keys else ""
+        open_days = [d.key for d in self.days if d.count]
+        if self.selected_day not in open_days:
+            self.selected_day = open_days[0] if open_days else ""
         self.loaded = True
 
     @rx.event
@@ -285,7 +311,7 @@ class DoctorState(AuthState, PageStatus):
 
     @rx.event
     def choose_day(self, key: str) -> None:
-        if any(d.key == key for d in self.days):
+        if any(d.key == key and d.count for d in self.days):
             self.selected_day = key
 
     @rx.event
