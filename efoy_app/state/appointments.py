@@ -20,6 +20,7 @@ from efoy_app.models import BOOKING_HELD
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
+from efoy_app.state.doctors import zone_name
 from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look
@@ -91,6 +92,7 @@ class AppointmentsState(AuthState, PageStatus):
     """State of /appointments."""
 
     upcoming: list[BookingRow] = []
+    zone_note: str = ""
     past: list[BookingRow] = []
     closed: list[BookingRow] = []
 
@@ -99,6 +101,7 @@ class AppointmentsState(AuthState, PageStatus):
         return bool(self.upcoming or self.past or self.closed)
 
     async def _reload(self, user: SessionUser) -> None:
+        self.zone_note = f"Times are in {zone_name(user.timezone)}."
         self.upcoming, self.past, self.closed = await asyncio.to_thread(_my_bookings, user)
         self.loaded = True
 

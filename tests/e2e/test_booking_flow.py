@@ -360,6 +360,7 @@ def test_my_appointments_sections_and_order(app_server: AppServer, page: Page) -
     ]
     expect(closed.locator(".status")).to_have_text(["Cancelled", "Expired"])
     expect(page.locator("#past")).to_have_count(0)
+    expect(page.get_by_text("Times are in Addis Ababa")).to_be_visible()
     headings = page.get_by_role("heading", level=2)
     expect(headings).to_have_text(["Upcoming", "Cancelled and expired"])
     assert doctor_name
@@ -389,3 +390,40 @@ def test_day_and_time_pickers_pass_axe(app_server: AppServer, page: Page, width:
         page.get_by_role("radio", name=re.compile(r"^\w{3} \d+ \w{3} \d{4}, \d\d:\d\d ")).count()
         > 0
     )
+
+
+def _serious(page: Page, context: dict[str, list[list[str]]]) -> list[tuple[str, list[str]]]:
+    results = Axe().run(page, context=context)
+    return [
+        (v["id"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_my_appointments_and_the_cancel_dialog_pass_axe(
+    app_server: AppServer, page: Page, width: int
+) -> None:
+    """The page's own content (main) and its confirm dialog: no serious or critical violation."""
+    page.set_viewport_size({"width": width, "height": 844})
+    email = f"axe-{uuid.uuid4().hex[:10]}@example.com"
+    doctor, _name = _doctor(app_server, "EUR")
+    with app_server.session() as s:
+        patient = register_patient(s, email=email, password="axe-pass-12", full_name="Axe P.")
+        free = upcoming_free_slots(s, doctor.id)
+        hold_slot(
+            s, patient=patient, doctor_id=doctor.id, starts_at=free[-2 - (width == 390)].starts_at
+        )
+        gone = hold_slot(
+            s, patient=patient, doctor_id=doctor.id, starts_at=free[-4 - (width == 390)].starts_at
+        )
+        cancel_booking(s, booking_id=gone.id, actor=patient)
+    log_in(page, app_server.url, email, "axe-pass-12")
+    page.goto(f"{app_server.url}/appointments")
+    expect(page.locator("#upcoming .booking-card")).to_have_count(1)
+    expect(page.locator("#closed .booking-card")).to_have_count(1)
+    assert _serious(page, {"include": [["main"]]}) == []
+    page.locator("#upcoming").get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("alertdialog")).to_be_visible()
+    assert _serious(page, {"include": [["[role=alertdialog]"]]}) == []

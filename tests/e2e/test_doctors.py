@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote_plus
 
+import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
@@ -135,3 +137,18 @@ def test_search_and_filter_live_in_the_url(app_server: AppServer, page: Page) ->
     # A made-up speciality in a link shows everyone rather than nobody.
     page.goto(f"{base}/doctors?speciality=Astrology")
     expect(page.locator(".doctor-card")).to_have_count(len(_matching(app_server, "")))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_directory_content_passes_axe(app_server: AppServer, page: Page, width: int) -> None:
+    """The page's own content (main): no serious or critical axe-core violation."""
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(f"{app_server.url}/doctors?q=a")
+    expect(page.locator(".doctor-card").first).to_be_visible()
+    results = Axe().run(page, context={"include": [["main"]]})
+    bad = [
+        (v["id"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == []
