@@ -42,7 +42,10 @@ def _escape_like(text: str) -> str:
 def list_doctors(
     session: Session, *, search: str = "", speciality: str | None = None
 ) -> list[DoctorView]:
-    """Active doctors by name; `search` matches part of the name, ignoring case."""
+    """Active doctors by name; `search` matches part of the name or the speciality, ignoring case.
+
+    Patients type what they need ("cardio") as often as whom they want ("Bekele").
+    """
     query = (
         select(Doctor, User)
         .join(User, User.id == Doctor.user_id)
@@ -52,7 +55,12 @@ def list_doctors(
     search = (search or "").strip()
     if search:
         pattern = f"%{_escape_like(search.lower())}%"
-        query = query.where(sa.func.lower(User.full_name).like(pattern, escape="\\"))
+        query = query.where(
+            sa.or_(
+                sa.func.lower(User.full_name).like(pattern, escape="\\"),
+                sa.func.lower(Doctor.speciality).like(pattern, escape="\\"),
+            )
+        )
     if speciality and speciality.strip():
         query = query.where(sa.func.lower(Doctor.speciality) == speciality.strip().lower())
     return [doctor_view(doctor, user) for doctor, user in session.exec(query).all()]

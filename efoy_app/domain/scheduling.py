@@ -286,3 +286,25 @@ def is_bookable_slot(
     else:
         slots = _slots_between(session, doctor, start, end, now)
     return any(s.starts_at == starts_at for s in slots)
+
+
+def slots_version(session: Session, doctor_id: int, now: datetime | None = None) -> str:
+    """A cheap fingerprint of what makes a doctor's upcoming slots busy; it changes whenever
+    they may have changed, so an open page recomputes its slots only then.
+
+    One aggregate over the doctor's bookings that have not ended: a new booking raises the
+    highest id, a status change moves the latest `updated_at` (audit.change_status sets it),
+    and a hold that lapses leaves the busy count. Working hours and days off are not in it.
+    """
+    now = _aware_utc(now or utcnow(), "now")
+    busy = sa.case((busy_clause(now), 1), else_=0)
+    row = session.exec(
+        select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(busy), 0),
+            sa.func.max(Booking.id),
+            sa.func.max(Booking.updated_at),
+        ).where(Booking.doctor_id == doctor_id, col(Booking.ends_at) > now)
+    ).one()
+    total, busy_count, last_id, last_change = row
+    return f"{total}:{busy_count}:{last_id or 0}:{last_change or ''}"

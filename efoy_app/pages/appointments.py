@@ -1,4 +1,5 @@
-"""/appointments: My appointments, with `Pay` and `Cancel` for held ones."""
+"""/appointments: My appointments, upcoming first, then past, then cancelled and expired; `Pay`
+and `Cancel` (after a confirm step) for held ones."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def booking_card(row: BookingRow) -> rx.Component:
             rx.vstack(
                 rx.hstack(
                     rx.link(
-                        rx.heading(row.doctor_name, size="4", as_="h2"),
+                        rx.heading(row.doctor_name, size="4", as_="h3"),
                         href=row.doctor_href,
                         underline="none",
                         color=rx.color("gray", 12),
@@ -57,16 +58,7 @@ def booking_card(row: BookingRow) -> rx.Component:
                 rx.text(row.price, size="5", weight="bold", class_name="price"),
                 rx.hstack(
                     rx.cond(row.can_pay, link_button("Pay", href=row.pay_href, size="2")),
-                    rx.cond(
-                        row.can_cancel,
-                        rx.button(
-                            "Cancel",
-                            on_click=AppointmentsState.cancel(row.id),
-                            color_scheme="red",
-                            variant="soft",
-                            size="2",
-                        ),
-                    ),
+                    rx.cond(row.can_cancel, cancel_dialog(row)),
                     spacing="2",
                 ),
                 align="end",
@@ -83,6 +75,54 @@ def booking_card(row: BookingRow) -> rx.Component:
     )
 
 
+def cancel_dialog(row: BookingRow) -> rx.Component:
+    """`Cancel` asks first: which appointment, and that its time goes back to other patients."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button("Cancel", color_scheme="red", variant="soft", size="2"),
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Cancel this appointment?"),
+            rx.alert_dialog.description(
+                row.doctor_name + ", " + row.when + ". The time will be offered to other patients.",
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button("Keep it", variant="soft", color_scheme="gray"),
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Cancel appointment",
+                        color_scheme="red",
+                        on_click=AppointmentsState.cancel(row.id),
+                        # White on red 9 is 3.9:1; on red 11 it reads (AA).
+                        style={"background": rx.color("red", 11), "color": "white"},
+                    ),
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="1em",
+            ),
+            max_width="440px",
+        ),
+    )
+
+
+def section(title: str, rows: rx.Var, section_id: str) -> rx.Component:
+    """One titled list of booking cards, shown only when it has any."""
+    return rx.cond(
+        rows.length() > 0,
+        rx.el.section(
+            rx.heading(title, size="5", as_="h2", margin_bottom="0.5em"),
+            rx.vstack(rx.foreach(rows, booking_card), spacing="3", width="100%"),
+            id=section_id,
+            aria_label=title,
+            style={"width": "100%", "margin_bottom": "2em"},
+        ),
+    )
+
+
 def empty_state() -> rx.Component:
     return stack_card(
         rx.icon("calendar-plus", size=32, color=rx.color("teal", 9)),
@@ -96,24 +136,41 @@ def empty_state() -> rx.Component:
     )
 
 
+def empty_upcoming() -> rx.Component:
+    return stack_card(
+        rx.text("Nothing booked ahead.", color=rx.color("gray", 11)),
+        link_button("Find a doctor", href=routes.DOCTORS, variant="soft"),
+        width="100%",
+    )
+
+
 @rx.page(
     route=routes.APPOINTMENTS, title="My appointments — Efoy", on_load=AppointmentsState.load_page
 )
 def appointments() -> rx.Component:
     return page_shell(
-        page_heading("My appointments", "Times are shown in your timezone."),
+        page_heading("My appointments", AppointmentsState.zone_note),
         notice_callout(AppointmentsState.notice, margin_bottom="1em"),
         error_callout(AppointmentsState.error, margin_bottom="1em"),
         rx.cond(
             AppointmentsState.loaded,
             rx.cond(
-                AppointmentsState.bookings.length() == 0,
-                empty_state(),
-                rx.vstack(
-                    rx.foreach(AppointmentsState.bookings, booking_card),
-                    spacing="3",
-                    width="100%",
+                AppointmentsState.has_bookings,
+                rx.fragment(
+                    rx.cond(
+                        AppointmentsState.upcoming.length() == 0,
+                        rx.box(
+                            rx.heading("Upcoming", size="5", as_="h2", margin_bottom="0.5em"),
+                            empty_upcoming(),
+                            margin_bottom="2em",
+                            width="100%",
+                        ),
+                    ),
+                    section("Upcoming", AppointmentsState.upcoming, "upcoming"),
+                    section("Past", AppointmentsState.past, "past"),
+                    section("Cancelled and expired", AppointmentsState.closed, "closed"),
                 ),
+                empty_state(),
             ),
             loading(),
         ),

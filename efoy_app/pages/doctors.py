@@ -1,4 +1,5 @@
-"""/doctors: the directory, searchable by name and filterable by speciality."""
+"""/doctors: the directory, searchable by name or speciality and filterable by speciality; the
+search and the filter are in the URL."""
 
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ def doctor_card(doc: DoctorCard) -> rx.Component:
                 align="start",
             ),
             rx.spacer(),
-            captioned("Practises in", rx.text(doc.timezone, size="2"), align="end"),
+            captioned(
+                "Practises in",
+                rx.text(doc.zone_name, size="2", class_name="doctor-zone"),
+                align="end",
+            ),
             width="100%",
             align="end",
         ),
@@ -61,8 +66,8 @@ def filters() -> rx.Component:
     return wrap_row(
         rx.input(
             rx.input.slot(rx.icon("search", size=16)),
-            placeholder="Search doctors by name",
-            aria_label="Search doctors by name",
+            placeholder="Search by name or speciality",
+            aria_label="Search doctors by name or speciality",
             type="search",
             value=DoctorsState.search,
             on_change=DoctorsState.set_search.debounce(250),
@@ -95,7 +100,9 @@ def doctors() -> rx.Component:
         filters(),
         rx.cond(
             DoctorsState.loaded,
-            rx.text(DoctorsState.result_count_label, size="2", color=rx.color("gray", 10)),
+            rx.text(
+                DoctorsState.result_count_label, size="2", color=rx.color("gray", 11), role="status"
+            ),
         ),
         rx.cond(
             DoctorsState.loaded & (DoctorsState.doctors.length() == 0),

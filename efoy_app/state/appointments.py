@@ -1,4 +1,5 @@
-"""My appointments: every booking of the signed-in patient, `Cancel` and `Pay` for held ones."""
+"""My appointments: the signed-in patient's bookings, upcoming first (soonest first), then past,
+then cancelled and expired (domain.appointment_list); `Pay` and `Cancel` for held ones."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from reflex.event import EventSpec
 
 from efoy_app import routes
 from efoy_app.db import session_scope
+from efoy_app.domain.appointment_list import split_appointments
 from efoy_app.domain.bookings import BookingView, list_bookings_for
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
@@ -18,6 +20,7 @@ from efoy_app.models import BOOKING_HELD
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
+from efoy_app.state.doctors import zone_name
 from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look
@@ -68,10 +71,14 @@ class BookingRow(BookingLine, StatusBadge):
         )
 
 
-def _my_bookings(user: SessionUser) -> list[BookingRow]:
+def _my_bookings(
+    user: SessionUser,
+) -> tuple[list[BookingRow], list[BookingRow], list[BookingRow]]:
+    """Upcoming, past, and cancelled or expired bookings, as rows in the patient's timezone."""
     with session_scope() as session:
-        views = list_bookings_for(session, db_user(session, user))
-        return [BookingRow.of(v, user.timezone) for v in views]
+        sections = split_appointments(list_bookings_for(session, db_user(session, user)))
+    rows = lambda views: [BookingRow.of(v, user.timezone) for v in views]  # noqa: E731
+    return rows(sections.upcoming), rows(sections.past), rows(sections.closed)
 
 
 def _cancel(user: SessionUser, booking_id: int) -> None:
@@ -84,10 +91,18 @@ def _cancel(user: SessionUser, booking_id: int) -> None:
 class AppointmentsState(AuthState, PageStatus):
     """State of /appointments."""
 
-    bookings: list[BookingRow] = []
+    upcoming: list[BookingRow] = []
+    zone_note: str = ""
+    past: list[BookingRow] = []
+    closed: list[BookingRow] = []
+
+    @rx.var
+    def has_bookings(self) -> bool:
+        return bool(self.upcoming or self.past or self.closed)
 
     async def _reload(self, user: SessionUser) -> None:
-        self.bookings = await asyncio.to_thread(_my_bookings, user)
+        self.zone_note = f"Times are in {zone_name(user.timezone)}."
+        self.upcoming, self.past, self.closed = await asyncio.to_thread(_my_bookings, user)
         self.loaded = True
 
     @rx.event
@@ -97,11 +112,6 @@ class AppointmentsState(AuthState, PageStatus):
         if user is None:
             return self.login_redirect()
         await self._reload(user)
-        held = self.router.url.query_parameters.get("held", "")
-        if held.isdigit() and any(b.id == int(held) and b.can_pay for b in self.bookings):
-            self.notice = (
-                "Your appointment is held for you. Pay within the hold time to confirm it."
-            )
         return None
 
     @rx.event

@@ -1,19 +1,53 @@
-"""The doctor directory: search by name, filter by speciality (the rules live in domain.doctors)."""
+"""The doctor directory: search by name or speciality, filter by speciality (the rules live in
+domain.doctors). Both live in the URL (`/doctors?q=cardio&speciality=Cardiology`), so a search
+can be shared and the back button comes back to it."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain.doctors import DoctorView, list_doctors, list_specialities
 from efoy_app.state.auth import AuthState
+from efoy_app.state.display import zone
 from efoy_app.state.page_status import PageStatus
 
 ALL_SPECIALITIES = "all"
+MAX_SEARCH = 100
+
+
+def zone_name(tz: str) -> str:
+    """A timezone as people name it: "Addis Ababa (East Africa Time)", not its IANA id."""
+    try:  # helper A's domain.timezones; until it lands, the city and the zone's abbreviation
+        from efoy_app.domain.timezones import zone_display_name
+    except ImportError:
+        return _fallback_zone_name(tz)
+    return zone_display_name(tz)
+
+
+def _fallback_zone_name(tz: str) -> str:
+    city = tz.rsplit("/", 1)[-1].replace("_", " ")
+    abbreviation = datetime.now(UTC).astimezone(zone(tz)).tzname() or ""
+    if not abbreviation or abbreviation == city or abbreviation[:1] in "+-":
+        return city
+    return f"{city} ({abbreviation})"
+
+
+def directory_url(search: str, speciality: str) -> str:
+    """/doctors with the search and the filter in its query, the bare path without either."""
+    query: dict[str, str] = {}
+    if search.strip():
+        query["q"] = search.strip()
+    if speciality and speciality != ALL_SPECIALITIES:
+        query["speciality"] = speciality
+    return f"{routes.DOCTORS}?{urlencode(query)}" if query else routes.DOCTORS
 
 
 @dataclasses.dataclass
@@ -28,6 +62,7 @@ class DoctorCard:
     fee_display: str = ""
     currency: str = ""
     timezone: str = ""
+    zone_name: str = ""
     slot_minutes: int = 30
     href: str = ""
 
@@ -44,6 +79,7 @@ class DoctorCard:
             fee_display=view.fee_display,
             currency=view.currency,
             timezone=view.timezone,
+            zone_name=zone_name(view.timezone),
             slot_minutes=view.slot_minutes,
             href=routes.doctor(view.id),
         )
@@ -76,24 +112,45 @@ class DoctorsState(AuthState, PageStatus):
         self.doctors, self.specialities = await asyncio.to_thread(
             _directory, self.search, self.speciality
         )
+        if self.speciality != ALL_SPECIALITIES and self.speciality not in self.specialities:
+            self.speciality = ALL_SPECIALITIES  # a stale or made-up link: show everyone
+            self.doctors, self.specialities = await asyncio.to_thread(
+                _directory, self.search, self.speciality
+            )
         self.loaded = True
+
+    def _sync_url(self) -> EventSpec | None:
+        """Put the search in the address bar (replacing the entry: one per search, not per key)."""
+        url = directory_url(self.search, self.speciality)
+        if url == directory_url(*self._url_filters()):
+            return None
+        return rx.redirect(url, replace=True)
+
+    def _url_filters(self) -> tuple[str, str]:
+        params = self.router.url.query_parameters
+        search = str(params.get("q", ""))[:MAX_SEARCH]
+        return search, str(params.get("speciality", "")) or ALL_SPECIALITIES
 
     @rx.event
     async def load_page(self) -> None:
         await self.current_user()
+        self.search, self.speciality = self._url_filters()
         await self._reload()
 
     @rx.event
-    async def set_search(self, value: str) -> None:
-        self.search = value[:100]
+    async def set_search(self, value: str) -> EventSpec | None:
+        self.search = value[:MAX_SEARCH]
         await self._reload()
+        return self._sync_url()
 
     @rx.event
-    async def set_speciality(self, value: str) -> None:
+    async def set_speciality(self, value: str) -> EventSpec | None:
         self.speciality = value or ALL_SPECIALITIES
         await self._reload()
+        return self._sync_url()
 
     @rx.event
-    async def clear_filters(self) -> None:
+    async def clear_filters(self) -> EventSpec | None:
         self.search, self.speciality = "", ALL_SPECIALITIES
         await self._reload()
+        return self._sync_url()

@@ -36,8 +36,8 @@ def _patient_with_booking(server: AppServer, page: Page, currency: str) -> tuple
     # The last slot, days away: Stripe's hosted page needs 31 minutes before the start.
     page.locator("[data-slot]").last.click()
     page.get_by_role("button", name="Book appointment").click()
-    expect(page).to_have_url(re.compile(r"/appointments/?\?held=\d+$"))
-    booking_id = int(page.url.rsplit("=", 1)[1])
+    expect(page).to_have_url(re.compile(r"/payment/\d+/?$"))
+    booking_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
     return booking_id, doctor
 
 
@@ -60,7 +60,7 @@ def _fill_card(page: Page, card: str, email: str | None = None) -> None:
 
 def test_pay_now_with_4242_confirms(app_server: AppServer, page: Page, screenshots_dir) -> None:
     booking_id, doctor = _patient_with_booking(app_server, page, "ETB")
-    page.locator(".booking-card").get_by_role("link", name="Pay").click()
+    # `Book appointment` has brought the patient straight here.
     expect(page).to_have_url(re.compile(rf"/payment/{booking_id}/?$"))
     expect(page.locator("#payment-price")).to_contain_text(f"{doctor.fee_minor / 100:,.2f}")
     expect(page.locator("#hold-countdown")).to_contain_text("Held for you for ")
@@ -140,8 +140,8 @@ def test_3ds_completed_and_failed(app_server: AppServer, page: Page) -> None:
     # The last slot, days away: Stripe's hosted page needs 31 minutes before the start.
     page.locator("[data-slot]").last.click()
     page.get_by_role("button", name="Book appointment").click()
-    expect(page).to_have_url(re.compile(r"/appointments/?\?held=\d+$"))
-    second = int(page.url.rsplit("=", 1)[1])
+    expect(page).to_have_url(re.compile(r"/payment/\d+/?$"))
+    second = int(page.url.rstrip("/").rsplit("/", 1)[1])
     page.goto(f"{app_server.url}/payment/{second}")
     page.get_by_role("button", name="Pay now").click()
     _fill_card(page, "4000 0025 0000 3155")

@@ -30,6 +30,26 @@ def test_list_search_and_filter(session: Session, make_doctor) -> None:
     assert doctors.get_doctor(session, sato.id) == sato
 
 
+def test_search_matches_the_speciality_as_well_as_the_name(session: Session, make_doctor) -> None:
+    make_doctor(name="Dr. Haruto Sato", speciality="Dermatology")
+    make_doctor(name="Dr. Anna Schmidt", speciality="Cardiology")
+    make_doctor(name="Dr. Cardenas Ruiz", speciality="Paediatrics")
+    make_doctor(name="Dr. Hidden", speciality="Cardiology", active=False)
+    names = lambda views: [v.full_name for v in views]  # noqa: E731
+    # "cardio" is part of one speciality and "card" of one name too.
+    assert names(doctors.list_doctors(session, search="cardio")) == ["Dr. Anna Schmidt"]
+    assert names(doctors.list_doctors(session, search=" CARD ")) == [
+        "Dr. Anna Schmidt",
+        "Dr. Cardenas Ruiz",
+    ]
+    assert names(doctors.list_doctors(session, search="derma")) == ["Dr. Haruto Sato"]
+    # Search and the speciality filter both apply.
+    assert names(doctors.list_doctors(session, search="card", speciality="Paediatrics")) == [
+        "Dr. Cardenas Ruiz"
+    ]
+    assert names(doctors.list_doctors(session, search="_")) == []
+
+
 def test_get_unknown_or_inactive_doctor(session: Session, make_doctor) -> None:
     hidden = make_doctor(active=False)
     for doctor_id in (hidden.id, 424242):

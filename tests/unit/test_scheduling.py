@@ -14,6 +14,7 @@ from efoy_app.domain.scheduling import (
     compute_free_slots,
     free_slots_for_day,
     is_bookable_slot,
+    slots_version,
     to_local,
     upcoming_free_slots,
 )
@@ -283,3 +284,31 @@ def test_is_bookable_slot(session, make_doctor, patient) -> None:
     _book(session, doc, patient.id, ten.astimezone(UTC), 30, "confirmed")
     assert not is_bookable_slot(session, doc, ten, now)
     assert is_bookable_slot(session, doc, ten, now, ignore_busy=True)
+
+
+def test_slots_version_changes_exactly_when_the_busy_bookings_may_have(
+    session, make_doctor, patient
+) -> None:
+    """What an open doctor page polls: same fingerprint, same slots; any change shows."""
+    doc = make_doctor(tz=TOKYO)
+    other = make_doctor(tz=TOKYO)
+    now = local(TOKYO, 2026, 3, 2, 8)
+    at = lambda h: local(TOKYO, 2026, 3, 2, h).astimezone(UTC)  # noqa: E731
+    empty = slots_version(session, doc.id, now=now)
+    assert empty == slots_version(session, doc.id, now=now + timedelta(minutes=5))
+    held = _book(session, doc, patient.id, at(10), 30, "held", now + timedelta(minutes=30))
+    after_hold = slots_version(session, doc.id, now=now)
+    assert after_hold != empty
+    # Another doctor's booking and a booking that has ended leave it alone.
+    _book(session, other, patient.id, at(10), 30, "confirmed")
+    _book(session, doc, patient.id, at(9) - timedelta(days=1), 30, "confirmed")
+    assert slots_version(session, doc.id, now=now) == after_hold
+    # The hold lapsing (no write at all) frees the slot: the fingerprint moves.
+    lapsed = slots_version(session, doc.id, now=now + timedelta(minutes=31))
+    assert lapsed != after_hold
+    # A status change (cancel) moves it too.
+    held.status = "cancelled"
+    held.updated_at = now + timedelta(minutes=1)
+    session.add(held)
+    session.commit()
+    assert slots_version(session, doc.id, now=now) not in (after_hold, empty)
