@@ -218,6 +218,7 @@ def footer() -> rx.Component:
             rx.spacer(),
             hint("Payments are processed by Stripe; card details never touch our servers."),
             padding_y="1.5em",
+            wrap="wrap",
         ),
         style={
             "border_top": f"1px solid {rx.color('gray', 4)}",
@@ -237,6 +238,7 @@ def page_shell(*children: rx.Component, max_width: str = "1100px") -> rx.Compone
             id=CONTENT_ID,
             tab_index=-1,
             style={
+                "flex_grow": "1",
                 "max_width": max_width,
                 "margin_x": "auto",
                 "padding_x": "1.5em",
@@ -246,6 +248,8 @@ def page_shell(*children: rx.Component, max_width: str = "1100px") -> rx.Compone
         ),
         footer(),
         min_height="100vh",
+        display="flex",
+        flex_direction="column",
         background=rx.color("gray", 2),
     )
 

@@ -85,6 +85,7 @@ def timezone_field() -> rx.Component:
             "Search timezones",
             rx.input(
                 id="timezone-search",
+                name="timezone_search",
                 type="search",
                 placeholder="City, country or zone name",
                 on_change=AuthState.set_timezone_query.debounce(250),
@@ -115,7 +116,7 @@ def timezone_field() -> rx.Component:
             hint(
                 "Appointment times are shown in this timezone. ",
                 rx.el.span(
-                    AuthState.timezone_match_count.to_string() + " timezones listed.",
+                    AuthState.timezone_matches,
                     id="timezone-matches",
                     custom_attrs={"aria-live": "polite"},
                 ),

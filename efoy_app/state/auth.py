@@ -124,7 +124,7 @@ class AuthState(rx.State):
     timezone_query: str = ""
     # Filled by the register page's on_load only, so other pages do not carry 400 zones.
     timezone_groups: list[ZoneGroup] = []
-    timezone_match_count: int = 0
+    timezone_matches: str = ""  # "12 timezones listed.", read out as the list narrows
     auth_busy: bool = False
     # Where the login or registration goes on to (`?next=`), and the links that keep it.
     next_path: str = ""
@@ -234,7 +234,8 @@ class AuthState(rx.State):
 
     def _filter_timezones(self) -> None:
         self.timezone_groups = zone_groups_for(self.timezone_query, self.detected_timezone)
-        self.timezone_match_count = sum(len(g.zones) for g in self.timezone_groups)
+        count = sum(len(g.zones) for g in self.timezone_groups)
+        self.timezone_matches = f"{count} timezone{'' if count == 1 else 's'} listed."
 
     @rx.event
     def set_detected_timezone(self, zone: str) -> None:
