@@ -1,3 +1,4 @@
+// The frame's keyboard behaviour, for every page (loaded from efoy_app.py's head).
 // "Skip to content" moves the keyboard's focus into <main> (the link is a router link, which
 // would only change the address).
 // After a client-side navigation to another page, move the keyboard's focus to that page's
@@ -42,6 +43,15 @@
     return result;
   };
   window.addEventListener("popstate", changed);
+
+  // Escape closes the open phone menu and gives focus back to its Menu button.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var button = document.querySelector('[aria-controls="phone-menu"][aria-expanded="true"]');
+    if (!button) return;
+    button.click();
+    button.focus();
+  });
 
   document.addEventListener(
     "click",

@@ -165,9 +165,14 @@ class AuthState(rx.State):
         return ""
 
     async def current_user(self) -> SessionUser | None:
-        """Decode the token and load the user again; clears a token that no longer holds."""
+        """Decode the token and load the user again; clears a token that no longer holds.
+
+        Also drops the register page's timezone list (its on_load fills it again): every other
+        page would otherwise carry 400 zones in its state."""
         user = await asyncio.to_thread(load_session_user, self.auth_token)
         self._apply_user(user)
+        if self.timezone_groups:
+            self.timezone_groups = []
         return user
 
     def login_redirect(self) -> EventSpec:

@@ -236,6 +236,12 @@ def test_phone_menu_opens_with_enter_and_its_links_take_tab(
         menu.focus()
         page.keyboard.press("Enter")
         expect(menu).to_have_attribute("aria-expanded", "true")
+        page.keyboard.press("Escape")
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        expect(menu).to_be_focused()
+        expect(nav.get_by_role("link", name="My appointments")).to_be_hidden()
+        page.keyboard.press("Enter")
+        expect(menu).to_have_attribute("aria-expanded", "true")
         for name in ("Doctors", "My appointments", "Admin"):
             page.keyboard.press("Tab")
             expect(nav.get_by_role("link", name=name)).to_be_focused()
