@@ -26,7 +26,10 @@ config = rx.Config(
     backend_host=_settings.bind_host,
     plugins=[
         rx.plugins.RadixThemesPlugin(
-            theme=rx.theme(accent_color="teal", gray_color="slate", radius="large"),
+            # Light only: assets/efoy.css darkens the light scales to WCAG AA contrast.
+            theme=rx.theme(
+                appearance="light", accent_color="teal", gray_color="slate", radius="large"
+            ),
         ),
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],

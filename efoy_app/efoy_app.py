@@ -18,6 +18,7 @@ from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     doctors,
     home,
     login,
+    not_found,
     payment,
 )
 from efoy_app.reconcile import reconcile_forever
@@ -26,7 +27,11 @@ app = rx.App(
     # The REST API with Reflex mounted inside it, then the security headers around everything.
     api_transformer=[api, secure],
     stylesheets=["/efoy.css"],
-    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+    head_components=[
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+        # Moves focus to the new page's heading after a client-side navigation.
+        rx.el.script(src="/efoy-focus.js", defer=True),
+    ],
 )
 # Every worker runs reconciliation; its steps are idempotent and PostgreSQL lets one at a time.
 app.register_lifespan_task(reconcile_forever)

@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -164,21 +165,53 @@ def start_app(env: Mapping[str, str], port: int, host: str) -> subprocess.Popen:
     )
 
 
-def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Poll `url` until it answers 2xx; fail early if `proc` dies meanwhile."""
+def wait_for_http(
+    url: str, timeout: float, proc: subprocess.Popen | None = None, host: str | None = None
+) -> None:
+    """Poll `url` until it answers 2xx; fail early if `proc` dies meanwhile.
+
+    `host`: the Host header to send (the app refuses names other than FRONTEND_URL's)."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with code {proc.returncode} before {url} answered")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(request, timeout=2) as resp:
                 if 200 <= resp.status < 300:
                     return
         except OSError as exc:
             last_error = exc
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s ({last_error})")
+
+
+READY_TIMEOUT = 600  # a first production build on a slow machine takes minutes
+
+
+def ready_line(frontend_url: str) -> str:
+    """What the launcher prints once pages answer: the address people open (FRONTEND_URL).
+
+    Reflex itself prints "App running at http://0.0.0.0:3000", the address it binds; Stripe
+    sends patients back to FRONTEND_URL, so a patient who opened another name (0.0.0.0, an IP)
+    would come back signed out."""
+    return f"Efoy is ready: open {frontend_url.rstrip('/')}"
+
+
+def announce_when_ready(app: subprocess.Popen, port: int, host: str, frontend_url: str) -> None:
+    """Wait until the app answers on its port, then print `ready_line` (or why not)."""
+    probe = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    probe = f"[{probe}]" if ":" in probe and not probe.startswith("[") else probe
+    public = urllib.parse.urlsplit(frontend_url).netloc or None
+    try:
+        wait_for_http(f"http://{probe}:{port}/ping", READY_TIMEOUT, app, host=public)
+    except TimeoutError as exc:
+        print(f"efoy: the app is not answering yet ({exc})", flush=True)
+        return
+    except RuntimeError:
+        return  # the app exited; its own output says why
+    print(f"efoy: {ready_line(frontend_url)}", flush=True)
 
 
 def start_sandbox(
@@ -308,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
             shown = "localhost" if host == "127.0.0.1" else host
             print(f"efoy: serving on http://{shown}:{args.port} (Ctrl-C stops)", flush=True)
             app = start_app(env, args.port, host)
+            announce_when_ready(
+                app, args.port, host, env.get("FRONTEND_URL", settings.frontend_url)
+            )
             return app.wait()
         except KeyboardInterrupt:
             return 130

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 HOME = "/"
 LOGIN = "/login"
@@ -59,8 +59,43 @@ def admin_webhooks(status: str | None = None) -> str:
     return f"{ADMIN_WEBHOOKS}?{urlencode({'status': status})}" if status else ADMIN_WEBHOOKS
 
 
+NEXT_MAX_LENGTH = 2000
+
+
+def safe_next(target: str | None, default: str = DOCTORS) -> str:
+    """`target` if it is a path on this site ("/admin/payments/3?x=1"), else `default`.
+
+    What a login or a registration goes on to: only a relative path that starts with one "/",
+    so no other site can be named ("//evil.com", "https://evil.com", "/\\evil.com"); browsers
+    read a backslash as a slash and drop tabs and newlines, so those are refused outright.
+    """
+    if not target or len(target) > NEXT_MAX_LENGTH or not target.startswith("/"):
+        return default
+    if target.startswith("//") or "\\" in target:
+        return default
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def here(path: str, query: str = "") -> str:
+    """The address of the page being shown, as `next`: its path and its whole query."""
+    path = path.rstrip("/") or HOME
+    return f"{path}?{query}" if query else path
+
+
 def login(next_path: str | None = None) -> str:
-    """The login page, coming back to `next_path` afterwards."""
+    """The login page, coming back to `next_path` (a path with its query) afterwards."""
     if not next_path or next_path in (HOME, LOGIN, REGISTER):
         return LOGIN
     return f"{LOGIN}?{urlencode({'next': next_path})}"
+
+
+def register(next_path: str | None = None) -> str:
+    """The registration page, going on to `next_path` once the account exists."""
+    if not next_path or next_path in (HOME, LOGIN, REGISTER):
+        return REGISTER
+    return f"{REGISTER}?{urlencode({'next': next_path})}"

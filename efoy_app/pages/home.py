@@ -31,8 +31,9 @@ def home() -> rx.Component:
             rx.badge("Hospital appointments, online", color_scheme="teal", size="2"),
             rx.heading(
                 "See the right doctor, at a time that suits you.",
-                size="9",
+                size=rx.breakpoints(initial="8", sm="9"),
                 as_="h1",
+                tab_index=-1,
                 max_width="760px",
             ),
             rx.text(

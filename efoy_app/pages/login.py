@@ -6,7 +6,7 @@ import reflex as rx
 
 from efoy_app import routes
 from efoy_app.components.forms import form_field
-from efoy_app.components.layout import error_callout, hint, page_shell, stack_card
+from efoy_app.components.layout import error_callout, hint, page_shell, page_title, stack_card
 from efoy_app.state.auth import AuthState
 
 SELECT_STYLE = {
@@ -41,7 +41,7 @@ def auth_page(title: str, subtitle: str, form: rx.Component, other: rx.Component
     return page_shell(
         rx.center(
             stack_card(
-                rx.heading(title, size="6", as_="h1"),
+                page_title(title, size="6"),
                 rx.text(subtitle, color=rx.color("gray", 11), size="2"),
                 form,
                 other,
@@ -74,6 +74,61 @@ def auth_form(
     )
 
 
+def timezone_field() -> rx.Component:
+    """The timezone list: a search box that narrows it, then a native select grouped by region.
+
+    Both are plain form controls, so the keyboard works as everywhere: type a city or a country
+    in the search box (the first match is chosen), Tab to the list, arrows to change.
+    """
+    return rx.vstack(
+        form_field(
+            "Search timezones",
+            rx.input(
+                id="timezone-search",
+                name="timezone_search",
+                type="search",
+                placeholder="City, country or zone name",
+                on_change=AuthState.set_timezone_query.debounce(250),
+                size="3",
+                width="100%",
+                auto_complete="off",
+                custom_attrs={"aria-describedby": "timezone-matches"},
+            ),
+            html_for="timezone-search",
+            width="100%",
+        ),
+        form_field(
+            "Your timezone",
+            rx.el.select(
+                rx.foreach(
+                    AuthState.timezone_groups,
+                    lambda g: rx.el.optgroup(
+                        rx.foreach(g.zones, lambda z: rx.el.option(z.label, value=z.zone)),
+                        label=g.region,
+                    ),
+                ),
+                id="timezone",
+                name="timezone",
+                value=AuthState.detected_timezone,
+                on_change=AuthState.set_detected_timezone,
+                style=SELECT_STYLE,
+            ),
+            hint(
+                "Appointment times are shown in this timezone. ",
+                rx.el.span(
+                    AuthState.timezone_matches,
+                    id="timezone-matches",
+                    custom_attrs={"aria-live": "polite"},
+                ),
+            ),
+            html_for="timezone",
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 @rx.page(route=routes.LOGIN, title="Log in — Efoy", on_load=AuthState.open_login)
 def login() -> rx.Component:
     return auth_page(
@@ -86,7 +141,9 @@ def login() -> rx.Component:
             submit="Log in",
             on_submit=AuthState.login,
         ),
-        rx.text("New to Efoy? ", rx.link("Create an account", href=routes.REGISTER), size="2"),
+        rx.text(
+            "New to Efoy? ", rx.link("Create an account", href=AuthState.register_href), size="2"
+        ),
     )
 
 
@@ -100,27 +157,10 @@ def register() -> rx.Component:
             field("Email", "email", "email", auto_complete="email", required=True),
             password_field("new-password", min_length=8),
             hint("At least 8 characters."),
-            form_field(
-                "Your timezone",
-                rx.el.select(
-                    rx.foreach(AuthState.timezone_choices, lambda z: rx.el.option(z, value=z)),
-                    id="timezone",
-                    name="timezone",
-                    value=rx.cond(
-                        AuthState.detected_timezone != "",
-                        AuthState.detected_timezone,
-                        "UTC",
-                    ),
-                    on_change=AuthState.set_detected_timezone,
-                    style=SELECT_STYLE,
-                ),
-                hint("Appointment times are shown in this timezone."),
-                html_for="timezone",
-                width="100%",
-            ),
+            timezone_field(),
             error=AuthState.register_error,
             submit="Create account",
             on_submit=AuthState.register,
         ),
-        rx.text("Already registered? ", rx.link("Log in", href=routes.LOGIN), size="2"),
+        rx.text("Already registered? ", rx.link("Log in", href=AuthState.login_href), size="2"),
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
-from functools import partial
-from zoneinfo import available_timezones
+from datetime import UTC, datetime
+from functools import lru_cache, partial
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -20,30 +21,41 @@ from sqlmodel import Session
 
 from efoy_app import routes
 from efoy_app.db import session_scope
+from efoy_app.domain import timezones
 from efoy_app.domain.auth import authenticate, issue_token, register_patient, user_from_token
 from efoy_app.domain.errors import DomainError, InvalidToken, LoginThrottled
 from efoy_app.models import ROLE_ADMIN, User
 
-# Offered first in the registration form; any IANA name the browser reports is added to them.
-COMMON_TIMEZONES = (
-    "UTC",
-    "Africa/Addis_Ababa",
-    "Africa/Cairo",
-    "Africa/Lagos",
-    "Africa/Nairobi",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Singapore",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Europe/Berlin",
-    "Europe/London",
-    "Europe/Paris",
-)
+
+@dataclasses.dataclass(frozen=True)
+class ZoneOption:
+    """One entry of the register page's timezone list."""
+
+    zone: str
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ZoneGroup:
+    """The entries of one region (an <optgroup>)."""
+
+    region: str
+    zones: list[ZoneOption]
+
+
+@lru_cache(maxsize=2)
+def _all_zone_groups(hour: int) -> list[tuple[str, list[timezones.ZoneChoice]]]:
+    """Every zone, labelled with its offset in this hour (offsets move with daylight saving)."""
+    return timezones.zone_groups(datetime.fromtimestamp(hour * 3600, UTC))
+
+
+def zone_groups_for(query: str, keep: str) -> list[ZoneGroup]:
+    """The timezone list narrowed by what was typed in its search box (`keep` always stays)."""
+    groups = _all_zone_groups(int(time.time() // 3600))
+    return [
+        ZoneGroup(region, [ZoneOption(c.zone, c.label) for c in choices])
+        for region, choices in timezones.filter_zone_groups(groups, query, keep)
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +109,6 @@ def _register(email: str, password: str, full_name: str, timezone: str) -> tuple
         return token, SessionUser.of(user)
 
 
-def safe_next(target: str | None, default: str = routes.DOCTORS) -> str:
-    """Only same-site paths are followed after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
-
-
 class AuthState(rx.State):
     """Base of every page state: the token, the signed-in user, login/register/logout."""
 
@@ -115,8 +120,16 @@ class AuthState(rx.State):
     user_timezone: str = ""
     login_error: str = ""
     register_error: str = ""
-    detected_timezone: str = ""
+    detected_timezone: str = ""  # the register page's choice (first: the browser's zone)
+    timezone_query: str = ""
+    # Filled by the register page's on_load only, so other pages do not carry 400 zones.
+    timezone_groups: list[ZoneGroup] = []
+    timezone_matches: str = ""  # "12 timezones listed.", read out as the list narrows
     auth_busy: bool = False
+    # Where the login or registration goes on to (`?next=`), and the links that keep it.
+    next_path: str = ""
+    login_href: str = routes.LOGIN
+    register_href: str = routes.REGISTER
 
     @rx.var
     def is_authenticated(self) -> bool:
@@ -125,13 +138,6 @@ class AuthState(rx.State):
     @rx.var
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
-
-    @rx.var
-    def timezone_choices(self) -> list[str]:
-        zones = set(COMMON_TIMEZONES)
-        if self.detected_timezone:
-            zones.add(self.detected_timezone)
-        return sorted(zones)
 
     def _apply_user(self, user: SessionUser | None) -> None:
         if user is None:
@@ -159,15 +165,28 @@ class AuthState(rx.State):
         return ""
 
     async def current_user(self) -> SessionUser | None:
-        """Decode the token and load the user again; clears a token that no longer holds."""
+        """Decode the token and load the user again; clears a token that no longer holds.
+
+        Also drops the register page's timezone list (its on_load fills it again): every other
+        page would otherwise carry 400 zones in its state."""
         user = await asyncio.to_thread(load_session_user, self.auth_token)
         self._apply_user(user)
+        if self.timezone_groups:
+            self.timezone_groups = []
         return user
 
     def login_redirect(self) -> EventSpec:
-        """Send a signed-out visitor to the login page, coming back here afterwards."""
-        here = self.router.url.path.rstrip("/") or routes.HOME
-        return rx.redirect(routes.login(next_path=here))
+        """Send a signed-out visitor to the login page, coming back here (path and query)."""
+        url = self.router.url
+        return rx.redirect(routes.login(next_path=routes.here(url.path, url.query)))
+
+    def _read_next(self) -> str:
+        """The page's `?next=` if it is a path of this site ("" if none): kept by both forms."""
+        raw = self.router.url.query_parameters.get("next")
+        self.next_path = routes.safe_next(raw, default="")
+        self.login_href = routes.login(self.next_path)
+        self.register_href = routes.register(self.next_path)
+        return routes.safe_next(self.next_path)
 
     @rx.event
     async def sync_user(self) -> None:
@@ -184,8 +203,9 @@ class AuthState(rx.State):
     async def open_login(self) -> EventSpec | None:
         """on_load of /login: a signed-in user goes straight on."""
         self.login_error = ""
+        target = self._read_next()
         if await self.current_user() is not None:
-            return rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
+            return rx.redirect(target)
 
     @rx.event
     async def login(self, form: dict[str, str]) -> EventSpec | None:
@@ -200,23 +220,46 @@ class AuthState(rx.State):
         self.login_error = await self._sign_in(partial(_login, email, password, client_ip))
         if self.login_error:
             return None
-        return rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
+        return rx.redirect(self._read_next())
 
     @rx.event
     async def open_register(self) -> EventSpec | None:
         """on_load of /register: ask the browser for its timezone to preselect it."""
         self.register_error = ""
+        target = self._read_next()
         if await self.current_user() is not None:
-            return rx.redirect(routes.DOCTORS)
+            return rx.redirect(target)
+        self.timezone_query = ""
+        self.detected_timezone = self.detected_timezone or timezones.UTC_ZONE
+        self._filter_timezones()
         return rx.call_script(
             "Intl.DateTimeFormat().resolvedOptions().timeZone",
             callback=AuthState.set_detected_timezone,
         )
 
+    def _filter_timezones(self) -> None:
+        self.timezone_groups = zone_groups_for(self.timezone_query, self.detected_timezone)
+        count = sum(len(g.zones) for g in self.timezone_groups)
+        self.timezone_matches = f"{count} timezone{'' if count == 1 else 's'} listed."
+
     @rx.event
     def set_detected_timezone(self, zone: str) -> None:
-        if isinstance(zone, str) and zone in available_timezones():
-            self.detected_timezone = zone
+        """The zone the browser reports, or the one chosen in the list (legacy names mapped)."""
+        canonical = timezones.canonical_zone(zone) if isinstance(zone, str) else None
+        if canonical is not None:
+            self.detected_timezone = canonical
+            self._filter_timezones()
+
+    @rx.event
+    def set_timezone_query(self, query: str) -> None:
+        """Narrow the list to what was typed; the first match becomes the choice if the current
+        one does not match, so typing a city and going on is enough."""
+        self.timezone_query = str(query)[:80]
+        self.timezone_groups = zone_groups_for(self.timezone_query, "")
+        matches = [z.zone for g in self.timezone_groups for z in g.zones]
+        if matches and self.detected_timezone not in matches:
+            self.detected_timezone = matches[0]
+        self._filter_timezones()
 
     @rx.event
     async def register(self, form: dict[str, str]) -> EventSpec | None:
@@ -232,7 +275,8 @@ class AuthState(rx.State):
         )
         if self.register_error:
             return None
-        return rx.redirect(routes.DOCTORS)
+        self.timezone_groups, self.timezone_query = [], ""
+        return rx.redirect(self._read_next())
 
     @rx.event
     def logout(self) -> EventSpec | None:

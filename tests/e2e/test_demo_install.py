@@ -118,3 +118,16 @@ def test_no_secret_on_a_command_line_and_private_files(app_server: AppServer) ->
     db = Path(app_server.db_url.removeprefix("sqlite:///"))
     files = {p.name: mode(p) for p in db.parent.glob("efoy.db*")}  # -wal/-shm while connected
     assert "efoy.db" in files and set(files.values()) == {0o600}, files
+
+
+def test_the_launcher_says_which_address_to_open(app_server: AppServer) -> None:
+    """Reflex prints the address it binds (0.0.0.0 or 127.0.0.1); people must open FRONTEND_URL,
+    where Stripe sends them back, so the launcher names it once the app answers."""
+    ready = f"efoy: Efoy is ready: open {app_server.url}\n"
+    deadline = time.monotonic() + 30
+    while ready not in app_server.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, app_server.log_tail()
+        time.sleep(0.2)
+    log = app_server.log_path.read_text(errors="replace")
+    assert log.count(ready) == 1
+    assert log.index("patient@example.com") < log.index(ready)  # the demo accounts come first

@@ -1,0 +1,54 @@
+"""axe-core on the page a test has open: the violations a person with a disability would meet.
+
+Only `serious` and `critical` count (WCAG AA contrast, names of controls, focusable scroll
+regions...); `moderate`/`minor` are best-practice advice and are left to review. axe-core itself
+comes with axe-playwright-python (requirements-dev.txt), injected into the page by `Axe().run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page
+
+BLOCKING = ("serious", "critical")
+_AXE = Axe()
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    """One failed rule on one element: enough to find and fix it from a test's output."""
+
+    id: str
+    impact: str
+    target: tuple[str, ...]
+    summary: str
+
+    def __str__(self) -> str:
+        return f"{self.impact} {self.id} at {' > '.join(self.target)}: {self.summary}"
+
+
+def serious_violations(page: Page) -> list[Violation]:
+    """axe-core's serious and critical violations on `page` as it is now, one per element."""
+    response = _AXE.run(page).response
+    found: list[Violation] = []
+    for rule in response["violations"]:
+        if rule.get("impact") not in BLOCKING:
+            continue
+        for node in rule["nodes"]:
+            summary = (node.get("failureSummary") or rule.get("help") or "").replace("\n", " ")
+            found.append(
+                Violation(
+                    id=rule["id"],
+                    impact=node.get("impact") or rule["impact"],
+                    target=tuple(str(t) for t in node.get("target", ())),
+                    summary=summary.strip(),
+                )
+            )
+    return found
+
+
+def report(violations: list[Violation]) -> str:
+    """The violations one per line, for an assertion message."""
+    return "\n".join(str(v) for v in violations)
