@@ -16,11 +16,11 @@ from efoy_app.domain.bookings import BookingView, list_bookings_for
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
 from efoy_app.domain.payment_close import cancel_held_booking
+from efoy_app.domain.timezones import zone_display_name as zone_name
 from efoy_app.models import BOOKING_HELD
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
-from efoy_app.state.doctors import zone_name
 from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look

@@ -30,12 +30,13 @@ from efoy_app.domain.bookings import hold_slot
 from efoy_app.domain.doctors import get_active_doctor, get_doctor
 from efoy_app.domain.errors import DomainError, NotFound, SlotTaken
 from efoy_app.domain.scheduling import Slot, is_bookable_slot, slots_version, upcoming_free_slots
+from efoy_app.domain.timezones import zone_display_name as zone_name
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import utcnow
 from efoy_app.settings import get_settings
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import time_label, when_label, zone
-from efoy_app.state.doctors import DoctorCard, zone_name
+from efoy_app.state.doctors import DoctorCard
 from efoy_app.state.page_status import PageStatus
 
 LOG = get_logger("live_slots")

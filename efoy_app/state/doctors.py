@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -15,29 +14,12 @@ from reflex.event import EventSpec
 from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain.doctors import DoctorView, list_doctors, list_specialities
+from efoy_app.domain.timezones import zone_display_name as zone_name
 from efoy_app.state.auth import AuthState
-from efoy_app.state.display import zone
 from efoy_app.state.page_status import PageStatus
 
 ALL_SPECIALITIES = "all"
 MAX_SEARCH = 100
-
-
-def zone_name(tz: str) -> str:
-    """A timezone as people name it: "Addis Ababa (East Africa Time)", not its IANA id."""
-    try:  # helper A's domain.timezones; until it lands, the city and the zone's abbreviation
-        from efoy_app.domain.timezones import zone_display_name
-    except ImportError:
-        return _fallback_zone_name(tz)
-    return zone_display_name(tz)
-
-
-def _fallback_zone_name(tz: str) -> str:
-    city = tz.rsplit("/", 1)[-1].replace("_", " ")
-    abbreviation = datetime.now(UTC).astimezone(zone(tz)).tzname() or ""
-    if not abbreviation or abbreviation == city or abbreviation[:1] in "+-":
-        return city
-    return f"{city} ({abbreviation})"
 
 
 def directory_url(search: str, speciality: str) -> str:
