@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from playwright.sync_api import Page, expect
 
@@ -16,13 +18,29 @@ def log_in(page: Page, base_url: str, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in", exact=True).click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/doctors/?$"))
+    with account_shown(page):
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+@contextmanager
+def account_shown(page: Page) -> Iterator[None]:
+    """On a phone the account area sits in the navbar's menu: open it for the block, then close."""
+    menu = page.get_by_role("navigation").get_by_role("button", name="Menu")
+    on_phone = menu.is_visible()
+    if on_phone and menu.get_attribute("aria-expanded") != "true":
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+    yield
+    if on_phone and menu.get_attribute("aria-expanded") == "true":
+        page.keyboard.press("Escape")
 
 
 def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
+    with account_shown(page):
+        page.get_by_role("button", name="Log out").click()
+    with account_shown(page):
+        expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
 
 
 def stored_token(page: Page) -> str:
