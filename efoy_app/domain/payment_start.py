@@ -150,8 +150,12 @@ def minutes_to_start(booking: Booking, now: datetime) -> int:
 
 def checkout_possible(booking: Booking, now: datetime | None = None) -> bool:
     """Stripe's hosted page needs 30 minutes (and our minute's margin) before the start."""
-    now = now or utcnow()
-    return booking.starts_at - now >= CHECKOUT_MIN_LIFETIME + SESSION_MARGIN
+    return checkout_possible_for(booking.starts_at, now)
+
+
+def checkout_possible_for(starts_at: datetime, now: datetime | None = None) -> bool:
+    """`checkout_possible` for a slot not held yet (the doctor page's promise before booking)."""
+    return starts_at - (now or utcnow()) >= CHECKOUT_MIN_LIFETIME + SESSION_MARGIN
 
 
 def hosted_checkout_available(db: Session, booking: Booking, now: datetime) -> bool:

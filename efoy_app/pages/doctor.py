@@ -202,11 +202,7 @@ def booking_panel() -> rx.Component:
                     disabled=DoctorState.selected_start == "",
                     loading=DoctorState.booking_busy,
                 ),
-                hint(
-                    "We hold the time for you for ",
-                    DoctorState.hold_minutes.to_string(),
-                    " minutes while you pay.",
-                ),
+                hint(DoctorState.hold_note, id="hold-note"),
                 rx.cond(~DoctorState.is_authenticated, hint("You will be asked to log in first.")),
                 spacing="3",
                 width="100%",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +30,7 @@ from efoy_app.db import session_scope
 from efoy_app.domain.bookings import hold_slot
 from efoy_app.domain.doctors import get_active_doctor, get_doctor
 from efoy_app.domain.errors import DomainError, NotFound, SlotTaken
+from efoy_app.domain.payment_start import checkout_possible_for
 from efoy_app.domain.scheduling import Slot, is_bookable_slot, slots_version, upcoming_free_slots
 from efoy_app.domain.timezones import zone_display_name as zone_name
 from efoy_app.logs import get_logger, log_kv
@@ -169,6 +171,18 @@ async def _tab_connected(token: str) -> bool:
         return True
 
 
+def hold_promise(starts_at: datetime | None, now: datetime, hold_minutes: int) -> str:
+    """The line under `Book appointment`: how long booking `starts_at` now holds it, and when
+    it starts too soon for Stripe's hosted page, that it is paid by card."""
+    if starts_at is not None:
+        left = max(0, math.floor((starts_at - now).total_seconds() / 60))
+        if left < hold_minutes:
+            unit = "minute" if left == 1 else "minutes"
+            pay = "" if checkout_possible_for(starts_at, now) else " You will pay by card."
+            return f"It starts in {left} {unit}: we hold it for you until then.{pay}"
+    return f"We hold the time for you for {hold_minutes} minutes while you pay."
+
+
 class DoctorState(AuthState, PageStatus):
     """State of /doctors/[doctor_id]."""
 
@@ -186,8 +200,11 @@ class DoctorState(AuthState, PageStatus):
     _first_start: str = ""
 
     @rx.var
-    def hold_minutes(self) -> int:
-        return get_settings().hold_minutes
+    def hold_note(self) -> str:
+        """What holding the chosen time promises: a slot starting soon is held only until its start,
+        and too soon for Stripe's hosted page it can be paid by card only."""
+        starts_at = datetime.fromisoformat(self.selected_start) if self.selected_start else None
+        return hold_promise(starts_at, utcnow(), get_settings().hold_minutes)
 
     @rx.var
     def slot_count(self) -> int:

@@ -6,7 +6,7 @@ patient's timezone), and the success page's fallback to the patient's own latest
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -158,3 +158,23 @@ def test_the_latest_payment_is_the_patients_own(
     assert payment_views.latest_payment_of(session, patient).id == mine.id
     assert payment_views.latest_payment_of(session, other_patient).id == theirs.payment_id
     assert payment_views.latest_payment_of(session, admin) is None
+
+
+def test_the_doctor_page_promises_what_booking_will_hold() -> None:
+    from efoy_app.state.doctor import hold_promise
+
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert hold_promise(None, now, 30) == "We hold the time for you for 30 minutes while you pay."
+    assert hold_promise(now + timedelta(days=2), now, 30) == (
+        "We hold the time for you for 30 minutes while you pay."
+    )
+    assert hold_promise(now + timedelta(minutes=20, seconds=59), now, 30) == (
+        "It starts in 20 minutes: we hold it for you until then. You will pay by card."
+    )
+    assert hold_promise(now + timedelta(minutes=1, seconds=5), now, 30) == (
+        "It starts in 1 minute: we hold it for you until then. You will pay by card."
+    )
+    # 40 minutes ahead with a 60-minute hold: held until the start, and Checkout still fits.
+    assert hold_promise(now + timedelta(minutes=40), now, 60) == (
+        "It starts in 40 minutes: we hold it for you until then."
+    )
