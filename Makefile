@@ -11,13 +11,17 @@ REQ_STAMP := $(VENV)/.requirements.stamp
 DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint setup setup-dev chromium
+.PHONY: run test lint screenshots setup setup-dev chromium
 
 run: setup
 	$(BIN)/python -m efoy_app.launcher
 
 test: setup-dev chromium lint
 	$(BIN)/python -m pytest tests
+
+# Retakes the README's screenshots (docs/screenshots); an ordinary test run keeps its own.
+screenshots: setup-dev chromium
+	EFOY_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_accessibility.py tests/e2e/test_doctors.py tests/e2e/test_booking_flow.py tests/e2e/test_payments.py -q
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -122,7 +122,8 @@ def scan_paths(paths: Iterable[Path], known: Iterable[tuple[str, str]] = ()) -> 
 
 
 def log_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """Every text file of the run (screenshots kept beside the logs are images, not logs)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".png")
 
 
 def passwords_in_tests(folder: Path = ROOT / "tests") -> set[str]:

@@ -155,7 +155,7 @@ def phone_menu() -> rx.Component:
     """The links and the account, one under the other, while the Menu button is pressed."""
     return rx.box(
         rx.vstack(
-            nav_links(direction="column", gap="3"),
+            nav_links(direction="column", spacing="3"),
             rx.separator(size="4"),
             account_menu(user_id="phone-menu-user", wrap="wrap"),
             spacing="4",
@@ -190,7 +190,7 @@ def navbar() -> rx.Component:
     return rx.el.nav(
         site_row(
             brand(),
-            nav_links(gap="5", align="center", display=DESKTOP_ONLY),
+            nav_links(spacing="5", align="center", display=DESKTOP_ONLY),
             rx.spacer(),
             account_menu(display=DESKTOP_ONLY),
             menu_button(),

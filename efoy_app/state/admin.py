@@ -17,12 +17,13 @@ from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain import admin_views
 from efoy_app.domain.errors import Forbidden
+from efoy_app.domain.timezones import zone_label
 from efoy_app.models import utcnow
 from efoy_app.state import statuses
 from efoy_app.state.admin_payment import PaymentLine
 from efoy_app.state.appointments import BookingRow
 from efoy_app.state.auth import AuthState, SessionUser, db_user
-from efoy_app.state.display import clinic_timezone, when_label, zone_label
+from efoy_app.state.display import clinic_timezone, when_label
 from efoy_app.state.page_status import PageStatus
 from efoy_app.state.rows import row_from
 from efoy_app.state.statuses import look
@@ -85,8 +86,8 @@ def _payments(user: SessionUser, flagged_only: bool) -> list[AdminPaymentListRow
 
 
 class ClinicClock(rx.State):
-    """The clinic's timezone as the admin pages name it, e.g. "Africa/Addis_Ababa (EAT,
-    UTC+03:00)"."""
+    """The clinic's timezone as the admin pages name it, e.g. "Addis Ababa — East Africa Time
+    (UTC+03:00)"."""
 
     @rx.var
     def zone(self) -> str:

@@ -29,13 +29,6 @@ def time_label(moment: datetime, tz: str) -> str:
     return moment.astimezone(zone(tz)).strftime("%H:%M")
 
 
-def zone_label(tz: str, at: datetime) -> str:
-    """Which clock the page uses, as "Africa/Addis_Ababa (EAT, UTC+03:00)"."""
-    local = at.astimezone(zone(tz))
-    offset = local.strftime("%z")
-    return f"{tz} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
-
-
 def when_exact_label(moment: datetime | None, tz: str) -> str:
     """`when_label` with seconds, for a tooltip: "Mon 1 Dec 2025, 09:30:12 EAT"; "" for None."""
     if moment is None:

@@ -29,7 +29,7 @@ from sqlmodel import Session
 from efoy_app.db import make_engine
 from efoy_app.launcher import ROOT, demo_webhook_secret, reflex_env, wait_for_http
 from tests.conftest import free_port
-from tests.log_scan import run_log_path
+from tests.log_scan import LOG_DIR_ENV, run_log_path
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 START_TIMEOUT = 240
@@ -170,5 +170,11 @@ def app_server(app_server_extra_env: dict[str, str]) -> Iterator[AppServer]:
 
 @pytest.fixture(scope="session")
 def screenshots_dir() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+    """The README's screenshots with `make screenshots` (EFOY_SCREENSHOTS=1); otherwise the run's
+    log folder, so a test run never rewrites files the repository keeps."""
+    if os.environ.get("EFOY_SCREENSHOTS") == "1":
+        folder = SCREENSHOTS
+    else:
+        folder = Path(os.environ.get(LOG_DIR_ENV) or tempfile.mkdtemp()) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -2,7 +2,7 @@
 
 Visited as a visitor, as the demo patient and as the demo admin (each signed in once, its
 browser storage reused), with real data behind the pages: a held booking, a paid Checkout
-Session and its payment. Each page is also photographed for the README (docs/screenshots,
+Session and its payment. Each page is also photographed (for the README with `make screenshots`:
 `<page>-desktop.png` / `<page>-phone.png`). The keyboard checks walk the frame every page
 shares: the skip link, the phone menu, focus on the heading after a client-side navigation.
 """
@@ -281,6 +281,11 @@ def test_desktop_shows_the_links_without_a_menu(app_server: AppServer, page: Pag
     expect(nav.get_by_role("button", name="Menu")).to_be_hidden()
     expect(nav.get_by_role("link", name="My appointments")).to_be_visible()
     expect(nav.get_by_role("link", name="Admin")).to_have_count(0)
+    # The links stand apart, not glued into one word ("DoctorsMy appointments").
+    doctors = nav.get_by_role("link", name="Doctors", exact=True).bounding_box()
+    mine = nav.get_by_role("link", name="My appointments").bounding_box()
+    assert doctors is not None and mine is not None
+    assert mine["x"] - (doctors["x"] + doctors["width"]) >= 16
     nav.get_by_role("link", name="My appointments").click()
     expect(page.get_by_role("heading", level=1, name="My appointments")).to_be_focused()
 
