@@ -29,9 +29,16 @@ class Violation:
         return f"{self.impact} {self.id} at {' > '.join(self.target)}: {self.summary}"
 
 
-def serious_violations(page: Page) -> list[Violation]:
-    """axe-core's serious and critical violations on `page` as it is now, one per element."""
-    response = _AXE.run(page).response
+SETTLED = "() => document.getAnimations().every(a => a.playState !== 'running')"
+
+
+def serious_violations(page: Page, *within: str) -> list[Violation]:
+    """axe-core's serious and critical violations on `page` (or only inside the `within`
+    selectors), one per element, once no animation runs: a dialog fading in has colours
+    half-way and would fail contrast at random."""
+    page.wait_for_function(SETTLED)
+    context = {"include": [[selector] for selector in within]} if within else None
+    response = _AXE.run(page, context=context).response
     found: list[Violation] = []
     for rule in response["violations"]:
         if rule.get("impact") not in BLOCKING:

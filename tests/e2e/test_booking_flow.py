@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import col, select
 
@@ -19,6 +18,7 @@ from efoy_app.domain.bookings import cancel_booking, hold_slot
 from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import AuditLog, Booking, Doctor, User, utcnow
 from efoy_app.state.display import when_label
+from tests.e2e.axe import report, serious_violations
 from tests.e2e.conftest import AppServer
 from tests.e2e.ui import DEMO_PATIENT, log_in, log_out
 
@@ -381,29 +381,14 @@ def test_day_and_time_pickers_pass_axe(app_server: AppServer, page: Page, width:
     page.goto(f"{app_server.url}/doctors/{doctor.id}")
     page.locator("[data-slot]").nth(1).click()
     expect(page.locator("#selected-slot")).to_be_visible()
-    context = {"include": [["#day-picker"], ["#time-picker"], ["#times-heading"]]}
-    results = Axe().run(page, context=context)
-    bad = [
-        (v["id"], [n["target"] for n in v["nodes"]])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert bad == []
+    bad = serious_violations(page, "#day-picker", "#time-picker", "#times-heading")
+    assert bad == [], report(bad)
     # Each radio has a name a screen reader can read out.
     assert page.get_by_role("radiogroup", name="Day").get_by_role("radio").count() >= 3
     assert (
         page.get_by_role("radio", name=re.compile(r"^\w{3} \d+ \w{3} \d{4}, \d\d:\d\d ")).count()
         > 0
     )
-
-
-def _serious(page: Page, context: dict[str, list[list[str]]]) -> list[tuple[str, list[str]]]:
-    results = Axe().run(page, context=context)
-    return [
-        (v["id"], [n["target"] for n in v["nodes"]])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -428,7 +413,9 @@ def test_my_appointments_and_the_cancel_dialog_pass_axe(
     page.goto(f"{app_server.url}/appointments")
     expect(page.locator("#upcoming .booking-card")).to_have_count(1)
     expect(page.locator("#closed .booking-card")).to_have_count(1)
-    assert _serious(page, {"include": [["main"]]}) == []
+    bad = serious_violations(page, "main")
+    assert bad == [], report(bad)
     page.locator("#upcoming").get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("alertdialog")).to_be_visible()
-    assert _serious(page, {"include": [["[role=alertdialog]"]]}) == []
+    bad = serious_violations(page, "[role=alertdialog]")
+    assert bad == [], report(bad)

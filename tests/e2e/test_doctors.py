@@ -7,11 +7,11 @@ import re
 from urllib.parse import quote_plus
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
 from efoy_app.models import Doctor, User
+from tests.e2e.axe import report, serious_violations
 from tests.e2e.conftest import AppServer
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -145,10 +145,5 @@ def test_directory_content_passes_axe(app_server: AppServer, page: Page, width: 
     page.set_viewport_size({"width": width, "height": 844})
     page.goto(f"{app_server.url}/doctors?q=a")
     expect(page.locator(".doctor-card").first).to_be_visible()
-    results = Axe().run(page, context={"include": [["main"]]})
-    bad = [
-        (v["id"], [n["target"] for n in v["nodes"]])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert bad == []
+    bad = serious_violations(page, "main")
+    assert bad == [], report(bad)

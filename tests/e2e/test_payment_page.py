@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
@@ -25,6 +24,7 @@ from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import BOOKING_HELD, Booking, Doctor, Payment, User, utcnow
 from efoy_app.pages.payment import PAY_BY_CARD_LINE, PAY_NOW_LINE
 from efoy_app.state.display import when_label
+from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import AppServer
 from tests.e2e.ui import log_in
 
@@ -139,13 +139,7 @@ def _event_frames(page: Page) -> list[str]:
 def _serious(page: Page, within: str | None = None) -> list[str]:
     """axe-core's serious and critical violations on the page (or only `within` a selector, the
     page's own content apart from the shared frame), as "rule: target"."""
-    results = Axe().run(page, context=within)
-    return [
-        f"{v['id']}: {node['target']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-        for node in v["nodes"]
-    ]
+    return [str(v) for v in serious_violations(page, *([within] if within else []))]
 
 
 def test_the_countdown_runs_in_the_page_and_a_lapsed_hold_is_held_again(
