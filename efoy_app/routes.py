@@ -59,7 +59,25 @@ def admin_webhooks(status: str | None = None) -> str:
     return f"{ADMIN_WEBHOOKS}?{urlencode({'status': status})}" if status else ADMIN_WEBHOOKS
 
 
+# Ids that fit every database and a JavaScript number: a longer one is simply not found.
+MAX_ID = 2**53 - 1
 NEXT_MAX_LENGTH = 2000
+
+
+def parse_id(raw: str) -> int | None:
+    """An id written in a URL ("12"), or None for a word, another script's digits or a number
+    past MAX_ID (which would overflow the database's integer, not just miss)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
+
+
+def path_id(path: str, under: str) -> int | None:
+    """The id at the end of `path` when it is `<under>/<id>` ("/payment/12" under "/payment"),
+    else None."""
+    head, _, raw = path.rstrip("/").rpartition("/")
+    return parse_id(raw) if head == under else None
 
 
 def safe_next(target: str | None, default: str = DOCTORS) -> str:

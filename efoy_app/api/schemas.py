@@ -32,12 +32,13 @@ from efoy_app.models import (
     BOOKING_EXPIRED,
     BOOKING_HELD,
 )
+from efoy_app.routes import MAX_ID
 
-# Every number a client sends is bounded here, before it reaches the domain or the database.
+# Every number a client sends is bounded here, before it reaches the domain or the database
+# (MAX_ID lives in routes, which the pages share).
 # Ids: JavaScript's largest exact integer, which fits SQLite's and PostgreSQL's 64-bit columns and
 # is exact as the float that OpenAPI's `maximum` becomes (2**63 - 1 would print as 2**63).
 # Amounts stay far below that (and below what Decimal can scale) whatever the currency.
-MAX_ID = 2**53 - 1
 MAX_AMOUNT_MINOR = 10**12
 MAX_AMOUNT = Decimal(10**12)
 

@@ -16,6 +16,7 @@ import secrets
 import reflex as rx
 from reflex.event import EventSpec
 
+from efoy_app import routes
 from efoy_app.db import session_scope
 from efoy_app.domain import admin_payment_detail, refunds
 from efoy_app.domain.auth import require_role
@@ -219,8 +220,7 @@ class AdminPaymentState(AuthState, PageStatus):
     _pending_token: str = ""
 
     def _requested_id(self) -> int | None:
-        raw = str(self.router.page.params.get("payment_id", ""))
-        return int(raw) if raw.isdigit() and len(raw) < 19 else None
+        return routes.path_id(self.router.url.path, "/admin/payments")
 
     async def _reload(self, user: SessionUser) -> None:
         payment_id = self._requested_id()

@@ -227,8 +227,7 @@ class DoctorState(AuthState, PageStatus):
 
     def _doctor_id(self) -> int | None:
         """The doctor of the page this tab shows; None on any other page."""
-        head, _, raw = self.router.url.path.rstrip("/").rpartition("/")
-        return int(raw) if head == routes.DOCTORS and raw.isdigit() else None
+        return routes.path_id(self.router.url.path, routes.DOCTORS)
 
     async def _reload(self) -> None:
         doctor_id = self._doctor_id()

@@ -168,8 +168,7 @@ class PaymentState(AuthState, PageStatus):
         return self.summary.status == models.BOOKING_HELD and not self.busy
 
     def _booking_id(self) -> int | None:
-        raw = self.router.page.params.get("booking_id", "")
-        return int(raw) if str(raw).isdigit() else None
+        return routes.path_id(self.router.url.path, "/payment")
 
     async def _reload(self, user: SessionUser) -> None:
         """Read the booking again; a message left from before is dropped unless it may still be
@@ -415,11 +414,11 @@ class PaymentCancelState(AuthState):
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
-        raw = str(self.router.url.query_parameters.get("booking_id", ""))
-        if raw.isdigit():
+        booking_id = routes.parse_id(str(self.router.url.query_parameters.get("booking_id", "")))
+        if booking_id is not None:
             try:
-                self.summary = await asyncio.to_thread(_summary, user, int(raw))
-                self.pay_again_href = routes.payment(int(raw))
+                self.summary = await asyncio.to_thread(_summary, user, booking_id)
+                self.pay_again_href = routes.payment(booking_id)
             except DomainError:
                 self.summary = PaymentSummary()
         return None

@@ -63,3 +63,25 @@ def test_login_and_register_links_carry_next_encoded() -> None:
     assert routes.login("/") == routes.LOGIN
     assert routes.register(None) == routes.REGISTER
     assert routes.login(routes.REGISTER) == routes.LOGIN
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/payment/12", 12),
+        ("/payment/12/", 12),
+        ("/payment/success", None),
+        ("/payment/0", None),
+        ("/payment/-3", None),
+        ("/payment/1e3", None),
+        ("/payment/٣", None),  # a digit to str.isdigit, not an id
+        (f"/payment/{2**53 - 1}", 2**53 - 1),
+        (f"/payment/{2**53}", None),
+        (f"/payment/{2**63}", None),
+        ("/payment/" + "9" * 5000, None),
+        ("/doctors/12", None),
+        ("/payment/12/extra", None),
+    ],
+)
+def test_path_id_is_an_id_in_range_or_none(path: str, expected: int | None) -> None:
+    assert routes.path_id(path, "/payment") == expected
