@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         default=10.0, alias="EFOY_STRIPE_TIMEOUT_SECONDS", gt=0, le=80
     )
 
+    # Refund tiers by hours before the appointment ("hours:percent,..."), see
+    # domain/cancellation_policy.py; a malformed policy stops the start.
+    cancellation_policy: str = Field(default="48:100,24:50,0:0", alias="EFOY_CANCELLATION_POLICY")
+
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=25, alias="SMTP_PORT")
     smtp_user: str | None = Field(default=None, alias="SMTP_USER")
@@ -99,6 +103,18 @@ class Settings(BaseSettings):
                 "Africa/Addis_Ababa or Europe/Berlin"
             ) from None
         return name
+
+    @field_validator("cancellation_policy")
+    @classmethod
+    def _a_readable_policy(cls, value: str) -> str:
+        """A typo ("48:100,24;50") must stop the start, not refund by a policy nobody wrote."""
+        from efoy_app.domain.cancellation_policy import parse_policy
+        from efoy_app.domain.errors import ValidationFailed
+
+        try:
+            return parse_policy(value).text
+        except ValidationFailed as exc:
+            raise ValueError(f"EFOY_CANCELLATION_POLICY {value!r}: {exc.message}") from None
 
     @model_validator(mode="after")
     def _refuse_a_weak_jwt_secret(self) -> Settings:

@@ -1,4 +1,5 @@
-"""Bookings over REST: hold a slot, list and read one's own, cancel a hold.
+"""Bookings over REST: hold a slot, list and read one's own, see what cancelling would refund,
+cancel a hold.
 
 A patient only ever sees their own bookings (another patient's id answers 404, as if it did
 not exist); an admin sees all. Times are shown in the caller's timezone.
@@ -17,10 +18,11 @@ from efoy_app.api.schemas import (
     BookingIn,
     BookingOut,
     CancelIn,
+    CancellationOut,
     error_responses,
     shown_in,
 )
-from efoy_app.domain import bookings, payment_close
+from efoy_app.domain import bookings, cancellation, payment_close
 from efoy_app.routes import API_BOOKINGS
 
 router = APIRouter(prefix=API_BOOKINGS, tags=["bookings"], responses=AUTH_ERRORS)
@@ -66,6 +68,17 @@ def get_booking(booking_id: BookingId, user: CurrentUser, db: DbSession) -> Book
     """One of the caller's bookings."""
     booking = bookings.get_booking_for(db, booking_id, user)
     return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))
+
+
+@router.get(
+    "/{booking_id}/cancellation", response_model=CancellationOut, responses=error_responses(404)
+)
+def get_cancellation(booking_id: BookingId, user: CurrentUser, db: DbSession) -> CancellationOut:
+    """What cancelling one of the caller's bookings now would refund, by the policy (nothing
+    is changed: this is the preview a patient sees before confirming)."""
+    booking = bookings.get_booking_for(db, booking_id, user)
+    quote = cancellation.quote_cancellation(db, booking)
+    return finish(db, CancellationOut.model_validate(quote))
 
 
 @router.post(

@@ -209,6 +209,18 @@ class BookingOut(CamelModel):
         return format_money(self.price_minor, self.currency)
 
 
+class CancellationOut(CamelModel):
+    """What cancelling the booking now would refund, by the cancellation policy."""
+
+    refund_minor: int = Field(description="Minor units of `currency` (JPY has none)")
+    refund_percent: int = Field(ge=0, le=100, description="The policy's percentage that applies")
+    currency: str
+    reason: str = Field(
+        description='Why, in a sentence: "The appointment is in 30 hours: 50 % back under the '
+        'policy."'
+    )
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

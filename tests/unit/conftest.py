@@ -25,7 +25,12 @@ WEEKDAY_HOURS = [(d, time(9), time(12)) for d in range(5)] + [
 def demo_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Known settings for every test (demo env, 30 min holds, 14 day horizon)."""
     monkeypatch.setenv("EFOY_ENV", "demo")
-    for name in ("EFOY_HOLD_MINUTES", "EFOY_BOOKING_HORIZON_DAYS", "EFOY_JWT_TTL_SECONDS"):
+    for name in (
+        "EFOY_HOLD_MINUTES",
+        "EFOY_BOOKING_HORIZON_DAYS",
+        "EFOY_JWT_TTL_SECONDS",
+        "EFOY_CANCELLATION_POLICY",
+    ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield
