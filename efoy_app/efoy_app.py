@@ -20,6 +20,7 @@ from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     login,
     not_found,
     payment,
+    policy,
 )
 from efoy_app.reconcile import reconcile_forever
 

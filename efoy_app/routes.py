@@ -10,6 +10,7 @@ REGISTER = "/register"
 DOCTORS = "/doctors"
 DOCTOR_DETAIL = "/doctors/[doctor_id]"
 APPOINTMENTS = "/appointments"
+POLICY = "/policy"  # the cancellation policy, public
 ADMIN = "/admin"
 ADMIN_PAYMENT = "/admin/payments/[payment_id]"
 ADMIN_WEBHOOKS = "/admin/webhooks"

@@ -107,6 +107,12 @@ def _pay_options() -> rx.Component:
             PAY_BY_CARD_LINE,
             "pay-by-card-line",
         ),
+        rx.text(
+            "If you cancel later: ",
+            rx.link("Cancellation policy", href=routes.POLICY, underline="always"),
+            size="2",
+            id="policy-line",
+        ),
         spacing="4",
         width="100%",
     )
