@@ -219,6 +219,8 @@ def refund_for(
     `paid_minor` is what the booking's payment took and `left_minor` what is still refundable on
     it (`refunds.refundable_now`); both 0 when nothing was paid. Pure: no database, no clock.
     """
+    if now.tzinfo is None:
+        raise ValueError("refund_for needs an aware `now` (a naive one has no UTC instant)")
     policy = policy or current_policy()
     currency = normalize_currency(booking.currency)
     if booking.status != BOOKING_CONFIRMED:

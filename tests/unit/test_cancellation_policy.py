@@ -280,6 +280,18 @@ def test_a_booking_that_is_not_confirmed_has_nothing_to_refund(status: str, reas
     assert got == CancellationQuote(0, 0, "EUR", reason)
 
 
+def test_a_confirmed_booking_with_nothing_paid_refunds_nothing() -> None:
+    got = refund_for(booking(), START - 72 * HOUR, paid_minor=0, left_minor=0, policy=DEFAULT)
+    assert got == CancellationQuote(0, 0, "EUR", "Nothing was paid for this booking.")
+
+
+def test_a_naive_now_is_refused_rather_than_read_as_local_time() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        refund_for(
+            booking(), datetime(2026, 6, 8, 9, 0), paid_minor=9000, left_minor=9000, policy=DEFAULT
+        )
+
+
 # --- read from the database ---------------------------------------------------------------------
 
 
