@@ -215,6 +215,7 @@ def footer() -> rx.Component:
     return rx.el.footer(
         site_row(
             hint("Efoy — hospital appointments"),
+            rx.link("Cancellation policy", href=routes.POLICY, size="1", underline="always"),
             rx.spacer(),
             hint("Payments are processed by Stripe; card details never touch our servers."),
             padding_y="1.5em",

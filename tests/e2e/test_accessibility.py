@@ -130,6 +130,7 @@ VISITS = [
     Visit("doctors", VISITOR, lambda d: "/doctors"),
     Visit("doctor", VISITOR, lambda d: f"/doctors/{d.doctor_id}"),
     Visit("not-found", VISITOR, lambda d: "/no-such-page"),
+    Visit("policy", VISITOR, lambda d: "/policy"),
     Visit("appointments", PATIENT, lambda d: "/appointments"),
     Visit("payment", PATIENT, lambda d: f"/payment/{d.held_booking_id}"),
     Visit("payment-success", PATIENT, lambda d: f"/payment/success?session_id={d.paid_session_id}"),

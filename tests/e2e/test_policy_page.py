@@ -100,3 +100,10 @@ def test_the_payment_page_links_to_the_policy_under_the_pay_buttons(
     expect(page).to_have_url(re.compile(r"/policy/?$"))
     expect(page.locator("main h1")).to_have_text("Cancellation policy")
     expect(page.locator("#policy-tiers li")).to_have_text(TIERS)
+
+
+def test_every_page_links_to_the_policy_from_its_footer(app_server: AppServer, page: Page) -> None:
+    page.goto(f"{app_server.url}/")
+    page.get_by_role("contentinfo").get_by_role("link", name="Cancellation policy").click()
+    expect(page).to_have_url(re.compile(r"/policy/?$"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
