@@ -217,6 +217,7 @@ def payment_row(
     )
 
 
+DATE_CREATED, DATE_PAID = "created_at", "paid_at"  # what a date range applies to
 SEARCH_MAX = 200  # characters of a search; longer cannot be an email or a Stripe id
 
 
@@ -225,7 +226,7 @@ class PaymentFilter:
     """What an admin narrows the payment list to; every field optional, all of them ANDed.
 
     `date_from`/`date_to` are whole days in `tz` (the clinic's), both included, applied to
-    `created_at` or, with `date_field="paid"`, to `paid_at`. `q` is one search box: `cs_...` is a
+    `created_at` or, with `date_field="paid_at"`, to `paid_at`. `q` is one search box: `cs_...` is a
     Checkout Session id, `pi_...` a PaymentIntent id (both exact), digits (or `#12`) a booking id,
     anything else a part of the patient's email (case-insensitive).
     """
@@ -233,7 +234,7 @@ class PaymentFilter:
     status: str | None = None
     doctor_id: int | None = None
     currency: str | None = None
-    date_field: str = "created"
+    date_field: str = DATE_CREATED
     date_from: date | None = None
     date_to: date | None = None
     flagged: bool = False
@@ -241,7 +242,10 @@ class PaymentFilter:
     tz: str = "UTC"
 
 
-DATE_FIELDS = ("created", "paid")
+DATE_FIELDS = (DATE_CREATED, DATE_PAID)
+# Days a filter may name: far enough for any clinic, near enough that midnight in any zone exists.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 
 
 def _day_start(day: date, tz: str) -> datetime:
@@ -271,10 +275,13 @@ def payment_conditions(f: PaymentFilter) -> tuple[list[Any], bool]:
         terms.append(Booking.doctor_id == f.doctor_id)
         needs_booking = True
     if f.date_field not in DATE_FIELDS:
-        raise ValidationFailed(f"Unknown date field {f.date_field!r}; use created or paid.")
+        raise ValidationFailed(f"Unknown date field {f.date_field!r}; use created_at or paid_at.")
+    for day in (f.date_from, f.date_to):
+        if day and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationFailed(f"Dates run from {FIRST_DAY} to {LAST_DAY}; {day} is outside.")
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise ValidationFailed("The date range ends before it starts.")
-    column = col(Payment.paid_at) if f.date_field == "paid" else col(Payment.created_at)
+    column = col(Payment.paid_at) if f.date_field == DATE_PAID else col(Payment.created_at)
     if f.date_from:
         terms.append(column >= _day_start(f.date_from, f.tz))
     if f.date_to:

@@ -480,7 +480,7 @@ def test_payment_date_range_is_whole_days_in_the_clinic_zone(session, world, adm
         paid.id,
     ]
     # By paid_at: only the one that was paid.
-    assert _ids(session, admin, date_field="paid", date_from=day, date_to=day) == [paid.id]
+    assert _ids(session, admin, date_field="paid_at", date_from=day, date_to=day) == [paid.id]
     with pytest.raises(ValidationFailed):
         _ids(session, admin, date_from=day, date_to=day - timedelta(days=1))
 
