@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, case, col, func, select
 
 from efoy_app.domain.auth import require_role
-from efoy_app.domain.bookings import BookingView, booking_view
+from efoy_app.domain.bookings import BookingView, booking_view_of
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import format_money
 from efoy_app.domain.read_models import build
@@ -47,6 +47,7 @@ from efoy_app.models import (
     Payment,
     User,
     WebhookEvent,
+    utcnow,
 )
 from efoy_app.routes import MAX_ID
 
@@ -151,18 +152,35 @@ def _admin(viewer: User) -> None:
 def recent_bookings(
     session: Session, viewer: User, *, limit: int = DEFAULT_LIMIT, offset: int = 0
 ) -> list[AdminBookingView]:
-    """Newest bookings first, with their effective status (a lapsed hold shows expired)."""
+    """Newest bookings first, with their effective status (a lapsed hold shows expired).
+
+    The page's ids come from the (created_at, id) index first; only those rows are joined.
+    """
     _admin(viewer)
+    page = list(
+        session.exec(
+            select(Booking.id)
+            .order_by(col(Booking.created_at).desc(), col(Booking.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+    if not page:
+        return []
+    doctor_user = sa.orm.aliased(User)
+    patient = sa.orm.aliased(User)
     rows = session.exec(
-        select(Booking, User)
-        .join(User, col(User.id) == col(Booking.patient_id))
-        .order_by(col(Booking.created_at).desc(), col(Booking.id).desc())
-        .offset(offset)
-        .limit(limit)
+        select(Booking, patient, Doctor, doctor_user)
+        .join(patient, patient.id == Booking.patient_id)
+        .join(Doctor, col(Doctor.id) == col(Booking.doctor_id))
+        .join(doctor_user, doctor_user.id == Doctor.user_id)
+        .where(col(Booking.id).in_(page))
     ).all()
+    by_id = {row[0].id: row for row in rows}
+    now = utcnow()
     return [
-        AdminBookingView(booking_view(session, b), patient.full_name, patient.email)
-        for b, patient in rows
+        AdminBookingView(booking_view_of(b, d, du, now), p.full_name, p.email)
+        for b, p, d, du in (by_id[i] for i in page if i in by_id)
     ]
 
 
