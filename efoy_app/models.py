@@ -164,6 +164,8 @@ class Booking(SQLModel, table=True):
             sqlite_where=sa.text("status IN ('held', 'confirmed')"),
             postgresql_where=sa.text("status IN ('held', 'confirmed')"),
         ),
+        # The admin list, newest first, pages on this (alembic 4b8d2e6f1a37).
+        sa.Index("ix_bookings_created_id", "created_at", "id"),
         {"extend_existing": True},
     )
 
@@ -221,6 +223,21 @@ class Payment(SQLModel, table=True):
             unique=True,
             sqlite_where=sa.text("status = 'pending'"),
             postgresql_where=sa.text("status = 'pending'"),
+        ),
+        # The admin list's filters, each ending in its order (newest first), so a page and a
+        # deep offset walk one index; totals read the covering one (alembic 4b8d2e6f1a37).
+        sa.Index("ix_payments_created_id", "created_at", "id"),
+        sa.Index("ix_payments_status_created", "status", "created_at", "id"),
+        sa.Index("ix_payments_currency_created", "currency", "created_at", "id"),
+        sa.Index("ix_payments_flagged_created", "flagged", "created_at", "id"),
+        sa.Index("ix_payments_paid_at", "paid_at"),
+        sa.Index(
+            "ix_payments_totals",
+            "currency",
+            "status",
+            "flagged",
+            "amount_minor",
+            "amount_refunded_minor",
         ),
         {"extend_existing": True},
     )

@@ -3,7 +3,9 @@ its refunds ledger and audit trail, and the stored Stripe webhook events.
 
 Thin: `efoy_app.domain.admin_views` reads and checks the role again; a patient gets 403. Times are
 shown in the admin's timezone, with their offset. Lists page with `limit`/`offset` and answer
-`{data, count}`, `count` being how many match the filters in all.
+`{data, count}` (payments also `totals` per currency), `count` being how many match the filters in
+all. Payment filters are `admin_views.PaymentFilter`; their days are the clinic's
+(`EFOY_CLINIC_TIMEZONE`), and a bad value is a 422 JSON error before any query runs.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from efoy_app.api.deps import AdminUser, DbSession, finish
+from efoy_app.api.doctors import DATE_RE, parse_day
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
@@ -29,6 +32,7 @@ from efoy_app.api.schemas import (
 from efoy_app.domain import admin_payment_detail, admin_views
 from efoy_app.models import PAYMENT_KIND_CHECKOUT, PAYMENT_KIND_INTENT
 from efoy_app.routes import API_ADMIN
+from efoy_app.settings import get_settings
 
 router = APIRouter(prefix=API_ADMIN, tags=["admin"], responses=AUTH_ERRORS)
 
@@ -36,6 +40,7 @@ router = APIRouter(prefix=API_ADMIN, tags=["admin"], responses=AUTH_ERRORS)
 PaymentStatus = Literal[*admin_views.PAYMENT_STATUSES]  # type: ignore[valid-type]
 EventStatus = Literal[*admin_views.EVENT_STATUSES]  # type: ignore[valid-type]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many rows")]
+MAX_PAGE = 200  # rows of payments per page
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many rows first")]
 
 ADMIN_ERRORS = error_responses(401, 403, s401="No or bad bearer token")
@@ -124,6 +129,8 @@ class CurrencyTotalOut(CamelModel):
     paid_display: str
     refunded_minor: int
     refunded_display: str
+    net_minor: int = Field(description="Collected less refunded")
+    net_display: str
 
 
 class AdminPaymentsOut(CamelModel):
@@ -150,6 +157,20 @@ class WebhookEventsOut(CamelModel):
     count: int = Field(description="Events matching the filter, over all pages")
 
 
+Currency = Annotated[
+    str | None,
+    Query(pattern="^[A-Za-z]{3}$", description="ISO 4217 code, e.g. USD (any case)"),
+]
+Day = Annotated[
+    str | None,
+    Query(
+        pattern=DATE_RE.pattern,
+        json_schema_extra={"format": "date"},
+        description="YYYY-MM-DD, a day in the clinic's timezone (both ends included)",
+    ),
+]
+
+
 @router.get("/payments", response_model=AdminPaymentsOut, responses=ADMIN_ERRORS)
 def list_payments(
     admin: AdminUser,
@@ -158,13 +179,38 @@ def list_payments(
     status: Annotated[
         PaymentStatus | None, Query(description="Only payments in this status")
     ] = None,
-    limit: Limit = admin_views.DEFAULT_LIMIT,
+    doctor_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only bookings with this doctor")
+    ] = None,
+    currency: Currency = None,
+    date_field: Annotated[
+        Literal["created_at", "paid_at"], Query(description="Which time the date range applies to")
+    ] = "created_at",
+    date_from: Day = None,
+    date_to: Day = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=admin_views.SEARCH_MAX,
+            description="cs_... or pi_... (exact), a booking id, or part of the patient's email",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many rows")] = 50,
     offset: Offset = 0,
 ) -> AdminPaymentsOut:
     """Payments, newest first, with how many match and their totals per currency."""
-    page = admin_views.payment_list(
-        db, admin, flagged_only=flagged, status=status, limit=limit, offset=offset
+    filters = admin_views.PaymentFilter(
+        status=status,
+        doctor_id=doctor_id,
+        currency=currency,
+        date_field=date_field,
+        date_from=parse_day(date_from) if date_from else None,
+        date_to=parse_day(date_to) if date_to else None,
+        flagged=flagged,
+        q=q,
+        tz=get_settings().clinic_timezone,
     )
+    page = admin_views.payment_list(db, admin, filters, limit=limit, offset=offset)
     return finish(db, AdminPaymentsOut.model_validate(page, context=shown_in(admin.timezone)))
 
 

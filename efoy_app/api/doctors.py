@@ -29,7 +29,7 @@ from efoy_app.routes import API_DOCTORS
 router = APIRouter(prefix=API_DOCTORS, tags=["doctors"], responses=COMMON_ERRORS)
 
 DoctorId = Annotated[int, Path(ge=1, le=MAX_ID, description="Doctor id")]
-_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 OPTIONAL_AUTH = {"security": [{}]}  # OpenAPI: a token is optional here
 
 
@@ -57,7 +57,7 @@ def get_doctor(doctor_id: DoctorId, db: DbSession) -> DoctorOut:
 
 
 def parse_day(text: str) -> date_type:
-    if not _DATE_RE.match(text):
+    if not DATE_RE.match(text):
         raise ValidationFailed("date: expected a calendar date as YYYY-MM-DD.")
     try:
         return date_type.fromisoformat(text)
@@ -78,7 +78,7 @@ def get_slots(
     date: Annotated[
         str | None,
         Query(
-            pattern=_DATE_RE.pattern,
+            pattern=DATE_RE.pattern,
             json_schema_extra={"format": "date"},
             description="YYYY-MM-DD, a day in the doctor's timezone (default: today there)",
         ),

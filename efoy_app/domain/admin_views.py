@@ -13,14 +13,15 @@ with `format_money`, never formatted by a caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, case, col, func, select
 
 from efoy_app.domain.auth import require_role
-from efoy_app.domain.bookings import BookingView, booking_view
+from efoy_app.domain.bookings import BookingView, booking_view_of
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import format_money
 from efoy_app.domain.read_models import build
@@ -46,7 +47,9 @@ from efoy_app.models import (
     Payment,
     User,
     WebhookEvent,
+    utcnow,
 )
+from efoy_app.routes import MAX_ID
 
 PAYMENT_STATUSES = (
     PAYMENT_PENDING,
@@ -104,6 +107,8 @@ class CurrencyTotal:
     paid_display: str
     refunded_minor: int
     refunded_display: str
+    net_minor: int  # collected less refunded
+    net_display: str
 
 
 @dataclass(frozen=True)
@@ -145,20 +150,55 @@ def _admin(viewer: User) -> None:
 
 
 def recent_bookings(
-    session: Session, viewer: User, *, limit: int = DEFAULT_LIMIT
+    session: Session, viewer: User, *, limit: int = DEFAULT_LIMIT, offset: int = 0
 ) -> list[AdminBookingView]:
-    """Newest bookings first, with their effective status (a lapsed hold shows expired)."""
+    """Newest bookings first, with their effective status (a lapsed hold shows expired).
+
+    The page's ids come from the (created_at, id) index first; only those rows are joined.
+    """
     _admin(viewer)
+    page = list(
+        session.exec(
+            select(Booking.id)
+            .order_by(col(Booking.created_at).desc(), col(Booking.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+    if not page:
+        return []
+    doctor_user = sa.orm.aliased(User)
+    patient = sa.orm.aliased(User)
     rows = session.exec(
-        select(Booking, User)
-        .join(User, col(User.id) == col(Booking.patient_id))
-        .order_by(col(Booking.created_at).desc(), col(Booking.id).desc())
-        .limit(limit)
+        select(Booking, patient, Doctor, doctor_user)
+        .join(patient, patient.id == Booking.patient_id)
+        .join(Doctor, col(Doctor.id) == col(Booking.doctor_id))
+        .join(doctor_user, doctor_user.id == Doctor.user_id)
+        .where(col(Booking.id).in_(page))
     ).all()
+    by_id = {row[0].id: row for row in rows}
+    now = utcnow()
     return [
-        AdminBookingView(booking_view(session, b), patient.full_name, patient.email)
-        for b, patient in rows
+        AdminBookingView(booking_view_of(b, d, du, now), p.full_name, p.email)
+        for b, p, d, du in (by_id[i] for i in page if i in by_id)
     ]
+
+
+@dataclass(frozen=True)
+class BookingList:
+    """One page of bookings, newest first, and how many there are in all."""
+
+    data: list[AdminBookingView]
+    count: int
+
+
+def booking_list(
+    session: Session, viewer: User, *, limit: int = DEFAULT_LIMIT, offset: int = 0
+) -> BookingList:
+    """A page of `recent_bookings` and the number of bookings (the list once had no limit)."""
+    data = recent_bookings(session, viewer, limit=limit, offset=offset)
+    count = session.exec(select(func.count()).select_from(Booking)).one()
+    return BookingList(data=data, count=int(count))
 
 
 # --- payments ---
@@ -195,66 +235,148 @@ def payment_row(
     )
 
 
-def _payment_filters(flagged_only: bool, status: str | None) -> list[Any]:
-    filters: list[Any] = []
-    if flagged_only:
-        filters.append(col(Payment.flagged).is_(True))
-    if status:
-        if status not in PAYMENT_STATUSES:
+DATE_CREATED, DATE_PAID = "created_at", "paid_at"  # what a date range applies to
+SEARCH_MAX = 200  # characters of a search; longer cannot be an email or a Stripe id
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    """What an admin narrows the payment list to; every field optional, all of them ANDed.
+
+    `date_from`/`date_to` are whole days in `tz` (the clinic's), both included, applied to
+    `created_at` or, with `date_field="paid_at"`, to `paid_at`. `q` is one search box: `cs_...` is a
+    Checkout Session id, `pi_...` a PaymentIntent id (both exact), digits (or `#12`) a booking id,
+    anything else a part of the patient's email (case-insensitive).
+    """
+
+    status: str | None = None
+    doctor_id: int | None = None
+    currency: str | None = None
+    date_field: str = DATE_CREATED
+    date_from: date | None = None
+    date_to: date | None = None
+    flagged: bool = False
+    q: str | None = None
+    tz: str = "UTC"
+
+
+DATE_FIELDS = (DATE_CREATED, DATE_PAID)
+# Days a filter may name: far enough for any clinic, near enough that midnight in any zone exists.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+
+def _day_start(day: date, tz: str) -> datetime:
+    """Midnight of `day` in `tz`, in UTC (a DST day has 23 or 25 hours, so not day * 24 h)."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def payment_conditions(f: PaymentFilter) -> tuple[list[Any], bool]:
+    """The WHERE terms of `f`, and whether they need the booking (and patient) joined."""
+    terms: list[Any] = []
+    needs_booking = False
+    if f.flagged:
+        terms.append(col(Payment.flagged).is_(True))
+    if f.status:
+        if f.status not in PAYMENT_STATUSES:
             raise ValidationFailed(
-                f"Unknown payment status {status!r}; use one of {', '.join(PAYMENT_STATUSES)}."
+                f"Unknown payment status {f.status!r}; use one of {', '.join(PAYMENT_STATUSES)}."
             )
-        filters.append(Payment.status == status)
-    return filters
+        terms.append(Payment.status == f.status)
+    if f.currency:
+        terms.append(Payment.currency == f.currency.upper())
+    if f.doctor_id is not None:
+        terms.append(Booking.doctor_id == f.doctor_id)
+        needs_booking = True
+    if f.date_field not in DATE_FIELDS:
+        raise ValidationFailed(f"Unknown date field {f.date_field!r}; use created_at or paid_at.")
+    for day in (f.date_from, f.date_to):
+        if day and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationFailed(f"Dates run from {FIRST_DAY} to {LAST_DAY}; {day} is outside.")
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise ValidationFailed("The date range ends before it starts.")
+    column = col(Payment.paid_at) if f.date_field == DATE_PAID else col(Payment.created_at)
+    if f.date_from:
+        terms.append(column >= _day_start(f.date_from, f.tz))
+    if f.date_to:
+        terms.append(column < _day_start(f.date_to + timedelta(days=1), f.tz))
+    q = (f.q or "").strip()
+    if len(q) > SEARCH_MAX:
+        raise ValidationFailed(f"A search has at most {SEARCH_MAX} characters.")
+    if q:
+        digits = q.removeprefix("#")
+        if q.startswith("cs_"):
+            terms.append(Payment.stripe_checkout_session_id == q)
+        elif q.startswith("pi_"):
+            terms.append(Payment.stripe_payment_intent_id == q)
+        elif digits.isascii() and digits.isdigit():
+            booking_id = int(digits)
+            terms.append(Payment.booking_id == (booking_id if booking_id <= MAX_ID else -1))
+        else:
+            pattern = f"%{_like_escape(q.lower())}%"
+            patients = select(User.id).where(func.lower(User.email).like(pattern, escape="\\"))
+            terms.append(col(Booking.patient_id).in_(patients))
+            needs_booking = True
+    return terms, needs_booking
 
 
 def list_payments(
     session: Session,
     viewer: User,
+    filters: PaymentFilter | None = None,
     *,
     flagged_only: bool = False,
     status: str | None = None,
     limit: int = DEFAULT_LIMIT,
     offset: int = 0,
 ) -> list[AdminPaymentRow]:
-    """Payments, newest first; `flagged_only` keeps those refunded automatically or mismatched."""
+    """Payments, newest first; `flagged_only` keeps those refunded automatically or mismatched.
+
+    The page's ids are found first on the payments' own index (created_at, id), then only those
+    50 rows are joined: a deep page (offset 50 000) skips index entries, not joined rows.
+    """
     _admin(viewer)
-    query = (
-        payment_query()
-        .where(*_payment_filters(flagged_only, status))
+    f = filters or PaymentFilter(flagged=flagged_only, status=status)
+    terms, needs_booking = payment_conditions(f)
+    ids = select(Payment.id)
+    if needs_booking:
+        ids = ids.join(Booking, col(Booking.id) == col(Payment.booking_id))
+    ids = (
+        ids.where(*terms)
         .order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
         .offset(offset)
         .limit(limit)
     )
-    return [payment_row(*found) for found in session.exec(query).all()]
+    page = list(session.exec(ids).all())
+    if not page:
+        return []
+    found = session.exec(payment_query().where(col(Payment.id).in_(page))).all()
+    by_id = {row[0].id: row for row in found}
+    return [payment_row(*by_id[i]) for i in page if i in by_id]
 
 
-def payment_list(
-    session: Session,
-    viewer: User,
-    *,
-    flagged_only: bool = False,
-    status: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    offset: int = 0,
-) -> PaymentList:
-    """A page of `list_payments`, with the count and the per-currency totals of all it matches."""
-    rows = list_payments(
-        session, viewer, flagged_only=flagged_only, status=status, limit=limit, offset=offset
-    )
-    filters = _payment_filters(flagged_only, status)
-    count = session.exec(select(func.count()).select_from(Payment).where(*filters)).one()
+def payment_totals(
+    session: Session, viewer: User, filters: PaymentFilter
+) -> tuple[int, list[CurrencyTotal]]:
+    """How many payments match and their sums per currency, in one grouped query (the count is
+    the sum of the groups', so the rows are not counted by a second scan)."""
+    _admin(viewer)
+    terms, needs_booking = payment_conditions(filters)
     took = case((col(Payment.status).in_(PAID_STATUSES), Payment.amount_minor), else_=0)
+    query = select(
+        Payment.currency,
+        func.count(),
+        func.coalesce(func.sum(took), 0),
+        func.coalesce(func.sum(Payment.amount_refunded_minor), 0),
+    ).select_from(Payment)
+    if needs_booking:
+        query = query.join(Booking, col(Booking.id) == col(Payment.booking_id))
     sums = session.exec(
-        select(
-            Payment.currency,
-            func.count(),
-            func.coalesce(func.sum(took), 0),
-            func.coalesce(func.sum(Payment.amount_refunded_minor), 0),
-        )
-        .where(*filters)
-        .group_by(Payment.currency)
-        .order_by(Payment.currency)
+        query.where(*terms).group_by(Payment.currency).order_by(Payment.currency)
     ).all()
     totals = [
         CurrencyTotal(
@@ -264,10 +386,29 @@ def payment_list(
             paid_display=format_money(int(paid), currency),
             refunded_minor=int(refunded),
             refunded_display=format_money(int(refunded), currency),
+            net_minor=int(paid) - int(refunded),
+            net_display=format_money(int(paid) - int(refunded), currency),
         )
         for currency, n, paid, refunded in sums
     ]
-    return PaymentList(data=rows, count=int(count), totals=totals)
+    return sum(t.count for t in totals), totals
+
+
+def payment_list(
+    session: Session,
+    viewer: User,
+    filters: PaymentFilter | None = None,
+    *,
+    flagged_only: bool = False,
+    status: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+) -> PaymentList:
+    """A page of `list_payments`, with the count and the per-currency totals of all it matches."""
+    f = filters or PaymentFilter(flagged=flagged_only, status=status)
+    rows = list_payments(session, viewer, f, limit=limit, offset=offset)
+    count, totals = payment_totals(session, viewer, f)
+    return PaymentList(data=rows, count=count, totals=totals)
 
 
 # --- webhooks ---

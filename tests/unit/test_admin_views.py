@@ -406,12 +406,14 @@ def test_payment_list_pages_and_counts_and_totals_all_that_match(session, world,
     assert ([r.id for r in page.data], page.count) == ([world["flagged"].id], 3)
     # Per currency, over every matching payment, not only the page; a pending one took nothing.
     assert page.totals == [
-        admin_views.CurrencyTotal("JPY", 1, 5000, "¥5,000", 5000, "¥5,000"),
-        admin_views.CurrencyTotal("USD", 2, 4500, "$45.00", 1000, "$10.00"),
+        admin_views.CurrencyTotal("JPY", 1, 5000, "¥5,000", 5000, "¥5,000", 0, "¥0"),
+        admin_views.CurrencyTotal("USD", 2, 4500, "$45.00", 1000, "$10.00", 3500, "$35.00"),
     ]
     pending = admin_views.payment_list(session, admin, status="pending")
     assert ([r.id for r in pending.data], pending.count) == ([world["pending"].id], 1)
-    assert pending.totals == [admin_views.CurrencyTotal("USD", 1, 0, "$0.00", 0, "$0.00")]
+    assert pending.totals == [
+        admin_views.CurrencyTotal("USD", 1, 0, "$0.00", 0, "$0.00", 0, "$0.00")
+    ]
     past_the_end = admin_views.payment_list(session, admin, flagged_only=True, offset=5)
     assert (past_the_end.data, past_the_end.count) == ([], 1)
     none = admin_views.payment_list(session, admin, flagged_only=True, status="pending")
@@ -427,3 +429,72 @@ def test_webhook_event_list_pages_and_counts_all_that_match(session, world, admi
     assert (failed.data, failed.count) == ([], 1)
     with pytest.raises(ValidationFailed):
         admin_views.webhook_event_list(session, admin, status="lost")
+
+
+def _ids(session, admin, **kw) -> list[int]:
+    page = admin_views.payment_list(session, admin, admin_views.PaymentFilter(**kw))
+    assert page.count == sum(t.count for t in page.totals)
+    return [r.id for r in page.data]
+
+
+def test_payment_filters_search_doctor_currency_and_flag(session, world, admin, patient):
+    paid, flagged, pending = world["paid"], world["flagged"], world["pending"]
+    assert _ids(session, admin, q="cs_test_1") == [paid.id]
+    assert _ids(session, admin, q="pi_test_2") == [flagged.id]
+    assert _ids(session, admin, q="pi_test_") == []  # ids match whole, never in part
+    assert _ids(session, admin, q=f"#{pending.booking_id}") == [pending.id]
+    assert _ids(session, admin, q=str(paid.booking_id)) == [paid.id]
+    assert _ids(session, admin, q=str(2**63)) == []  # past any id: no match, no overflow
+    # A part of the email, any case; a LIKE wildcard is a plain character.
+    assert _ids(session, admin, q="ALICE@") == [pending.id, paid.id]
+    assert _ids(session, admin, q="b%b") == []
+    assert _ids(session, admin, q="bob") == [flagged.id]
+    jpy_doctor = session.get(Booking, flagged.booking_id).doctor_id
+    assert _ids(session, admin, doctor_id=jpy_doctor) == [flagged.id]
+    assert _ids(session, admin, currency="usd") == [pending.id, paid.id]
+    assert _ids(session, admin, flagged=True, currency="JPY") == [flagged.id]
+    assert _ids(session, admin, flagged=True, currency="USD") == []
+    with pytest.raises(ValidationFailed):
+        _ids(session, admin, q="x" * 201)
+    with pytest.raises(ValidationFailed):
+        _ids(session, admin, date_field="updated")
+
+
+def test_payment_date_range_is_whole_days_in_the_clinic_zone(session, world, admin):
+    paid, flagged, pending = world["paid"], world["flagged"], world["pending"]
+    # Created 2030-03-03 09:00, 09:10, 09:20 UTC; paid at 13:00 UTC.
+    day = T0.date() - timedelta(days=1)
+    assert _ids(session, admin, date_from=day, date_to=day) == [pending.id, flagged.id, paid.id]
+    assert _ids(session, admin, date_from=day + timedelta(days=1)) == []
+    # In Honolulu (UTC-10) those are still 2 March; in Kiritimati (UTC+14) already 3 March 23:00.
+    hnl = {"tz": "Pacific/Honolulu"}
+    assert _ids(session, admin, date_to=day - timedelta(days=1), **hnl) == [
+        pending.id,
+        flagged.id,
+        paid.id,
+    ]
+    assert _ids(session, admin, date_from=day, **hnl) == []
+    assert _ids(session, admin, date_from=day, date_to=day, tz="Pacific/Kiritimati") == [
+        pending.id,
+        flagged.id,
+        paid.id,
+    ]
+    # By paid_at: only the one that was paid.
+    assert _ids(session, admin, date_field="paid_at", date_from=day, date_to=day) == [paid.id]
+    with pytest.raises(ValidationFailed):
+        _ids(session, admin, date_from=day, date_to=day - timedelta(days=1))
+
+
+def test_a_day_boundary_across_a_dst_change_is_local_midnight():
+    # Berlin goes to summer time on 31 March 2030: that day is 23 hours long.
+    start = admin_views._day_start(datetime(2030, 3, 31).date(), "Europe/Berlin")
+    end = admin_views._day_start(datetime(2030, 4, 1).date(), "Europe/Berlin")
+    assert (start, end - start) == (datetime(2030, 3, 30, 23, 0, tzinfo=UTC), timedelta(hours=23))
+
+
+def test_booking_list_pages_and_counts_every_booking(session, world, admin, patient):
+    page = admin_views.booking_list(session, admin, limit=2, offset=1)
+    assert (len(page.data), page.count) == (2, 3)
+    assert admin_views.booking_list(session, admin, offset=3).data == []
+    with pytest.raises(Forbidden):
+        admin_views.booking_list(session, patient)
