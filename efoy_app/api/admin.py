@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from efoy_app.api.deps import AdminUser, DbSession, finish
-from efoy_app.api.doctors import DATE_RE, parse_day
+from efoy_app.api.doctors import parse_day
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
@@ -164,9 +164,11 @@ Currency = Annotated[
 Day = Annotated[
     str | None,
     Query(
-        pattern=DATE_RE.pattern,
+        # The years admin_views accepts (2000-2199), in the schema too, so clients know.
+        pattern=r"^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$",
         json_schema_extra={"format": "date"},
-        description="YYYY-MM-DD, a day in the clinic's timezone (both ends included)",
+        description="YYYY-MM-DD from 2000 to 2199, a day in the clinic's timezone (both ends "
+        "included)",
     ),
 ]
 

@@ -18,7 +18,7 @@ from efoy_app.domain.auth import register_patient
 from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import Booking, Doctor, Payment
 from tests.e2e.conftest import AppServer
-from tests.e2e.ui import log_in
+from tests.e2e.ui import choose_a_time_days_away, log_in
 
 CONFIRMED = "Payment received: your appointment is confirmed."
 PASSWORD = "e2e-payments-pass"
@@ -33,8 +33,7 @@ def _patient_with_booking(server: AppServer, page: Page, currency: str) -> tuple
         assert doctor is not None
     log_in(page, server.url, email, PASSWORD)
     page.goto(f"{server.url}/doctors/{doctor.id}")
-    # The last slot, days away: Stripe's hosted page needs 31 minutes before the start.
-    page.locator("[data-slot]").last.click()
+    choose_a_time_days_away(page)
     page.get_by_role("button", name="Book appointment").click()
     expect(page).to_have_url(re.compile(r"/payment/\d+/?$"))
     booking_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
@@ -137,8 +136,7 @@ def test_3ds_completed_and_failed(app_server: AppServer, page: Page) -> None:
         free = upcoming_free_slots(s, doctor.id)
         assert free
     page.goto(f"{app_server.url}/doctors/{doctor.id}")
-    # The last slot, days away: Stripe's hosted page needs 31 minutes before the start.
-    page.locator("[data-slot]").last.click()
+    choose_a_time_days_away(page)
     page.get_by_role("button", name="Book appointment").click()
     expect(page).to_have_url(re.compile(r"/payment/\d+/?$"))
     second = int(page.url.rstrip("/").rsplit("/", 1)[1])

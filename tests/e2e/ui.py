@@ -46,3 +46,15 @@ def log_out(page: Page) -> None:
 def stored_token(page: Page) -> str:
     """The JWT the app keeps in localStorage ("" when signed out)."""
     return page.evaluate("() => window.localStorage.getItem('efoy_auth_token') || ''")
+
+
+def choose_a_time_days_away(page: Page) -> None:
+    """On a doctor page, choose the last open day of the row and its last time: days away, so
+    Stripe's hosted page (which needs 31 minutes before the start) is offered whatever the hour."""
+    today_first = page.locator("[data-slot]").first.get_attribute("data-slot")
+    open_days = page.locator("input[name=day]:not([disabled])")
+    expect(open_days.first).to_be_attached()
+    open_days.last.dispatch_event("click")
+    expect(open_days.last).to_be_checked()
+    expect(page.locator("[data-slot]").first).not_to_have_attribute("data-slot", today_first or "")
+    page.locator("[data-slot]").last.click()
