@@ -20,7 +20,7 @@ from efoy_app.models import AuditLog, Booking, Doctor, User, utcnow
 from efoy_app.state.display import when_label
 from tests.e2e.axe import report, serious_violations
 from tests.e2e.conftest import AppServer
-from tests.e2e.ui import DEMO_PATIENT, log_in, log_out
+from tests.e2e.ui import DEMO_PATIENT, log_in, log_out, show_a_day_away
 
 PATIENT_TZ = "Asia/Tokyo"
 TAKEN = "That time was just taken — pick another."
@@ -199,6 +199,7 @@ def test_slot_taken_while_choosing_shows_message_and_refreshes(
     doctor, _name = _doctor(app_server, "JPY")
     log_in(page, base, *DEMO_PATIENT)
     page.goto(f"{base}/doctors/{doctor.id}")
+    show_a_day_away(page)
     # A slot late in the day's list, so the other tests' bookings never collide with it.
     chosen = page.locator("[data-slot]").nth(5)
     slot_iso = chosen.get_attribute("data-slot")
@@ -379,6 +380,7 @@ def test_day_and_time_pickers_pass_axe(app_server: AppServer, page: Page, width:
     doctor, _name = _doctor(app_server, "EUR")
     log_in(page, app_server.url, *DEMO_PATIENT)
     page.goto(f"{app_server.url}/doctors/{doctor.id}")
+    show_a_day_away(page)
     page.locator("[data-slot]").nth(1).click()
     expect(page.locator("#selected-slot")).to_be_visible()
     bad = serious_violations(page, "#day-picker", "#time-picker", "#times-heading")

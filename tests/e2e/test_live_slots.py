@@ -24,7 +24,7 @@ from efoy_app.domain.bookings import hold_slot
 from efoy_app.models import Booking, Doctor, User
 from tests.e2e.conftest import AppServer, start_app_server, stop_app_server
 from tests.e2e.test_several_workers import REDIS, _redis_answers, _worker_count
-from tests.e2e.ui import log_in
+from tests.e2e.ui import log_in, show_a_day_away
 
 TAKEN = "That time was just taken — pick another."
 PASSWORD = "live-slots-pass-1"
@@ -47,13 +47,15 @@ def _patient(server: AppServer, name: str) -> tuple[int, str]:
 def _open_doctor_page(
     browser: Browser, server: AppServer, name: str, doctor_id: int
 ) -> tuple[BrowserContext, Page, int]:
-    """A new patient in a browser context of their own, on the doctor's page."""
+    """A new patient in a browser context of their own, on the doctor's page, shown the last
+    open day (all its times free at any hour; every page of a test shows the same day)."""
     patient_id, email = _patient(server, name)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     log_in(page, server.url, email, PASSWORD)
     page.goto(f"{server.url}/doctors/{doctor_id}")
     expect(page.locator("[data-slot]").first).to_be_visible()
+    show_a_day_away(page)
     return context, page, patient_id
 
 

@@ -48,13 +48,19 @@ def stored_token(page: Page) -> str:
     return page.evaluate("() => window.localStorage.getItem('efoy_auth_token') || ''")
 
 
-def choose_a_time_days_away(page: Page) -> None:
-    """On a doctor page, choose the last open day of the row and its last time: days away, so
-    Stripe's hosted page (which needs 31 minutes before the start) is offered whatever the hour."""
+def show_a_day_away(page: Page) -> None:
+    """On a doctor page, show the last open day of the row: days away, so all its times are
+    still free whatever the hour the suite runs at (today may have none left, or only two)."""
     today_first = page.locator("[data-slot]").first.get_attribute("data-slot")
     open_days = page.locator("input[name=day]:not([disabled])")
     expect(open_days.first).to_be_attached()
     open_days.last.dispatch_event("click")
     expect(open_days.last).to_be_checked()
     expect(page.locator("[data-slot]").first).not_to_have_attribute("data-slot", today_first or "")
+
+
+def choose_a_time_days_away(page: Page) -> None:
+    """Choose the last time of the last open day, so Stripe's hosted page (which needs 31
+    minutes before the start) is offered whatever the hour."""
+    show_a_day_away(page)
     page.locator("[data-slot]").last.click()
