@@ -370,6 +370,41 @@ class AuditLog(SQLModel, table=True):
     details: str | None = Field(default=None, sa_type=sa.Text)
 
 
+CANCELLATION_AWAITING = "awaiting_approval"
+CANCELLATION_REFUNDED = "refund_issued"
+CANCELLATION_NO_REFUND = "no_refund"
+CANCELLATION_DECLINED = "declined"
+
+
+class Cancellation(SQLModel, table=True):
+    """One row per cancelled paid booking: who cancelled, what the policy (or the clinic) gave
+    back, and the refund that carries it. Its unique booking_id is the database's guard that a
+    booking is cancelled, and refunded for it, once."""
+
+    __tablename__ = "cancellations"
+    __table_args__ = (
+        sa.Index("ix_cancellations_status_id", "status", "id"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="bookings.id", sa_column_kwargs={"unique": True})
+    payment_id: int = Field(foreign_key="payments.id", index=True)
+    by: str = Field(max_length=16)  # "patient" or "clinic"
+    amount_minor: int = Field(ge=0)
+    currency: str = Field(max_length=3)
+    percent: int = Field(ge=0, le=100)
+    reason: str = Field(default="", max_length=500)
+    status: str = Field(max_length=20)
+    refund_id: int | None = Field(default=None, foreign_key="refunds.id")
+    requested_by_user_id: int = Field(foreign_key="users.id")
+    decided_by_user_id: int | None = Field(default=None, foreign_key="users.id")
+    decided_at: datetime | None = _ts(nullable=True, default=None)
+    decision_note: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _now_ts()
+    updated_at: datetime = _now_ts()
+
+
 class OutboxEmail(SQLModel, table=True):
     """Every email Efoy sends, kept so a developer (and the admin outbox page) can read it."""
 
@@ -399,5 +434,6 @@ ALL_TABLES: tuple[type[SQLModel], ...] = (
     WebhookEvent,
     IdempotencyRecord,
     AuditLog,
+    Cancellation,
     OutboxEmail,
 )

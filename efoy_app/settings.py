@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # Refund tiers by hours before the appointment ("hours:percent,..."), see
     # domain/cancellation_policy.py; a malformed policy stops the start.
     cancellation_policy: str = Field(default="48:100,24:50,0:0", alias="EFOY_CANCELLATION_POLICY")
+    # When a patient cancels a paid booking: refund at once ("automatic"), or wait for an
+    # admin's approval in the dashboard's Cancellation requests ("approval").
+    cancellation_refunds: Literal["automatic", "approval"] = Field(
+        default="automatic", alias="EFOY_CANCELLATION_REFUNDS"
+    )
 
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=25, alias="SMTP_PORT")

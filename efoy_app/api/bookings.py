@@ -1,5 +1,5 @@
 """Bookings over REST: hold a slot, list and read one's own, see what cancelling would refund,
-cancel a hold.
+cancel (a hold is released; a paid booking is refunded by the policy, through the ledger).
 
 A patient only ever sees their own bookings (another patient's id answers 404, as if it did
 not exist); an admin sees all. Times are shown in the caller's timezone.
@@ -18,11 +18,14 @@ from efoy_app.api.schemas import (
     BookingIn,
     BookingOut,
     CancelIn,
+    CancellationDoneOut,
     CancellationOut,
+    CancelledOut,
     error_responses,
     shown_in,
 )
-from efoy_app.domain import bookings, cancellation, payment_close
+from efoy_app.domain import booking_cancel, bookings, cancellation
+from efoy_app.models import Refund
 from efoy_app.routes import API_BOOKINGS
 
 router = APIRouter(prefix=API_BOOKINGS, tags=["bookings"], responses=AUTH_ERRORS)
@@ -83,17 +86,47 @@ def get_cancellation(booking_id: BookingId, user: CurrentUser, db: DbSession) ->
 
 @router.post(
     "/{booking_id}/cancel",
-    response_model=BookingOut,
-    responses=error_responses(404, 409, 503),
+    response_model=CancelledOut,
+    responses=error_responses(
+        404, 409, 503, s409="Not cancellable now, or refund_changed: the previewed refund moved"
+    ),
 )
 def cancel_booking(
     booking_id: BookingId,
     user: CurrentUser,
     db: DbSession,
     body: Annotated[CancelIn | None, Body()] = None,
-) -> BookingOut:
-    """Cancel a held (unpaid) booking, which frees its slot and closes its open payment."""
-    booking = payment_close.cancel_held_booking(
-        db, booking_id=booking_id, actor=user, reason=(body.reason if body else None) or ""
+) -> CancelledOut:
+    """Cancel a booking: a hold frees its slot and closes its open payment; a paid booking is
+    cancelled and refunded by the policy (send `expectedRefundMinor`, the amount the patient
+    saw). Asking again answers with the first cancellation and refunds nothing more."""
+    outcome = booking_cancel.cancel(
+        db,
+        booking_id=booking_id,
+        actor=user,
+        reason=(body.reason if body else None) or "",
+        expected_refund_minor=body.expected_refund_minor if body else None,
     )
-    return finish(db, booking_out(bookings.booking_view(db, booking), user.timezone))
+    return finish(db, cancelled_out(db, outcome, user.timezone))
+
+
+def cancelled_out(db: DbSession, outcome: booking_cancel.CancelOutcome, tz: str) -> CancelledOut:
+    """The booking and its cancellation, as the patient's and the admin's cancel answer."""
+    view = booking_out(bookings.booking_view(db, outcome.booking), tz)
+    done = outcome.cancellation
+    refund = db.get(Refund, done.refund_id) if done is not None and done.refund_id else None
+    cancellation_out = None
+    if done is not None:
+        cancellation_out = CancellationDoneOut(
+            by=done.by,
+            amount_minor=done.amount_minor,
+            currency=done.currency,
+            percent=done.percent,
+            status=done.status,
+            refund_id=done.refund_id,
+            refund_status=refund.status if refund is not None else None,
+        )
+    fields = {**view.model_dump(exclude={"price"}), "message": outcome.message}
+    return CancelledOut.model_validate(
+        {**fields, "cancellation": cancellation_out}, context=shown_in(tz)
+    )

@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -44,6 +45,17 @@ MAX_AMOUNT = Decimal(10**12)
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 AmountMinor = Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units")]
+
+
+def _not_a_bool(value: Any) -> Any:
+    """JSON `false` is not the number 0 (pydantic would take it as one); 1.0 is still 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
+# An amount a client states (the refund it was shown, one it asks for): never a boolean.
+StatedMinor = Annotated[AmountMinor, BeforeValidator(_not_a_bool)]
 Amount = Annotated[
     Decimal,
     Field(
@@ -182,6 +194,11 @@ class BookingIn(CamelIn):
 
 class CancelIn(CamelIn):
     reason: str | None = Field(default=None, max_length=500)
+    expected_refund_minor: StatedMinor | None = Field(
+        default=None,
+        description="The refund the patient was shown (GET .../cancellation); if it no longer "
+        "holds, nothing is cancelled and the answer is 409 refund_changed",
+    )
 
 
 class BookingOut(CamelModel):
@@ -219,6 +236,30 @@ class CancellationOut(CamelModel):
         description='Why, in a sentence: "The appointment is in 30 hours: 50 % back under the '
         'policy."'
     )
+
+
+class CancellationDoneOut(CamelModel):
+    """What a cancellation of a paid booking gave back, and where its refund stands."""
+
+    by: str = Field(description=one_of("patient", "clinic"))
+    amount_minor: int = Field(description="Minor units of `currency` given back (or to be)")
+    currency: str
+    percent: int = Field(ge=0, le=100)
+    status: str = Field(
+        description=one_of("refund_issued", "awaiting_approval", "no_refund", "declined")
+    )
+    refund_id: int | None
+    refund_status: str | None = Field(
+        description=one_of("pending", "succeeded", "failed", "canceled") + "; null: no refund"
+    )
+
+
+class CancelledOut(BookingOut):
+    """The booking after `cancel`, with what its cancellation gave back (null: nothing had
+    been paid) and a sentence for the person."""
+
+    cancellation: CancellationDoneOut | None
+    message: str
 
 
 class ErrorBody(BaseModel):

@@ -101,6 +101,52 @@ def booking_facts() -> rx.Component:
     )
 
 
+def amount_choice() -> rx.Component:
+    """What to refund: the policy's amount (for an upcoming booking), everything left, or another
+    amount; each one click away."""
+    policy = rx.cond(
+        F.has_policy,
+        rx.el.label(
+            rx.radio_group.item(value="policy", id="choice-policy"),
+            rx.text(
+                "By the policy: ",
+                rx.text.strong(F.policy_amount),
+                " (",
+                F.policy_percent.to_string(),
+                " %)",
+                size="2",
+            ),
+            class_name="choice",
+        ),
+    )
+    return rx.vstack(
+        rx.text("What to refund", size="2", weight="medium", id="choice-label"),
+        rx.radio_group.root(
+            rx.vstack(
+                policy,
+                rx.el.label(
+                    rx.radio_group.item(value="full", id="choice-full"),
+                    rx.text("Full refund: ", rx.text.strong(F.refundable), size="2"),
+                    class_name="choice",
+                ),
+                rx.el.label(
+                    rx.radio_group.item(value="other", id="choice-other"),
+                    rx.text("Other amount", size="2"),
+                    class_name="choice",
+                ),
+                spacing="2",
+            ),
+            value=S.choice,
+            on_change=S.set_choice,
+            name="choice",
+            aria_labelledby="choice-label",
+        ),
+        rx.cond(F.has_policy, note(F.policy_reason, id="policy-reason")),
+        spacing="2",
+        width="100%",
+    )
+
+
 def refund_form() -> rx.Component:
     return section(
         "Refund",
@@ -109,39 +155,55 @@ def refund_form() -> rx.Component:
             rx.form(
                 rx.el.input(type="hidden", name="submission", value=S.form_token, read_only=True),
                 rx.vstack(
-                    form_field(
-                        ["Amount (", F.currency, ")"],
-                        rx.input(
-                            id="refund-amount",
-                            name="amount",
-                            input_mode="decimal",
-                            placeholder="Everything left: " + F.refundable,
-                            on_change=S.form_changed,
+                    amount_choice(),
+                    rx.cond(
+                        S.choice == "other",
+                        form_field(
+                            ["Amount (", F.currency, ")"],
+                            rx.input(
+                                id="refund-amount",
+                                name="amount",
+                                input_mode="decimal",
+                                placeholder="e.g. 30.50",
+                                on_change=S.form_changed,
+                                width="100%",
+                            ),
+                            html_for="refund-amount",
                             width="100%",
+                            max_width="20em",
                         ),
-                        html_for="refund-amount",
-                        width="100%",
-                        max_width="20em",
                     ),
                     form_field(
                         "Reason",
                         rx.input(
                             id="refund-reason",
                             name="reason",
-                            required=True,
                             max_length=500,
-                            placeholder="Kept in the audit trail",
+                            placeholder=rx.cond(
+                                F.has_policy & (S.choice == "policy"),
+                                "Optional for the policy's amount",
+                                "Needed: kept in the audit trail",
+                            ),
                             on_change=S.form_changed,
                             width="100%",
                         ),
                         html_for="refund-reason",
                         width="100%",
                     ),
+                    rx.cond(
+                        F.can_cancel_booking,
+                        rx.checkbox(
+                            "Also cancel the booking (frees the time; the patient is emailed)",
+                            checked=S.cancel_booking,
+                            on_change=S.set_cancel_booking,
+                            id="cancel-booking",
+                            size="2",
+                        ),
+                    ),
                     note(
-                        "Leave the amount empty to refund everything left (",
-                        F.refundable,
-                        "). Write it with a point for decimals, e.g. 30.50. The refund goes "
-                        "back to the patient's card through Stripe; you confirm it first.",
+                        "Any amount other than the policy's needs a reason. Write amounts with a "
+                        "point for decimals, e.g. 30.50. The refund goes back to the patient's "
+                        "card through Stripe; you confirm it first.",
                     ),
                     rx.button(
                         rx.icon("undo-2", size=16),

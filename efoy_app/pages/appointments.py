@@ -1,5 +1,6 @@
 """/appointments: My appointments, upcoming first, then past, then cancelled and expired; `Pay`
-and `Cancel` (after a confirm step) for held ones."""
+for held ones, `Cancel` (after a confirm step that shows what comes back) for upcoming ones, and
+the refund of each cancelled paid booking."""
 
 from __future__ import annotations
 
@@ -50,6 +51,22 @@ def booking_card(row: BookingRow) -> rx.Component:
                     row.hold_note != "",
                     rx.text(row.hold_note, size="2", color=rx.color("amber", 11)),
                 ),
+                rx.cond(
+                    row.refund_note != "",
+                    rx.text(
+                        row.refund_note,
+                        size="2",
+                        weight="medium",
+                        color=rx.match(
+                            row.refund_color,
+                            ("green", rx.color("green", 11)),
+                            ("amber", rx.color("amber", 11)),
+                            ("red", rx.color("red", 11)),
+                            rx.color("gray", 11),
+                        ),
+                        class_name="refund-note",
+                    ),
+                ),
                 spacing="2",
                 align="start",
             ),
@@ -75,36 +92,65 @@ def booking_card(row: BookingRow) -> rx.Component:
     )
 
 
-def cancel_dialog(row: BookingRow) -> rx.Component:
-    """`Cancel` asks first: which appointment, and that its time goes back to other patients."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button("Cancel", color_scheme="red", variant="soft", size="2"),
+def refund_preview() -> rx.Component:
+    """What cancelling a paid booking now gives back, read when its dialog opened."""
+    return rx.vstack(
+        rx.cond(
+            AppointmentsState.quote_title == "",
+            rx.text("Working out your refund…", size="2"),
+            rx.text(AppointmentsState.quote_title, size="3", weight="bold", id="refund-preview"),
         ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Cancel this appointment?"),
-            rx.alert_dialog.description(
-                row.doctor_name + ", " + row.when + ". The time will be offered to other patients.",
-                size="2",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(
-                    rx.button("Keep it", variant="soft", color_scheme="gray"),
+        rx.text(AppointmentsState.quote_reason, size="2", color=rx.color("gray", 11)),
+        rx.link("Read the cancellation policy", href=routes.POLICY, size="2"),
+        spacing="2",
+        margin_top="0.75em",
+    )
+
+
+def cancel_dialog(row: BookingRow) -> rx.Component:
+    """`Cancel` asks first: which appointment, that its time goes back to other patients, and
+    for a paid one what comes back by the policy (read as the dialog opens, so the dialog is
+    opened by the state rather than by a Radix trigger)."""
+    return rx.fragment(
+        rx.button(
+            "Cancel",
+            color_scheme="red",
+            variant="soft",
+            size="2",
+            on_click=AppointmentsState.open_cancel(row.id),
+            aria_haspopup="dialog",
+        ),
+        rx.alert_dialog.root(
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Cancel this appointment?"),
+                rx.alert_dialog.description(
+                    row.doctor_name
+                    + ", "
+                    + row.when
+                    + ". The time will be offered to other patients.",
+                    size="2",
                 ),
-                rx.alert_dialog.action(
+                rx.cond(row.paid, refund_preview()),
+                rx.hstack(
+                    rx.alert_dialog.cancel(
+                        rx.button("Keep it", variant="soft", color_scheme="gray"),
+                    ),
                     rx.button(
                         "Cancel appointment",
                         color_scheme="red",
-                        on_click=AppointmentsState.cancel(row.id),
+                        on_click=AppointmentsState.cancel(row.id, row.paid),
+                        disabled=row.paid & (AppointmentsState.quote_title == ""),
                         # White on red 9 is 3.9:1; on red 11 it reads (AA).
                         style={"background": rx.color("red", 11), "color": "white"},
                     ),
+                    spacing="3",
+                    justify="end",
+                    margin_top="1em",
                 ),
-                spacing="3",
-                justify="end",
-                margin_top="1em",
+                max_width="440px",
             ),
-            max_width="440px",
+            open=AppointmentsState.dialog_for == row.id,
+            on_open_change=AppointmentsState.dialog_open_changed,
         ),
     )
 

@@ -1,10 +1,11 @@
 """/admin/payments/[payment_id]: one payment, its refunds ledger and audit trail, and `Refund`.
 
-Thin: `domain.admin_views` reads (and checks the admin role), `domain.refunds.refund_payment`
-refunds (it reserves the amount in the ledger before asking Stripe, so the total never exceeds the
-payment). Against double clicks, each rendering of the form carries a one-time token: a second
-submit of the same form (queued before the button turned busy) finds the token spent and does
-nothing.
+Thin: `domain.admin_views` reads (and checks the admin role), `domain.admin_refund` offers the
+policy's amount, the full refund or another amount, and refunds (through the ledger, which
+reserves the amount before asking Stripe, so the total never exceeds the payment), cancelling
+the booking too when the admin says so. Against double clicks, each rendering of the form
+carries a one-time token: a second submit of the same form (queued before the button turned
+busy) finds the token spent and does nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from reflex.event import EventSpec
 
 from efoy_app import routes
 from efoy_app.db import session_scope
-from efoy_app.domain import admin_payment_detail, refunds
+from efoy_app.domain import admin_payment_detail, admin_refund
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import DomainError, Forbidden, NotFound
+from efoy_app.domain.money import format_money
 from efoy_app.models import ROLE_ADMIN
 from efoy_app.state import audit_text, statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
@@ -65,6 +67,12 @@ class PaymentFacts(PaymentLine):
     booking_status_label: str = ""
     booking_status_color: str = "gray"
     speciality: str = ""
+    # The refund form's choices (domain.admin_refund.RefundChoices), for display.
+    has_policy: bool = False
+    policy_amount: str = ""
+    policy_percent: int = 0
+    policy_reason: str = ""
+    can_cancel_booking: bool = False
 
 
 @dataclasses.dataclass
@@ -161,46 +169,94 @@ class Loaded:
     audit: list[AuditEntry]
 
 
+def _with_choices(facts: PaymentFacts, c: admin_refund.RefundChoices) -> PaymentFacts:
+    return dataclasses.replace(
+        facts,
+        has_policy=c.policy_minor is not None,
+        policy_amount=format_money(c.policy_minor or 0, c.currency),
+        policy_percent=c.policy_percent,
+        policy_reason=c.policy_reason,
+        can_cancel_booking=c.can_cancel_booking,
+    )
+
+
 def _load(user: SessionUser, payment_id: int) -> Loaded:
     with session_scope() as session:
         admin = db_user(session, user)
         d = admin_payment_detail.payment_detail(session, admin, payment_id)
+        payment = admin_payment_detail.payment_for_admin(session, admin, payment_id)
+        choices = admin_refund.refund_choices(session, payment)
         tz = clinic_timezone()
         return Loaded(
-            _facts(d, tz),
+            _with_choices(_facts(d, tz), choices),
             [_refund_entry(r, tz) for r in d.refunds],
             [_audit_entry(a, tz, d.payment.currency) for a in d.audit],
         )
 
 
-def _preview(user: SessionUser, payment_id: int, amount: str, reason: str) -> str:
-    """The confirm question, e.g. "Refund €30.50 to Visa •••• 4242?" (ValidationFailed if the
-    form cannot be refunded as it stands)."""
+@dataclasses.dataclass(frozen=True)
+class RefundForm:
+    """The refund form as submitted."""
+
+    choice: str
+    amount: str
+    reason: str
+    cancel_booking: bool
+
+    @classmethod
+    def of(cls, form: dict[str, str]) -> RefundForm:
+        return cls(
+            choice=str(form.get("choice") or ""),
+            amount=str(form.get("amount") or ""),
+            reason=str(form.get("reason") or ""),
+            cancel_booking=str(form.get("cancel_booking") or "") in ("on", "true", "1"),
+        )
+
+
+def _checked(session, admin, payment_id: int, form: RefundForm):  # type: ignore[no-untyped-def]
+    """The payment, what the form stands for and its reason (ValidationFailed with what to fix)."""
+    payment = admin_payment_detail.payment_for_admin(session, admin, payment_id)
+    choices = admin_refund.refund_choices(session, payment)
+    other = None
+    if form.choice == admin_refund.OTHER:
+        other = admin_payment_detail.parse_refund_amount(form.amount, payment.currency)
+    amount = admin_refund.chosen_amount(choices, form.choice, other)
+    admin_refund.reason_for(choices, amount, form.reason)
+    return payment, amount, other
+
+
+def _preview(user: SessionUser, payment_id: int, form: RefundForm) -> str:
+    """The confirm question, e.g. "Refund €30.50 to Visa •••• 4242 and cancel the booking?"."""
     with session_scope() as session:
         admin = db_user(session, user)
-        p = admin_payment_detail.refund_preview(session, admin, payment_id, amount, reason)
-        card = card_label(p.card_brand, p.card_last4, unknown_brand="card")
-        everything = " (everything left)" if p.amount_minor is None else ""
+        payment, amount, _ = _checked(session, admin, payment_id, form)
+        card = card_label(payment.card_brand, payment.card_last4, unknown_brand="card")
         to = f" to {card}" if card else " to the patient's card"
-        return f"Refund {p.amount_display}{everything}{to}?"
+        money = format_money(amount, payment.currency)
+        if form.cancel_booking:
+            if amount == 0:
+                return "Cancel the booking without a refund? The patient is emailed."
+            return f"Refund {money}{to} and cancel the booking? The patient is emailed."
+        return f"Refund {money}{to}?"
 
 
-def _refund(user: SessionUser, payment_id: int, amount: str, reason: str) -> tuple[str, bool]:
+def _refund(user: SessionUser, payment_id: int, form: RefundForm) -> tuple[str, bool]:
     """Refund as this admin; returns the notice and whether it is queued (Stripe did not answer:
     the domain takes the same form sent again as a retry of that same refund)."""
     with session_scope() as session:
         admin = db_user(session, user)
         require_role(admin, ROLE_ADMIN)
-        payment = admin_payment_detail.payment_for_admin(session, admin, payment_id)
-        amount_minor = admin_payment_detail.parse_refund_amount(amount, payment.currency)
-        refund = refunds.refund_payment(
+        payment, _, other = _checked(session, admin, payment_id, form)
+        done = admin_refund.refund_from_page(
             session,
             payment=payment,
-            amount_minor=amount_minor,
-            reason=reason,
-            requested_by_user_id=admin.id,
+            admin=admin,
+            choice=form.choice,
+            other_minor=other,
+            reason=form.reason,
+            cancel_booking=form.cancel_booking,
         )
-        return refund.message, refund.queued
+        return done.message, done.queued
 
 
 class AdminPaymentState(AuthState, PageStatus):
@@ -215,8 +271,10 @@ class AdminPaymentState(AuthState, PageStatus):
     # The confirm step: the form as checked, waiting for the admin's `Refund` in the dialog.
     confirm_open: bool = False
     confirm_question: str = ""
-    _pending_amount: str = ""
-    _pending_reason: str = ""
+    # The amount choice shown ("policy", "full", "other"): "other" shows the amount input.
+    choice: str = admin_refund.FULL
+    cancel_booking: bool = False  # "Also cancel the booking"
+    _pending: RefundForm | None = None
     _pending_token: str = ""
 
     def _requested_id(self) -> int | None:
@@ -238,13 +296,15 @@ class AdminPaymentState(AuthState, PageStatus):
             return
         self.facts, self.refund_rows, self.audit_rows = loaded.facts, loaded.refunds, loaded.audit
         self.forbidden = self.not_found = False
+        if self.choice == admin_refund.BY_POLICY and not loaded.facts.has_policy:
+            self.choice = admin_refund.FULL
 
     def _clear(self) -> None:
         self.facts, self.refund_rows, self.audit_rows = PaymentFacts(), [], []
 
     def _close_confirm(self) -> None:
         self.confirm_open, self.confirm_question = False, ""
-        self._pending_amount = self._pending_reason = self._pending_token = ""
+        self._pending, self._pending_token = None, ""
 
     @rx.event
     async def load_page(self) -> EventSpec | None:
@@ -254,9 +314,23 @@ class AdminPaymentState(AuthState, PageStatus):
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
+        self.choice, self.cancel_booking = admin_refund.FULL, False
         await self._reload(user)
+        if self.facts.has_policy:
+            self.choice = admin_refund.BY_POLICY
         self.loaded = True
         return None
+
+    @rx.event
+    def set_choice(self, choice: str) -> None:
+        if choice in (admin_refund.BY_POLICY, admin_refund.FULL, admin_refund.OTHER):
+            self.choice = choice
+        self.form_changed()
+
+    @rx.event
+    def set_cancel_booking(self, checked: bool) -> None:
+        self.cancel_booking = bool(checked)
+        self.form_changed()
 
     @rx.event
     def form_changed(self, _value: str = "") -> None:
@@ -275,16 +349,17 @@ class AdminPaymentState(AuthState, PageStatus):
         payment_id = self._requested_id()
         if payment_id is None:
             return None
-        amount, reason = str(form.get("amount") or ""), str(form.get("reason") or "")
+        submitted = RefundForm.of(
+            {**form, "choice": self.choice, "cancel_booking": "1" if self.cancel_booking else ""}
+        )
         self.error, self.notice = "", ""
         try:
-            question = await asyncio.to_thread(_preview, user, payment_id, amount, reason)
+            question = await asyncio.to_thread(_preview, user, payment_id, submitted)
         except DomainError as exc:
             self.error = exc.message
             self._close_confirm()
             return None
-        self._pending_amount, self._pending_reason = amount, reason
-        self._pending_token = self.form_token
+        self._pending, self._pending_token = submitted, self.form_token
         self.confirm_question, self.confirm_open = question, True
         return None
 
@@ -303,9 +378,9 @@ class AdminPaymentState(AuthState, PageStatus):
     async def confirm_refund(self):  # type: ignore[no-untyped-def]
         """`Refund` in the dialog: send the refund that was reviewed, once."""
         token = self._pending_token
-        if self.busy or not token or token != self.form_token:
+        submitted = self._pending
+        if self.busy or not token or token != self.form_token or submitted is None:
             return  # a second click, or a dialog left from an earlier form
-        amount, reason = self._pending_amount, self._pending_reason
         self._close_confirm()
         self.form_token = secrets.token_urlsafe(16)
         user = await self.current_user()
@@ -318,12 +393,13 @@ class AdminPaymentState(AuthState, PageStatus):
         self.busy, self.error, self.notice = True, "", ""
         yield
         try:
-            self.notice, queued = await asyncio.to_thread(_refund, user, payment_id, amount, reason)
+            self.notice, queued = await asyncio.to_thread(_refund, user, payment_id, submitted)
         except DomainError as exc:
             self.error = exc.message
         else:
             if not queued:  # queued: the form stays filled, sending it again is the retry
                 self.form_key += 1
+                self.cancel_booking = False
         finally:
             self.busy = False
         await self._reload(user)

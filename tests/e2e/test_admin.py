@@ -137,6 +137,7 @@ def test_admin_refunds_part_then_is_refused_more_than_is_left(
     expect(page.get_by_text("No refunds.")).to_be_visible()
 
     # A partial refund, confirmed in the dialog; a double click must not refund twice.
+    page.get_by_role("radio", name="Other amount").click()
     page.get_by_label("Amount (EUR)").fill(str(to_major(part, "EUR")))
     page.get_by_label("Reason").fill("Doctor ran 40 minutes late")
     page.get_by_role("button", name="Refund", exact=True).click()
@@ -210,6 +211,7 @@ def test_a_refund_during_a_stripe_outage_is_queued_sent_once_and_a_retry_adds_no
     assert r.status_code == 200, r.text
     log_in(page, app_server.url, *DEMO_ADMIN)
     page.goto(f"{app_server.url}/admin/payments/{payment.id}")
+    page.get_by_role("radio", name="Other amount").click()
     page.get_by_label("Amount (EUR)").fill(str(to_major(part, "EUR")))
     page.get_by_label("Reason").fill("Clinic closed early")
     page.get_by_role("button", name="Refund", exact=True).click()

@@ -142,6 +142,7 @@ def test_refunding_the_seeded_payment_goes_through_the_confirm_dialog(
     page = admin_page
     paid = _seeded(app_server)["paid"]
     page.goto(f"{app_server.url}/admin/payments/{paid.id}")
+    page.get_by_role("radio", name="Other amount").click()
     amount, reason = page.get_by_label("Amount (EUR)"), page.get_by_label("Reason")
     form_width = page.locator("#refunds-ledger").bounding_box()["width"]
     assert reason.bounding_box()["width"] > form_width * 0.8  # full width, not 70 px

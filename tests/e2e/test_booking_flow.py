@@ -154,7 +154,7 @@ def test_register_book_cancel_and_slot_is_free_again(
     card.get_by_role("button", name="Cancel").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Cancel appointment").click()
     expect(page.get_by_role("status")).to_have_text(
-        "Your appointment was cancelled and the time is free again."
+        "The appointment is cancelled and the time is free again."
     )
     expect(page.locator("#upcoming .booking-card")).to_have_count(0)
     closed = page.locator("#closed .booking-card")

@@ -10,6 +10,9 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import httpx
+from sqlmodel import Session, select
+
+from efoy_app.models import Payment
 
 T = TypeVar("T")
 WEBHOOK_PATH = "/api/v1/payment/webhook"
@@ -103,3 +106,45 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def doctor_in(api_server: Any, currency: str) -> dict[str, Any]:
+    """The first active doctor whose fee is in `currency`."""
+    r = httpx.get(f"{api_server.url}/api/v1/doctors", timeout=30)
+    r.raise_for_status()
+    return next(d for d in r.json() if d["currency"] == currency)
+
+
+def book_from_day(api_server: Any, token: str, doctor_id: int, first_offset: int) -> dict[str, Any]:
+    """Hold the first free slot of the doctor from `first_offset` days ahead on."""
+    for offset in range(first_offset, 14):
+        day = (date.today() + timedelta(days=offset)).isoformat()
+        r = httpx.get(
+            f"{api_server.url}/api/v1/doctors/{doctor_id}/slots", params={"date": day}, timeout=30
+        )
+        r.raise_for_status()
+        for slot in r.json()["slots"]:
+            r = httpx.post(
+                f"{api_server.url}/api/v1/bookings",
+                json={"doctorId": doctor_id, "startsAt": slot["startsAt"], "reason": "test"},
+                headers=auth(token),
+                timeout=30,
+            )
+            if r.status_code == 201:
+                return r.json()
+            assert r.status_code == 409, r.text
+    raise AssertionError(f"doctor {doctor_id} has no free slot from day {first_offset}")
+
+
+def pay_and_confirm(api_server: Any, sandbox: Any, token: str, booking: dict[str, Any]) -> str:
+    """Pay the booking on the hosted page; returns the Checkout Session id once it is paid."""
+    checkout = start_checkout(api_server.url, token, booking["id"])
+    assert pay_session(sandbox, checkout["sessionId"])["outcome"] == "succeeded"
+
+    def paid() -> bool:
+        with Session(api_server.engine) as db:
+            p = db.exec(select(Payment).where(Payment.booking_id == booking["id"])).one()
+            return p.status == "paid"
+
+    wait_for(paid)
+    return checkout["sessionId"]

@@ -5,14 +5,17 @@ bookings are paid on the sandbox's hosted page and confirmed by its signed webho
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlmodel import Session, select
 
-from efoy_app.models import Payment
 from efoy_app.routes import MAX_ID
-from tests.integration.payments.helpers import auth, pay_session, start_checkout, wait_for
+from tests.integration.payments.helpers import (
+    auth,
+    book_from_day,
+    doctor_in,
+    pay_and_confirm,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -23,47 +26,6 @@ def cancellation(api_server, token: str | None, booking_id: int | str) -> httpx.
         headers=auth(token) if token else None,
         timeout=30,
     )
-
-
-def _doctor_in(api_server, currency: str) -> dict:
-    r = httpx.get(f"{api_server.url}/api/v1/doctors", timeout=30)
-    r.raise_for_status()
-    return next(d for d in r.json() if d["currency"] == currency)
-
-
-def _book_from_day(api_server, token: str, doctor_id: int, first_offset: int) -> dict:
-    """Hold the first free slot of the doctor from `first_offset` days ahead on."""
-    for offset in range(first_offset, 14):
-        day = (date.today() + timedelta(days=offset)).isoformat()
-        r = httpx.get(
-            f"{api_server.url}/api/v1/doctors/{doctor_id}/slots", params={"date": day}, timeout=30
-        )
-        r.raise_for_status()
-        for slot in r.json()["slots"]:
-            r = httpx.post(
-                f"{api_server.url}/api/v1/bookings",
-                json={"doctorId": doctor_id, "startsAt": slot["startsAt"], "reason": "test"},
-                headers=auth(token),
-                timeout=30,
-            )
-            if r.status_code == 201:
-                return r.json()
-            assert r.status_code == 409, r.text
-    raise AssertionError(f"doctor {doctor_id} has no free slot from day {first_offset}")
-
-
-def _pay(api_server, sandbox, token: str, booking: dict) -> str:
-    """Pay the booking on the hosted page; returns the Checkout Session id once it is paid."""
-    checkout = start_checkout(api_server.url, token, booking["id"])
-    assert pay_session(sandbox, checkout["sessionId"])["outcome"] == "succeeded"
-
-    def paid() -> bool:
-        with Session(api_server.engine) as db:
-            p = db.exec(select(Payment).where(Payment.booking_id == booking["id"])).one()
-            return p.status == "paid"
-
-    wait_for(paid)
-    return checkout["sessionId"]
 
 
 def _hours_words(starts_at: str, moments: tuple[datetime, datetime]) -> set[str]:
@@ -81,7 +43,7 @@ def test_anonymous_is_401(api_server):
 
 def test_another_patients_booking_an_unknown_one_and_ids_out_of_range(api_server, make_patient):
     owner, stranger = make_patient(), make_patient()
-    booking = _book_from_day(api_server, owner, _doctor_in(api_server, "EUR")["id"], 3)
+    booking = book_from_day(api_server, owner, doctor_in(api_server, "EUR")["id"], 3)
     r = cancellation(api_server, stranger, booking["id"])
     assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
     r = cancellation(api_server, owner, MAX_ID)
@@ -95,7 +57,7 @@ def test_another_patients_booking_an_unknown_one_and_ids_out_of_range(api_server
 
 def test_a_held_booking_refunds_nothing(api_server, make_patient):
     token = make_patient()
-    booking = _book_from_day(api_server, token, _doctor_in(api_server, "EUR")["id"], 3)
+    booking = book_from_day(api_server, token, doctor_in(api_server, "EUR")["id"], 3)
     r = cancellation(api_server, token, booking["id"])
     assert r.status_code == 200, r.text
     assert r.json() == {
@@ -110,11 +72,11 @@ def test_a_paid_jpy_booking_days_ahead_then_a_partial_refund_then_another_policy
     api_server, sandbox, admin_token, make_patient
 ):
     token = make_patient()
-    doctor = _doctor_in(api_server, "JPY")
-    booking = _book_from_day(api_server, token, doctor["id"], 4)
+    doctor = doctor_in(api_server, "JPY")
+    booking = book_from_day(api_server, token, doctor["id"], 4)
     price = booking["priceMinor"]
     assert (price, booking["currency"]) == (5000, "JPY")
-    session_id = _pay(api_server, sandbox, token, booking)
+    session_id = pay_and_confirm(api_server, sandbox, token, booking)
 
     before = datetime.now(UTC)
     r = cancellation(api_server, token, booking["id"])

@@ -1,0 +1,136 @@
+"""The admin's refund form in Chromium: the policy's amount suggested for an appointment 24 to 48
+hours away (50 % under the default policy), another amount refused without a reason, then the
+policy's refund applied with "Also cancel the booking"; the ledger and the audit trail show it,
+the time is free again, the patient is emailed and sees the refund in My appointments."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import select
+
+from efoy_app.domain.auth import register_patient
+from efoy_app.domain.money import format_money, to_major
+from efoy_app.models import Booking, Doctor, OutboxEmail, Payment, Refund
+from tests.e2e.conftest import AppServer
+from tests.e2e.ui import DEMO_ADMIN, log_in
+
+PASSWORD = "policy-refund-pass-1"
+
+
+def _patient(server: AppServer) -> tuple[str, dict[str, str]]:
+    email = f"policy-{uuid.uuid4().hex[:10]}@example.com"
+    with server.session() as s:
+        register_patient(s, email=email, password=PASSWORD, full_name="Derartu Tulu")
+    r = httpx.post(f"{server.url}/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    r.raise_for_status()
+    return email, {"Authorization": f"Bearer {r.json()['accessToken']}"}
+
+
+def _book_between_24_and_48_hours(server: AppServer, headers: dict[str, str]) -> dict:
+    """Some doctor (they work in five timezones, so one always does) has a free time 25 to 47
+    hours from now: the default policy's 50 % tier, with an hour's margin either side."""
+    now = datetime.now(UTC)
+    with server.session() as s:
+        doctor_ids = list(s.exec(select(Doctor.id).where(Doctor.active).order_by(Doctor.id)))
+    for offset in range(0, 4):
+        day = (date.today() + timedelta(days=offset)).isoformat()
+        for doctor_id in doctor_ids:
+            slots = httpx.get(
+                f"{server.url}/api/v1/doctors/{doctor_id}/slots", params={"date": day}, timeout=30
+            ).json()["slots"]
+            for slot in slots:
+                ahead = datetime.fromisoformat(slot["startsAt"]) - now
+                if not timedelta(hours=25) <= ahead <= timedelta(hours=47):
+                    continue
+                body = {"doctorId": doctor_id, "startsAt": slot["startsAt"]}
+                r = httpx.post(
+                    f"{server.url}/api/v1/bookings", headers=headers, json=body, timeout=30
+                )
+                if r.status_code == 201:
+                    return r.json()
+    raise AssertionError("no doctor has a free time 25 to 47 hours from now")
+
+
+def _pay(server: AppServer, headers: dict[str, str], booking: dict) -> Payment:
+    r = httpx.post(f"{server.url}/api/v1/payment/create-checkout-session", headers=headers,
+                   json={"bookingId": booking["id"]}, timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    session_id = r.json()["sessionId"]
+    paid = httpx.post(f"{server.sandbox_url}/_sandbox/checkout/sessions/{session_id}/pay",
+                      json={"card": "4242424242424242"}, timeout=30)  # fmt: skip
+    assert paid.json()["outcome"] == "succeeded", paid.text
+    deadline = time.monotonic() + 30
+    while True:
+        with server.session() as s:
+            payment = s.exec(select(Payment).where(Payment.booking_id == booking["id"])).one()
+        if payment.status == "paid":
+            return payment
+        assert time.monotonic() < deadline, payment
+        time.sleep(0.2)
+
+
+def test_admin_applies_the_policy_refund_and_cancels(
+    app_server: AppServer, page: Page, browser: Browser
+) -> None:
+    email, headers = _patient(app_server)
+    booking = _book_between_24_and_48_hours(app_server, headers)
+    payment = _pay(app_server, headers, booking)
+    currency, price = payment.currency, payment.amount_minor
+    half = format_money(price * 50 // 100, currency)
+
+    log_in(page, app_server.url, *DEMO_ADMIN)
+    page.goto(f"{app_server.url}/admin/payments/{payment.id}")
+    policy = page.get_by_role("radio", name=f"By the policy: {half} (50 %)")
+    expect(policy).to_be_checked()
+    expect(page.locator("#policy-reason")).to_contain_text(": 50 % back under the policy.")
+    expect(page.get_by_role("radio", name=f"Full refund: {format_money(price, currency)}"))
+    # The amount box shows for "Other amount" only; another amount needs a reason.
+    expect(page.get_by_label(f"Amount ({currency})")).to_have_count(0)
+    page.get_by_role("radio", name="Other amount").click()
+    page.get_by_label(f"Amount ({currency})").fill(str(to_major(price // 10, currency)))
+    page.get_by_role("button", name="Refund", exact=True).click()
+    expect(page.locator("#refund-error")).to_have_text(
+        f"{format_money(price // 10, currency)} is not the policy's {half}: say why, the reason "
+        "is kept in the audit trail."
+    )
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+
+    # The policy's amount needs no words; the refund also cancels the booking.
+    policy.click()
+    page.get_by_role("checkbox", name=re.compile(r"^Also cancel the booking")).click()
+    page.get_by_role("button", name="Refund", exact=True).click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog.locator("#refund-question")).to_have_text(
+        f"Refund {half} to Visa •••• 4242 and cancel the booking? The patient is emailed."
+    )
+    dialog.get_by_role("button", name="Refund", exact=True).click()
+    expect(page.locator("#refund-notice")).to_contain_text(f"{half} is on its way back")
+    ledger = page.locator("tr[data-refund-id]")
+    expect(ledger).to_have_count(1)
+    expect(ledger).to_have_attribute("data-status", "succeeded")
+    expect(ledger.locator(".amount")).to_have_text(half)
+    expect(ledger.locator(".reason")).to_contain_text("By the cancellation policy (50 %).")
+    expect(page.locator("#booking-status")).to_have_attribute("data-status", "cancelled")
+    expect(page.locator("#audit-trail")).to_contain_text("Cancelled")
+
+    with app_server.session() as s:
+        assert s.get(Booking, booking["id"]).status == "cancelled"
+        [refund] = s.exec(select(Refund).where(Refund.payment_id == payment.id)).all()
+        assert (refund.amount_minor, refund.status) == (price * 50 // 100, "succeeded")
+        mail = s.exec(select(OutboxEmail).where(OutboxEmail.to_address == email)).all()
+        assert any("is cancelled" in m.subject and half in m.body for m in mail), mail
+
+    # The patient sees it in My appointments.
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    patient = context.new_page()
+    log_in(patient, app_server.url, email, PASSWORD)
+    patient.goto(f"{app_server.url}/appointments")
+    card = patient.locator(f'#closed .booking-card[data-booking-id="{booking["id"]}"]')
+    expect(card.locator(".refund-note")).to_have_text(f"Refunded {half} (50 %) to your card.")
+    context.close()
