@@ -14,6 +14,7 @@ POLICY = "/policy"  # the cancellation policy, public
 ADMIN = "/admin"
 ADMIN_PAYMENT = "/admin/payments/[payment_id]"
 ADMIN_WEBHOOKS = "/admin/webhooks"
+ADMIN_CANCELLATIONS = "/admin/cancellations"
 # Built by the payment work; linked from here.
 PAYMENT = "/payment/[booking_id]"
 PAYMENT_SUCCESS = "/payment/success"

@@ -42,6 +42,12 @@ REFUND = {
     models.REFUND_CANCELED: Look("Canceled", "gray"),
     REFUND_QUEUED: Look("Queued, will be sent", "amber"),
 }
+CANCELLATION = {
+    models.CANCELLATION_AWAITING: Look("Awaiting approval", "amber"),
+    models.CANCELLATION_REFUNDED: Look("Refund issued", "green"),
+    models.CANCELLATION_NO_REFUND: Look("No refund due", "gray"),
+    models.CANCELLATION_DECLINED: Look("Refund declined", "red"),
+}
 EVENT = {
     models.EVENT_PROCESSED: Look("Processed", "green"),
     models.EVENT_IGNORED: Look("Ignored", "gray"),
@@ -49,7 +55,12 @@ EVENT = {
     models.EVENT_RECEIVED: Look("Received", "amber"),
 }
 # The table of each kind of row the audit trail names.
-BY_ENTITY = {"booking": BOOKING, "payment": PAYMENT, "refund": REFUND}
+BY_ENTITY = {
+    "booking": BOOKING,
+    "payment": PAYMENT,
+    "refund": REFUND,
+    "cancellation": CANCELLATION,
+}
 PAYMENT_KIND_LABELS = {
     models.PAYMENT_KIND_CHECKOUT: "Hosted Checkout",
     models.PAYMENT_KIND_INTENT: "Card form (PaymentIntent)",

@@ -7,68 +7,19 @@ payment) and confirmed by its signed webhook; everything after is the real pages
 from __future__ import annotations
 
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
-from efoy_app.domain.auth import register_patient
 from efoy_app.domain.money import format_money
 from efoy_app.domain.times import zone
-from efoy_app.models import Doctor, Payment, Refund, User
+from efoy_app.models import Refund, User
 from tests.e2e.axe import report, serious_violations
+from tests.e2e.bookings import PASSWORD, new_patient, paid_booking
 from tests.e2e.conftest import AppServer
 from tests.e2e.ui import DEMO_ADMIN, log_in
-
-PASSWORD = "cancel-e2e-pass-1"
-
-
-def _patient(server: AppServer) -> tuple[str, dict[str, str]]:
-    email = f"cancel-{uuid.uuid4().hex[:10]}@example.com"
-    with server.session() as s:
-        register_patient(s, email=email, password=PASSWORD, full_name="Tirunesh Dibaba")
-    r = httpx.post(f"{server.url}/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-    r.raise_for_status()
-    return email, {"Authorization": f"Bearer {r.json()['accessToken']}"}
-
-
-def _paid_booking(server: AppServer, headers: dict[str, str], doctor_index: int) -> dict:
-    """A booking five or more days ahead (100 % back under the default policy), paid."""
-    with server.session() as s:
-        doctors = s.exec(select(Doctor).where(Doctor.currency == "EUR").order_by(Doctor.id)).all()
-        doctor = doctors[doctor_index % len(doctors)]
-    for offset in range(5, 14):
-        day = (date.today() + timedelta(days=offset)).isoformat()
-        slots = httpx.get(f"{server.url}/api/v1/doctors/{doctor.id}/slots", params={"date": day})
-        for slot in slots.json()["slots"]:
-            r = httpx.post(f"{server.url}/api/v1/bookings", headers=headers, timeout=30,
-                           json={"doctorId": doctor.id, "startsAt": slot["startsAt"]})  # fmt: skip
-            if r.status_code == 201:
-                booking = r.json()
-                break
-        else:
-            continue
-        break
-    else:
-        raise AssertionError("no free slot")
-    r = httpx.post(f"{server.url}/api/v1/payment/create-checkout-session", headers=headers,
-                   json={"bookingId": booking["id"]}, timeout=30)  # fmt: skip
-    assert r.status_code == 200, r.text
-    session_id = r.json()["sessionId"]
-    paid = httpx.post(f"{server.sandbox_url}/_sandbox/checkout/sessions/{session_id}/pay",
-                      json={"card": "4242424242424242"}, timeout=30)  # fmt: skip
-    assert paid.json()["outcome"] == "succeeded", paid.text
-    deadline = time.monotonic() + 30
-    while True:
-        with server.session() as s:
-            payment = s.exec(select(Payment).where(Payment.booking_id == booking["id"])).one()
-        if payment.status == "paid":
-            booking["paymentId"] = payment.id
-            return booking
-        assert time.monotonic() < deadline, payment
-        time.sleep(0.2)
 
 
 def _cancel_in_the_page(page: Page, booking: dict, check_axe: bool = False) -> None:
@@ -89,8 +40,8 @@ def _cancel_in_the_page(page: Page, booking: dict, check_axe: bool = False) -> N
 def test_cancel_a_paid_appointment_and_see_the_refund(
     app_server: AppServer, page: Page, browser: Browser
 ) -> None:
-    email, headers = _patient(app_server)
-    booking = _paid_booking(app_server, headers, doctor_index=0)
+    email, headers = new_patient(app_server)
+    booking = paid_booking(app_server, headers, doctor_index=0)
     amount = format_money(booking["priceMinor"], booking["currency"])
     log_in(page, app_server.url, email, PASSWORD)
     page.goto(f"{app_server.url}/appointments")
@@ -107,7 +58,7 @@ def test_cancel_a_paid_appointment_and_see_the_refund(
         ]
 
     # Another patient sees the time offered again on the doctor's page, on its day.
-    other_email, _ = _patient(app_server)
+    other_email, _ = new_patient(app_server)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     other = context.new_page()
     log_in(other, app_server.url, other_email, PASSWORD)
@@ -125,8 +76,8 @@ def test_cancel_a_paid_appointment_and_see_the_refund(
 def test_a_refund_that_fails_later_shows_failed_to_patient_and_admin(
     app_server: AppServer, page: Page, browser: Browser
 ) -> None:
-    email, headers = _patient(app_server)
-    booking = _paid_booking(app_server, headers, doctor_index=1)
+    email, headers = new_patient(app_server)
+    booking = paid_booking(app_server, headers, doctor_index=1)
     amount = format_money(booking["priceMinor"], booking["currency"])
     r = httpx.post(f"{app_server.sandbox_url}/_sandbox/refunds/fail_next",
                    json={"failure_reason": "expired_or_canceled_card"}, timeout=30)  # fmt: skip
