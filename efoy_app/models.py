@@ -115,6 +115,9 @@ class Doctor(SQLModel, table=True):
     slot_minutes: int = Field(default=30, ge=5, le=480)
     timezone: str = Field(default="UTC", max_length=64)
     active: bool = Field(default=True)
+    # This doctor's own cancellation policy ("hours:percent,..."); None: the clinic's
+    # (EFOY_CANCELLATION_POLICY). Read through cancellation_policy.policy_for.
+    cancellation_policy: str | None = Field(default=None, max_length=120)
 
 
 class WorkingHours(SQLModel, table=True):

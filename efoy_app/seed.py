@@ -71,6 +71,7 @@ class DemoDoctor:
     timezone: str
     slot_minutes: int = 30
     saturday: bool = False
+    cancellation_policy: str | None = None  # the doctor's own; None: the clinic's
 
 
 DEMO_DOCTORS: tuple[DemoDoctor, ...] = (
@@ -98,6 +99,7 @@ DEMO_DOCTORS: tuple[DemoDoctor, ...] = (
         "oliver.hughes@efoy.example", "Dr. Oliver Hughes", "Neurology",
         "Neurologist in London; headaches, sleep and nerve disorders.",
         12000, "GBP", "Europe/London", slot_minutes=45,
+        cancellation_policy="72:100,24:50,0:0",
     ),
     DemoDoctor(
         "sara.tesfaye@efoy.example", "Dr. Sara Tesfaye", "Gynecology",
@@ -159,6 +161,7 @@ def _ensure_doctor(session: Session, index: int, spec: DemoDoctor, today: date) 
         currency=spec.currency,
         slot_minutes=spec.slot_minutes,
         timezone=spec.timezone,
+        cancellation_policy=spec.cancellation_policy,
     )
     session.add(doctor)
     session.flush()

@@ -1,7 +1,8 @@
-"""cancellations: one row per cancelled paid booking and the refund it gave
+"""cancellations: one row per cancelled paid booking and the refund it gave; doctors' own policies
 
 The unique booking_id makes "one cancellation, one refund" a rule of the database, so ten
-concurrent cancel requests cannot reserve two refunds. Written by hand.
+concurrent cancel requests cannot reserve two refunds. `doctors.cancellation_policy` holds a
+doctor's own tiers (NULL: the clinic's). Written by hand.
 
 Revision ID: e8f9a0b1c2d3
 Revises: 4b8d2e6f1a37
@@ -44,9 +45,13 @@ def upgrade() -> None:
     )
     op.create_index('ix_cancellations_payment_id', 'cancellations', ['payment_id'])
     op.create_index('ix_cancellations_status_id', 'cancellations', ['status', 'id'])
+    with op.batch_alter_table('doctors') as batch:
+        batch.add_column(sa.Column('cancellation_policy', sa.String(length=120), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('doctors') as batch:
+        batch.drop_column('cancellation_policy')
     op.drop_index('ix_cancellations_status_id', table_name='cancellations')
     op.drop_index('ix_cancellations_payment_id', table_name='cancellations')
     op.drop_table('cancellations')

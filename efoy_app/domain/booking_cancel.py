@@ -22,8 +22,8 @@ from sqlmodel import Session, col, func, select
 
 from efoy_app.domain import audit, payment_close
 from efoy_app.domain.bookings import MAX_REASON_LENGTH, get_booking_for
-from efoy_app.domain.cancellation import paid_payment
-from efoy_app.domain.cancellation_policy import CancellationQuote, refund_for
+from efoy_app.domain.cancellation import paid_payment, quote_cancellation
+from efoy_app.domain.cancellation_policy import CancellationQuote
 from efoy_app.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from efoy_app.domain.mailer import queue_email
 from efoy_app.domain.money import format_money, normalize_currency
@@ -120,32 +120,32 @@ def quote(
 ) -> CancellationQuote:
     """What cancelling now gives back: the policy's amount for the patient; for the clinic,
     everything that is left, or the amount the admin chose."""
+    if by != BY_CLINIC or booking.status != BOOKING_CONFIRMED:
+        return quote_cancellation(db, booking, now)
     payment = paid_payment(db, booking.id)
     paid = payment.amount_minor if payment is not None else 0
     left = refundable_now(db, payment) if payment is not None else 0
-    if by == BY_CLINIC and booking.status == BOOKING_CONFIRMED:
-        currency = normalize_currency(booking.currency)
-        if amount_minor is None:
-            return CancellationQuote(
-                left,
-                100 if left else 0,
-                currency,
-                "The clinic cancels: everything paid comes back, whatever the policy.",
-            )
-        if not 0 <= amount_minor <= left:
-            raise ValidationFailed(
-                f"A refund of {format_money(amount_minor, currency)} is more than the "
-                f"{format_money(left, currency)} left to refund on this payment.",
-                code="refund_exceeds_payment",
-            )
-        percent = amount_minor * 100 // paid if paid else 0
+    currency = normalize_currency(booking.currency)
+    if amount_minor is None:
         return CancellationQuote(
-            amount_minor,
-            percent,
+            left,
+            100 if left else 0,
             currency,
-            f"The clinic cancels and refunds {format_money(amount_minor, currency)}.",
+            "The clinic cancels: everything paid comes back, whatever the policy.",
         )
-    return refund_for(booking, now or utcnow(), paid_minor=paid, left_minor=left)
+    if not 0 <= amount_minor <= left:
+        raise ValidationFailed(
+            f"A refund of {format_money(amount_minor, currency)} is more than the "
+            f"{format_money(left, currency)} left to refund on this payment.",
+            code="refund_exceeds_payment",
+        )
+    percent = amount_minor * 100 // paid if paid else 0
+    return CancellationQuote(
+        amount_minor,
+        percent,
+        currency,
+        f"The clinic cancels and refunds {format_money(amount_minor, currency)}.",
+    )
 
 
 def cancel(

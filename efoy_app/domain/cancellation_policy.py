@@ -38,6 +38,7 @@ from efoy_app.models import (
     BOOKING_EXPIRED,
     BOOKING_HELD,
     Booking,
+    Doctor,
 )
 from efoy_app.settings import Settings, get_settings
 
@@ -172,8 +173,26 @@ def _parsed(text: str) -> CancellationPolicy:
 
 
 def current_policy() -> CancellationPolicy:
-    """The policy in force: `EFOY_CANCELLATION_POLICY` (validated when Settings is built)."""
+    """The clinic's policy: `EFOY_CANCELLATION_POLICY` (validated when Settings is built)."""
     return _parsed(get_settings().cancellation_policy)
+
+
+def policy_for(doctor: Doctor | None) -> CancellationPolicy:
+    """The doctor's own policy if they have one, else the clinic's. A stored policy that no longer
+    reads (written past the checks, by hand in SQL) falls back to the clinic's, and says so in
+    the log, rather than refusing every cancellation of that doctor."""
+    text = doctor.cancellation_policy if doctor is not None else None
+    if not text:
+        return current_policy()
+    try:
+        return _parsed(text)
+    except ValidationFailed as exc:
+        # Imported here: efoy_app.logs reads the settings, whose validator imports this module.
+        from efoy_app.logs import get_logger, log_kv  # noqa: PLC0415
+
+        log_kv(get_logger("cancellation_policy"), "policy.unreadable", doctor_id=doctor.id,
+               error=exc.message)  # fmt: skip
+        return current_policy()
 
 
 @dataclass(frozen=True)

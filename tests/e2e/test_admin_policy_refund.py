@@ -37,7 +37,13 @@ def _book_between_24_and_48_hours(server: AppServer, headers: dict[str, str]) ->
     hours from now: the default policy's 50 % tier, with an hour's margin either side."""
     now = datetime.now(UTC)
     with server.session() as s:
-        doctor_ids = list(s.exec(select(Doctor.id).where(Doctor.active).order_by(Doctor.id)))
+        doctor_ids = list(
+            s.exec(
+                select(Doctor.id)
+                .where(Doctor.active, Doctor.cancellation_policy.is_(None))  # the clinic's tiers
+                .order_by(Doctor.id)
+            )
+        )
     for offset in range(0, 4):
         day = (date.today() + timedelta(days=offset)).isoformat()
         for doctor_id in doctor_ids:

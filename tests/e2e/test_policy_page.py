@@ -50,6 +50,13 @@ def test_a_visitor_reads_the_policy_in_words(app_server: AppServer, page: Page, 
     expect(page.locator("#policy-rules li")).to_have_text(rules)
     assert rules[0].endswith("48 hours before is exactly 48 hours before, across a daylight-saving "
                              "change too.")  # fmt: skip
+    # The seeded neurologist keeps a policy of their own, listed under the clinic's.
+    own = page.locator("#doctor-policies .doctor-policy")
+    expect(own).to_have_count(1)
+    expect(own.get_by_role("heading")).to_have_text("Dr. Oliver Hughes")
+    expect(own.locator("li").first).to_have_text(
+        "Cancel 72 hours or more before the appointment starts: everything you paid back (100 %)."
+    )
     expect(page.get_by_role("link", name="Find a doctor")).to_have_attribute("href", "/doctors")
     page.wait_for_timeout(300)  # the navbar's signed-out state paints
     violations = serious_violations(page)

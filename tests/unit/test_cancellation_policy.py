@@ -337,3 +337,19 @@ def test_a_paid_booking_after_a_partial_refund_quotes_at_most_what_is_left(
         "already, so the €60.00 left is refunded.",
     )
     assert quote_cancellation(session, confirmed, late, DEFAULT).refund_minor == 4500
+
+
+def test_a_doctors_own_policy_else_the_clinics() -> None:
+    from efoy_app.domain.cancellation_policy import current_policy, policy_for
+    from efoy_app.models import Doctor
+
+    own = Doctor(id=7, user_id=1, speciality="x", fee_minor=1, currency="EUR",
+                 cancellation_policy="72:100,24:50,0:0")  # fmt: skip
+    assert policy_for(own).text == "72:100,24:50,0:0"
+    assert policy_for(Doctor(id=8, user_id=2, speciality="x", fee_minor=1, currency="EUR")) == (
+        current_policy()
+    )
+    assert policy_for(None) == current_policy()
+    # Unreadable (written by hand in SQL): the clinic's, not an error for every cancellation.
+    own.cancellation_policy = "72:100,24;50"
+    assert policy_for(own) == current_policy()

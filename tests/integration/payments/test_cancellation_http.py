@@ -8,7 +8,9 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlmodel import Session
 
+from efoy_app.models import Doctor
 from efoy_app.routes import MAX_ID
 from tests.integration.payments.helpers import (
     auth,
@@ -129,3 +131,36 @@ def test_the_route_is_in_the_openapi_document(api_server):
     schema = doc["components"]["schemas"]["CancellationOut"]
     assert set(schema["properties"]) == {"refundMinor", "refundPercent", "currency", "reason"}
     assert {"401", "404", "422"} <= set(op["responses"])
+
+
+def test_a_doctors_own_policy_prices_the_cancellation_and_is_on_the_policy_page(
+    api_server, sandbox, make_patient
+):
+    """The seeded neurologist has "72:100,24:50,0:0"; here one doctor gets tiers that give 50 %
+    at any time the booking horizon allows, and back again afterwards."""
+    token = make_patient()
+    doctor = doctor_in(api_server, "EUR")
+    booking = book_from_day(api_server, token, doctor["id"], 4)
+    pay_and_confirm(api_server, sandbox, token, booking)
+    assert cancellation(api_server, token, booking["id"]).json()["refundPercent"] == 100
+    with Session(api_server.engine) as db:
+        row = db.get(Doctor, doctor["id"])
+        before, row.cancellation_policy = row.cancellation_policy, "1000:100,1:50,0:0"
+        db.add(row)
+        db.commit()
+    try:
+        body = cancellation(api_server, token, booking["id"]).json()
+        assert (body["refundMinor"], body["refundPercent"]) == (booking["priceMinor"] // 2, 50)
+        # A policy that no longer reads (written by hand in SQL) falls back to the clinic's.
+        with Session(api_server.engine) as db:
+            row = db.get(Doctor, doctor["id"])
+            row.cancellation_policy = "48:100,24;50"
+            db.add(row)
+            db.commit()
+        assert cancellation(api_server, token, booking["id"]).json()["refundPercent"] == 100
+    finally:
+        with Session(api_server.engine) as db:
+            row = db.get(Doctor, doctor["id"])
+            row.cancellation_policy = before
+            db.add(row)
+            db.commit()
