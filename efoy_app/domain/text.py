@@ -4,15 +4,21 @@ Unicode's bidirectional embedding, override and isolate controls (U+202A-U+202E,
 reorder the text around them when it is displayed: "Eve \u202eevil" shows as "Eve live", in our
 pages, in the admin tables, in PDFs and in mail clients alike. No name or reason needs them
 (right-to-left scripts display correctly without them), so they are removed on input, once, by
-the domain functions that accept such text.
+the domain functions that accept such text. So are the other control characters (NUL, which
+PostgreSQL refuses in text, the C0 and C1 controls, DEL) except tab and line breaks: nobody types
+them, and a reason made of nothing else must count as empty.
 """
 
 from __future__ import annotations
 
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
-_REMOVE = dict.fromkeys(ord(c) for c in BIDI_CONTROLS)
+OTHER_CONTROLS = frozenset(
+    chr(c) for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n\r"
+)
+_REMOVE = dict.fromkeys(ord(c) for c in BIDI_CONTROLS | OTHER_CONTROLS)
 
 
 def clean_text(value: str | None) -> str:
-    """`value` without bidirectional controls and without surrounding whitespace."""
+    """`value` without bidirectional and other control characters, and without surrounding
+    whitespace."""
     return (value or "").translate(_REMOVE).strip()

@@ -25,6 +25,14 @@ def test_every_embedding_override_and_isolate_control_is_removed() -> None:
     assert clean_text(None) == ""
 
 
+def test_other_control_characters_go_too_but_tabs_and_line_breaks_stay() -> None:
+    """NUL would make PostgreSQL refuse the row (a 500, not a clear answer); a reason made of
+    control characters alone is an empty reason."""
+    assert clean_text("\x00\x01\x1f\x7f\x85\x9f") == ""
+    assert clean_text("Dr.\x00 away\x07") == "Dr. away"
+    assert clean_text("line one\nline two\tend") == "line one\nline two\tend"
+
+
 def test_right_to_left_text_itself_is_kept() -> None:
     """Hebrew and Arabic display right to left without any control; marks are not overrides."""
     for name in ("שרה כהן", "ليلى حداد", "Ada\u200fLovelace", "Zoë O'Brien-Łukasz"):
