@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+from efoy_app.domain.errors import ValidationFailed
 from efoy_app.settings import get_settings
 
 
@@ -36,8 +38,42 @@ def private_sqlite_file(url: str) -> Path | None:
     return path
 
 
+class TextWithNul(ValidationFailed):
+    """A value bound for the database carries a NUL character."""
+
+    code = "nul_in_text"
+
+
+def _has_nul(params: Any) -> bool:
+    if isinstance(params, str):
+        return "\x00" in params
+    if isinstance(params, dict):
+        return any(_has_nul(v) for v in params.values())
+    if isinstance(params, list | tuple):
+        return any(_has_nul(v) for v in params)
+    return False
+
+
+def _refuse_nul(engine: Engine) -> None:
+    """PostgreSQL refuses NUL in text (a DataError, which would answer 500): every statement's
+    values are checked first, on both databases alike, and one carrying NUL (a search, an email,
+    anything free text cleaning does not reach) is a clear 422 instead."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+        if _has_nul(parameters):
+            raise TextWithNul("Text may not contain NUL characters (\\x00).")
+
+
 def make_engine(url: str) -> Engine:
-    """SQLite gets WAL and a busy timeout so concurrent writers wait instead of failing."""
+    """SQLite gets WAL and a busy timeout so concurrent writers wait instead of failing; both
+    refuse NUL in values (`_refuse_nul`)."""
+    engine = _make_engine(url)
+    _refuse_nul(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         private_sqlite_file(url)
         # As many connections as FastAPI's threadpool has threads, so none waits for the pool.

@@ -98,3 +98,18 @@ def test_nul_and_other_controls_never_reach_the_database(api_url) -> None:
     with Session(engine) as s:
         stored = s.get(Booking, r.json()["id"])
         assert (stored.reason, stored.cancelled_reason) == ("check-up", None)
+
+
+def test_nul_in_a_search_or_an_email_is_a_clear_422_on_both_databases(api_url) -> None:
+    """Values free text cleaning does not reach (searches, emails) are checked on their way to
+    the database: PostgreSQL would refuse them with an error that answers 500."""
+    url, _engine = api_url
+    demo = {"email": "admin@example.com", "password": "admin-demo-pass"}
+    admin = httpx.post(f"{url}/api/v1/auth/token", json=demo, timeout=TIMEOUT)
+    headers = bearer(admin.json()["accessToken"])
+    for path in ("/api/v1/doctors?speciality=%00", "/api/v1/admin/payments?q=a%00b@"):
+        r = httpx.get(f"{url}{path}", headers=headers, timeout=TIMEOUT)
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "nul_in_text"), (path, r.text)
+    nul = {**demo, "email": "admin@example.com\x00"}
+    r = httpx.post(f"{url}/api/v1/auth/token", json=nul, timeout=TIMEOUT)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "nul_in_text"), r.text
