@@ -355,6 +355,11 @@ class AuditLog(SQLModel, table=True):
     __tablename__ = "audit_log"
     __table_args__ = (
         sa.Index("ix_audit_entity", "entity_type", "entity_id"),
+        # The audit tab, newest first: unfiltered and by day range, by object type, by actor
+        # (alembic d7e8f9a0b1c2).
+        sa.Index("ix_audit_at", "at", "id"),
+        sa.Index("ix_audit_type_at", "entity_type", "at", "id"),
+        sa.Index("ix_audit_actor_at", "actor", "at", "id"),
         {"extend_existing": True},
     )
 
@@ -368,6 +373,26 @@ class AuditLog(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=20)
     reason: str | None = Field(default=None, max_length=500)
     details: str | None = Field(default=None, sa_type=sa.Text)
+
+
+ALERT_FAILED_EVENT = "failed_event"
+ALERT_STALE_PAYMENT = "stale_payment"
+
+
+class AlertWarning(SQLModel, table=True):
+    """That a warning was logged for this failed event or stale payment, so it is logged once
+    (by whichever worker or page saw it first), not on every admin page load."""
+
+    __tablename__ = "alert_warnings"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "object_id", name="uq_alert_warning"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    object_id: int
+    warned_at: datetime = _now_ts()
 
 
 class OutboxEmail(SQLModel, table=True):
@@ -399,5 +424,6 @@ ALL_TABLES: tuple[type[SQLModel], ...] = (
     WebhookEvent,
     IdempotencyRecord,
     AuditLog,
+    AlertWarning,
     OutboxEmail,
 )
