@@ -50,7 +50,12 @@ def admin_nav() -> rx.Component:
 def _alert_line(text: rx.Var, link: str, href: rx.Var, shown: rx.Var) -> rx.Component:
     return rx.cond(
         shown,
-        rx.text(text, " ", rx.link(link, href=href, weight="medium", underline="always"), size="2"),
+        rx.text(
+            text,
+            " ",
+            rx.link(link, href=href, weight="medium", underline="always", high_contrast=True),
+            size="2",
+        ),
     )
 
 

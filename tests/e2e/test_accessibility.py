@@ -139,6 +139,7 @@ VISITS = [
     Visit("admin-payments", ADMIN, lambda d: "/admin?tab=payments"),
     Visit("admin-payment", ADMIN, lambda d: f"/admin/payments/{d.payment_id}"),
     Visit("admin-webhooks", ADMIN, lambda d: "/admin/webhooks"),
+    Visit("admin-audit", ADMIN, lambda d: "/admin/audit"),
 ]
 
 
