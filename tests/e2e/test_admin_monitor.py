@@ -227,9 +227,9 @@ def test_the_audit_tab_filters_by_actor_object_and_clinic_days_and_pages(
     log_in(page, app_server.url, *DEMO_ADMIN)
     page.goto(f"{app_server.url}{ADMIN_AUDIT}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit")
-    page.get_by_label("Actor").select_option("system")
-    page.get_by_label("From").fill("2025-03-04")
-    page.get_by_label("To").fill("2025-03-04")
+    page.get_by_label("Actor", exact=True).select_option("system")
+    page.get_by_label("From", exact=True).fill("2025-03-04")
+    page.get_by_label("To", exact=True).fill("2025-03-04")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"actor=system.*date_from=2025-03-04&date_to=2025-03-04"))
     summary = page.locator(".audit-summary").first
@@ -251,7 +251,7 @@ def test_the_audit_tab_filters_by_actor_object_and_clinic_days_and_pages(
     ).click()
     expect(rows).to_have_count(50)
     # Another actor kind on that day: nothing.
-    page.get_by_label("Actor").select_option("stripe")
+    page.get_by_label("Actor", exact=True).select_option("stripe")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"actor=stripe"))
     expect(page.get_by_text("No changes match these filters.")).to_be_visible()
