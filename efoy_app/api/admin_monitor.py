@@ -33,6 +33,10 @@ from efoy_app.settings import get_settings
 router = APIRouter(prefix=API_ADMIN, tags=["admin"], responses=AUTH_ERRORS)
 
 ObjectType = Literal[*audit_views.OBJECT_TYPES]  # type: ignore[valid-type]
+# What `audit_views.parse_object` reads, so clients know before they ask: a type, an id, or both.
+OBJECT_PATTERN = (
+    r"^ *(([Bb]ooking|[Pp]ayment|[Rr]efund|[Ww]ebhook[ _][Ee]vent) *)?(#? *[0-9]{1,30})? *$"
+)
 
 
 class ReplayOut(CamelModel):
@@ -142,6 +146,7 @@ def list_audit(
         Query(
             alias="object",
             max_length=audit_views.OBJECT_MAX,
+            pattern=OBJECT_PATTERN,
             description='Type and id in one, as typed on the page: "booking 12", "#12"',
         ),
     ] = None,
