@@ -2,8 +2,9 @@
 
 `alert_warnings` remembers that a warning was logged for a failed webhook event or a stale pending
 payment (kind, object id; unique), so the warning is logged once whichever worker or page sees it
-first. The audit tab lists newest first, unfiltered or by a day range (`ix_audit_at`), by object
-type (`ix_audit_type_at`) and by actor (`ix_audit_actor_at`), each ending in its order (at, id).
+first. The audit tab lists newest first, unfiltered or by a day range (`ix_audit_at`, which also
+holds the filtered columns, so a page's ids are found past any offset from the index alone), by
+object type (`ix_audit_type_at`) and by actor (`ix_audit_actor_at`).
 Written by hand.
 
 Revision ID: d7e8f9a0b1c2
@@ -23,7 +24,7 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 INDEXES = [
-    ('ix_audit_at', 'audit_log', ['at', 'id']),
+    ('ix_audit_at', 'audit_log', ['at', 'id', 'actor', 'entity_type', 'entity_id']),
     ('ix_audit_type_at', 'audit_log', ['entity_type', 'at', 'id']),
     ('ix_audit_actor_at', 'audit_log', ['actor', 'at', 'id']),
 ]

@@ -106,10 +106,16 @@ def _bounded_id(value: int) -> int:
     return value if 1 <= value <= MAX_ID else -1
 
 
-def _prefix(prefix: str) -> list[Any]:
-    """actor starts with `prefix`, as a range the actor index can seek (LIKE cannot, on SQLite)."""
+def _prefix(prefix: str, *, by_time: bool) -> list[Any]:
+    """actor starts with `prefix`, as a range the actor index can seek (LIKE cannot, on SQLite).
+
+    A kind of actor is a third of the rows or more: counting them reads the actor index, but a
+    page of them is found faster walking the time index (which holds the actor) until 50 match
+    than sorting them all, so `by_time` writes the test as `actor || ''`, which no index serves.
+    """
     after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return [col(AuditLog.actor) >= prefix, col(AuditLog.actor) < after]
+    actor = col(AuditLog.actor) + "" if by_time else col(AuditLog.actor)
+    return [actor >= prefix, actor < after]
 
 
 def _user_actors(session: Session, *, admins: bool) -> list[str]:
@@ -118,17 +124,18 @@ def _user_actors(session: Session, *, admins: bool) -> list[str]:
     return [f"user:{i}" for i in session.exec(select(User.id).where(role)).all()]
 
 
-def audit_conditions(session: Session, f: AuditFilter) -> list[Any]:
-    """The WHERE terms of `f` (ValidationFailed for a value the list does not know)."""
+def audit_conditions(session: Session, f: AuditFilter, *, by_time: bool = False) -> list[Any]:
+    """The WHERE terms of `f` (ValidationFailed for a value the list does not know); `by_time`
+    for the page's query (see `_prefix`), not for its count."""
     terms: list[Any] = []
     actor = (f.actor or "").strip()
     if actor == ACTOR_ADMIN:
         terms.append(col(AuditLog.actor).in_(_user_actors(session, admins=True)))
     elif actor == ACTOR_PATIENT:
-        terms += _prefix("user:")
+        terms += _prefix("user:", by_time=by_time)
         terms.append(col(AuditLog.actor).not_in(_user_actors(session, admins=False)))
     elif actor in (ACTOR_SYSTEM, ACTOR_STRIPE):
-        terms += _prefix(f"{actor}:")
+        terms += _prefix(f"{actor}:", by_time=by_time)
     elif _USER_ACTOR.match(actor):
         terms.append(AuditLog.actor == actor)
     elif actor:
@@ -197,15 +204,19 @@ def audit_list(
     if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_ID:
         raise ValidationFailed(f"A page has 1 to {MAX_PAGE} rows and a non-negative offset.")
     terms = audit_conditions(session, f)
-    rows = list(
+    # The page's ids first, from an index alone (past a deep offset too), then only those rows.
+    ids = list(
         session.exec(
-            select(AuditLog)
-            .where(*terms)
+            select(AuditLog.id)
+            .where(*audit_conditions(session, f, by_time=True))
             .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
             .offset(offset)
             .limit(limit)
         ).all()
     )
+    found = session.exec(select(AuditLog).where(col(AuditLog.id).in_(ids))).all() if ids else []
+    by_id = {r.id: r for r in found}
+    rows = [by_id[i] for i in ids if i in by_id]
     count = session.exec(select(func.count()).select_from(AuditLog).where(*terms)).one()
     users = _users(session, rows)
     currencies = _currencies(session, rows)
