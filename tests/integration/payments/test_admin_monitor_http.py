@@ -102,9 +102,8 @@ def test_replaying_a_processed_completion_twice_changes_nothing(
     before = _books(api_server, booking["id"])
     answers = [_replay(api_server, admin_token, event.id) for _ in range(2)]
     assert [a.status_code for a in answers] == [200, 200], answers[0].text
-    assert [(a.json()["statusBefore"], a.json()["status"], a.json()["changes"]) for a in answers] == [
-        ("processed", "processed", 0)
-    ] * 2  # fmt: skip
+    said = [(a.json()["statusBefore"], a.json()["status"], a.json()["changes"]) for a in answers]
+    assert said == [("processed", "processed", 0)] * 2
     assert [a.json()["attempts"] for a in answers] == [event.attempts + 1, event.attempts + 2]
     after = _books(api_server, booking["id"])
     assert after == before
@@ -137,8 +136,9 @@ def test_replaying_a_failed_event_retries_it_and_the_alert_clears(
         fault = {"count": 3, "status": 500, "path_prefix": "/v1/checkout"}
         sandbox.control("/faults/api", fault)
         try:
-            first = httpx.post(api_server.url + WEBHOOK_PATH, content=body, timeout=30,
-                               headers={"Stripe-Signature": sign(body, webhook_secret)})  # fmt: skip
+            signature = {"Stripe-Signature": sign(body, webhook_secret)}
+            first = httpx.post(api_server.url + WEBHOOK_PATH, content=body, headers=signature,
+                               timeout=30)  # fmt: skip
         finally:
             sandbox.control("/faults/clear")
         assert first.status_code == 500
@@ -237,7 +237,8 @@ def test_audit_list_filters_and_pages(api_server, sandbox, admin_token, make_pat
     assert [r["action"] for r in one["data"]][-1] == "held"  # newest first: the hold is last
     assert one["count"] == len(one["data"])
     held = one["data"][-1]
-    assert (held["actor"], held["actorName"]) == (f"user:{patient.user_id}", "Patient " + held["actorName"].split()[-1])  # fmt: skip
+    assert held["actor"] == f"user:{patient.user_id}"
+    assert held["actorName"].startswith("Patient ")  # the name it registered with
     same = _get(api_server, admin_token, "/audit", object_type="booking",
                 object_id=booking["id"]).json()  # fmt: skip
     assert same == one
