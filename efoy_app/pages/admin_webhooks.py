@@ -20,15 +20,16 @@ from efoy_app.state.admin_webhooks import AdminWebhooksState, WebhookEntry
 
 S = AdminWebhooksState
 # What happened first (type, status, when); the Stripe id and the details scroll on a phone.
+# Replay beside the status it may change, so it is on screen without scrolling sideways.
 EVENT_COLUMNS = [
     "Type",
     "Status",
+    "Action",
     "Received",
     "Attempts",
     "Error",
     "Processed",
     "Stripe event",
-    "Action",
 ]
 SELECT_STYLE = {
     "height": "36px",
@@ -44,6 +45,17 @@ def event_row(e: WebhookEntry) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(e.type, title=e.stripe_event_id), class_name="type"),
         rx.table.cell(status_badge(e.status_label, e.status_color, e.status), class_name="status"),
+        rx.table.cell(
+            rx.button(
+                "Replay",
+                on_click=S.replay(e.id),
+                disabled=S.busy,
+                loading=S.busy,
+                size="1",
+                variant="soft",
+                title="Run this event through its handler again (changes nothing if applied)",
+            )
+        ),
         rx.table.cell(rx.text(e.received_at, title=e.received_exact), white_space="nowrap"),
         rx.table.cell(e.attempts.to_string(), class_name="attempts"),
         rx.table.cell(
@@ -64,17 +76,6 @@ def event_row(e: WebhookEntry) -> rx.Component:
             white_space="nowrap",
         ),
         rx.table.cell(rx.code(e.stripe_event_id, variant="ghost", size="1")),
-        rx.table.cell(
-            rx.button(
-                "Replay",
-                on_click=S.replay(e.id),
-                disabled=S.busy,
-                loading=S.busy,
-                size="1",
-                variant="soft",
-                title="Run this event through its handler again (changes nothing if applied)",
-            )
-        ),
         custom_attrs={"data-event-id": e.stripe_event_id, "data-status": e.status},
     )
 

@@ -81,6 +81,22 @@ def _sign(body: bytes, secret: str) -> str:
     return f"t={t},v1={digest}"
 
 
+def _completion_event(server: AppServer, session_id: str) -> WebhookEvent:
+    """The stored checkout.session.completed of this session, once processed (the booking may
+    be confirmed by payment_intent.succeeded before it arrives)."""
+    deadline = time.monotonic() + 20
+    while True:
+        with server.session() as s:
+            for e in s.exec(
+                select(WebhookEvent).where(WebhookEvent.type == "checkout.session.completed")
+            ):
+                ours = json.loads(e.payload)["data"]["object"]["id"] == session_id
+                if ours and e.status == "processed":
+                    return e
+        assert time.monotonic() < deadline, "checkout.session.completed not processed"
+        time.sleep(0.2)
+
+
 def _trail(s: Session, booking_id: int, payment_id: int) -> list[tuple]:
     """The booking's and the payment's audit rows."""
     rows = s.exec(
@@ -96,14 +112,8 @@ def test_admin_presses_replay_and_sees_that_nothing_changed(
     app_server: AppServer, page: Page
 ) -> None:
     booking_id, session_id = _paid_booking(app_server)
+    event = _completion_event(app_server, session_id)
     with app_server.session() as s:
-        event = next(
-            e
-            for e in s.exec(
-                select(WebhookEvent).where(WebhookEvent.type == "checkout.session.completed")
-            ).all()
-            if json.loads(e.payload)["data"]["object"]["id"] == session_id
-        )
         payment = s.exec(select(Payment).where(Payment.booking_id == booking_id)).one()
         trail_before = _trail(s, booking_id, payment.id)
     log_in(page, app_server.url, *DEMO_ADMIN)

@@ -52,11 +52,16 @@ def _get(api_server, token: str, path: str, **params) -> httpx.Response:
 
 
 def _stored(api_server, event_type: str, object_id: str) -> WebhookEvent:
-    with Session(api_server.engine) as db:
-        for row in db.exec(select(WebhookEvent).where(WebhookEvent.type == event_type)).all():
-            if json.loads(row.payload)["data"]["object"]["id"] == object_id:
-                return row
-    raise AssertionError(f"no stored {event_type} for {object_id}")
+    """The stored event (waiting for it: other events of the payment may come first)."""
+
+    def probe() -> WebhookEvent | None:
+        with Session(api_server.engine) as db:
+            for row in db.exec(select(WebhookEvent).where(WebhookEvent.type == event_type)):
+                if json.loads(row.payload)["data"]["object"]["id"] == object_id:
+                    return row
+        return None
+
+    return wait_for(probe)
 
 
 def _admin_id(api_server) -> int:
@@ -314,3 +319,39 @@ def test_new_admin_routes_are_401_anonymous_and_403_for_patients(
             assert (r.status_code, r.json()["error"]["code"]) == (403, "forbidden"), path
         r = httpx.request(method, url, timeout=30)
         assert (r.status_code, r.json()["error"]["code"]) == (401, "unauthorized"), path
+
+
+def test_five_replays_at_once_of_a_failed_completion_confirm_once(
+    api_server, sandbox, webhook_secret, admin_token, make_patient
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = make_patient()
+    booking = book_slot(api_server.url, token, doctor_index=2)
+    with sandbox.webhooks_paused():
+        checkout = start_checkout(api_server.url, token, booking["id"])
+        assert pay_session(sandbox, checkout["sessionId"])["outcome"] == "succeeded"
+        event = sandbox.find_event("checkout.session.completed", checkout["sessionId"])
+        body = json.dumps(event).encode()
+        sandbox.control("/faults/api", {"count": 3, "status": 500, "path_prefix": "/v1/checkout"})
+        try:
+            signature = {"Stripe-Signature": sign(body, webhook_secret)}
+            first = httpx.post(api_server.url + WEBHOOK_PATH, content=body, headers=signature,
+                               timeout=30)  # fmt: skip
+        finally:
+            sandbox.control("/faults/clear")
+        assert first.status_code == 500
+        row = _stored(api_server, "checkout.session.completed", checkout["sessionId"])
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(lambda _: _replay(api_server, admin_token, row.id), range(5)))
+        assert [a.status_code for a in answers] == [200] * 5
+        assert {a.json()["status"] for a in answers} == {"processed"}
+        assert sum(1 for a in answers if a.json()["changes"] > 0) == 1
+    state = _books(api_server, booking["id"])
+    assert (state["booking"], [p[0] for p in state["payments"]], state["refunds"]) == (
+        "confirmed",
+        ["paid"],
+        [],
+    )
+    confirmations = [t for t in state["trail"] if t[0] == "booking" and t[3] == "confirmed"]
+    assert len(confirmations) == 1
