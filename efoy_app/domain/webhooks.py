@@ -361,14 +361,14 @@ def _count_audit_rows(db: Session) -> list[int]:
 
 
 def _replay_apply(event_id: int, apply: Apply | None, actor: str) -> ReplayResult:
-    """`_apply_once` for a stored row, finished or not: the row is locked, the effects applied
-    and the replay audited in one transaction."""
+    """`_apply_once` for a stored row, finished or not: the effects applied and the replay
+    audited in one transaction. The event row is written last, as a live delivery writes it
+    (after the payment's row lock), so a replay and a delivery at once cannot deadlock; the
+    payment's lock is what keeps the second of them from applying anything twice."""
     with Session(get_engine(), expire_on_commit=False) as db:
-        row = db.exec(
-            select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
-        ).one()
+        row = db.exec(select(WebhookEvent).where(WebhookEvent.id == event_id)).one()
         before = row.status
-        row.attempts += 1
+        row.attempts = WebhookEvent.attempts + 1  # in SQL: two replays at once count two
         written = _count_audit_rows(db)
         refund_ids = apply(db) if apply else []
         db.flush()
@@ -379,6 +379,7 @@ def _replay_apply(event_id: int, apply: Apply | None, actor: str) -> ReplayResul
         _audit_replay(db, row, before, actor, changes)
         db.commit()
         refunds.submit_refunds_quietly(db, refund_ids)
+        db.refresh(row)
         return ReplayResult(
             row.id or 0, row.stripe_event_id, row.type, before, row.status, row.attempts, None,
             changes,
