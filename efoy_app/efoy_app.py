@@ -11,6 +11,7 @@ from efoy_app.api import api
 from efoy_app.http_security import secure
 from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     admin,
+    admin_audit,
     admin_cancellations,
     admin_payment,
     admin_webhooks,

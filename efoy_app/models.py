@@ -358,6 +358,12 @@ class AuditLog(SQLModel, table=True):
     __tablename__ = "audit_log"
     __table_args__ = (
         sa.Index("ix_audit_entity", "entity_type", "entity_id"),
+        # The audit tab, newest first (alembic d7e8f9a0b1c2): unfiltered and by day range on
+        # one index that also holds what the filters test, so a page's ids are found (past any
+        # offset) without reading the table; by object type, by actor.
+        sa.Index("ix_audit_at", "at", "id", "actor", "entity_type", "entity_id"),
+        sa.Index("ix_audit_type_at", "entity_type", "at", "id"),
+        sa.Index("ix_audit_actor_at", "actor", "at", "id"),
         {"extend_existing": True},
     )
 
@@ -408,6 +414,26 @@ class Cancellation(SQLModel, table=True):
     updated_at: datetime = _now_ts()
 
 
+ALERT_FAILED_EVENT = "failed_event"
+ALERT_STALE_PAYMENT = "stale_payment"
+
+
+class AlertWarning(SQLModel, table=True):
+    """That a warning was logged for this failed event or stale payment, so it is logged once
+    (by whichever worker or page saw it first), not on every admin page load."""
+
+    __tablename__ = "alert_warnings"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "object_id", name="uq_alert_warning"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    object_id: int
+    warned_at: datetime = _now_ts()
+
+
 class OutboxEmail(SQLModel, table=True):
     """Every email Efoy sends, kept so a developer (and the admin outbox page) can read it."""
 
@@ -438,5 +464,6 @@ ALL_TABLES: tuple[type[SQLModel], ...] = (
     IdempotencyRecord,
     AuditLog,
     Cancellation,
+    AlertWarning,
     OutboxEmail,
 )

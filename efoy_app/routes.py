@@ -15,6 +15,9 @@ ADMIN = "/admin"
 ADMIN_PAYMENT = "/admin/payments/[payment_id]"
 ADMIN_WEBHOOKS = "/admin/webhooks"
 ADMIN_CANCELLATIONS = "/admin/cancellations"
+ADMIN_AUDIT = "/admin/audit"
+# The payments list filtered to pending ones (the alert banner links there).
+ADMIN_PENDING_PAYMENTS = "/admin?tab=payments&status=pending"
 # Built by the payment work; linked from here.
 PAYMENT = "/payment/[booking_id]"
 PAYMENT_SUCCESS = "/payment/success"

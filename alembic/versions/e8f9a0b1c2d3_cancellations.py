@@ -5,7 +5,7 @@ concurrent cancel requests cannot reserve two refunds. `doctors.cancellation_pol
 doctor's own tiers (NULL: the clinic's). Written by hand.
 
 Revision ID: e8f9a0b1c2d3
-Revises: 4b8d2e6f1a37
+Revises: d7e8f9a0b1c2
 Create Date: 2026-12-01 15:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'e8f9a0b1c2d3'
-down_revision: Union[str, Sequence[str], None] = '4b8d2e6f1a37'
+down_revision: Union[str, Sequence[str], None] = 'd7e8f9a0b1c2'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

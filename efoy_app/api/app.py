@@ -9,7 +9,15 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.routing import Match
 
-from efoy_app.api import admin, admin_cancellations, auth, bookings, doctors, payments
+from efoy_app.api import (
+    admin,
+    admin_cancellations,
+    admin_monitor,
+    auth,
+    bookings,
+    doctors,
+    payments,
+)
 from efoy_app.api.errors import error_response, install_error_handlers
 from efoy_app.api.limits import BodyLimitMiddleware
 from efoy_app.routes import API as API_PREFIX
@@ -39,6 +47,7 @@ def create_api() -> FastAPI:
     app.include_router(payments.router)
     app.include_router(admin.router)
     app.include_router(admin_cancellations.router)
+    app.include_router(admin_monitor.router)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

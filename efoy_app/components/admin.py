@@ -9,6 +9,7 @@ import reflex as rx
 from efoy_app import routes
 from efoy_app.components.layout import loading, message_card, page_shell
 from efoy_app.state.admin import ClinicClock
+from efoy_app.state.alerts import AlertsState
 
 # Muted text that still reads at 4.5:1 on the page's and the cards' backgrounds (gray 10 does not).
 MUTED = rx.color("gray", 11)
@@ -45,6 +46,7 @@ def admin_nav() -> rx.Component:
             weight="medium",
             high_contrast=True,
         ),
+        rx.link("Audit", href=routes.ADMIN_AUDIT, size="2", weight="medium", high_contrast=True),
         spacing="4",
         wrap="wrap",
         margin_bottom="1em",
@@ -53,8 +55,56 @@ def admin_nav() -> rx.Component:
     )
 
 
+def _alert_line(text: rx.Var, link: str, href: rx.Var, shown: rx.Var) -> rx.Component:
+    return rx.cond(
+        shown,
+        rx.text(
+            text,
+            " ",
+            rx.link(link, href=href, weight="medium", underline="always", high_contrast=True),
+            size="2",
+        ),
+    )
+
+
+def alert_banner() -> rx.Component:
+    """Failed webhook events (24 h) and stale pending payments, with links to them; loaded each
+    time an admin page shows, so it clears once the condition has."""
+    s = AlertsState
+    return rx.box(
+        rx.cond(
+            s.has_alerts,
+            rx.callout.root(
+                rx.callout.icon(rx.icon("bell-ring")),
+                rx.vstack(
+                    rx.text("Needs attention", weight="bold", size="2"),
+                    _alert_line(
+                        s.failed_events_text,
+                        "Show failed events",
+                        s.failed_events_href,
+                        s.failed_events > 0,
+                    ),
+                    _alert_line(
+                        s.stale_payments_text,
+                        "Show pending payments",
+                        s.stale_payments_href,
+                        s.stale_payments > 0,
+                    ),
+                    spacing="1",
+                ),
+                color_scheme="amber",
+                role="status",
+                id="admin-alerts",
+                margin_bottom="1em",
+            ),
+        ),
+        on_mount=AlertsState.load,
+    )
+
+
 def admin_page(state: type[rx.State], content: rx.Component) -> rx.Component:
     """`content` once the server has confirmed the admin role; "Admins only" when it refused.
+    Above it, the alert banner.
 
     `state` is the page's state: it has `forbidden` and `loaded` vars beside AuthState's.
     """
@@ -62,7 +112,11 @@ def admin_page(state: type[rx.State], content: rx.Component) -> rx.Component:
         rx.cond(
             state.forbidden,  # type: ignore[attr-defined]
             forbidden(),
-            rx.cond(state.loaded & state.is_admin, content, loading()),  # type: ignore[attr-defined]
+            rx.cond(
+                state.loaded & state.is_admin,  # type: ignore[attr-defined]
+                rx.fragment(alert_banner(), content),
+                loading(),
+            ),
         ),
     )
 

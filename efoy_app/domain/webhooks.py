@@ -8,7 +8,13 @@
 - Effects are computed from Stripe's current state, not the event's snapshot, so any arrival order
   ends in the same rows.
 - A processing error is recorded on the event row (status failed, error, attempts) and re-raised
-  so the route answers 5xx and Stripe retries; reconciliation retries too.
+  so the route answers 5xx and Stripe retries; reconciliation retries too. The failure is logged
+  as a warning once per event (`alerts`).
+- An admin may replay a stored event (`replay_event`): the same handler runs again on the stored
+  payload, whatever became of it the first time. Handlers apply Stripe's current state under row
+  locks and every `apply_*` is idempotent, so replaying a processed event changes nothing (no
+  second fulfilment, no second refund); a failed one is retried and its new outcome recorded.
+  Each replay is audited with the admin as actor, in the transaction of its effects.
 """
 
 from __future__ import annotations
@@ -16,15 +22,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import stripe
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from efoy_app.db import get_engine
-from efoy_app.domain import audit, refunds
-from efoy_app.domain.errors import DomainError, NotFound
+from efoy_app.domain import alerts, audit, refunds
+from efoy_app.domain.auth import require_role
+from efoy_app.domain.errors import Conflict, DomainError, NotFound
 from efoy_app.domain.payment_fulfil import (
     apply_checkout_async_failure,
     apply_checkout_session,
@@ -39,10 +48,14 @@ from efoy_app.domain.refund_sync import sync_refunds
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
+    ALERT_FAILED_EVENT,
     EVENT_FAILED,
     EVENT_IGNORED,
     EVENT_PROCESSED,
     EVENT_RECEIVED,
+    ROLE_ADMIN,
+    AuditLog,
+    User,
     WebhookEvent,
     utcnow,
 )
@@ -208,7 +221,13 @@ def _stored(db: Session, *, commit: bool) -> bool:
     return True
 
 
-def _record_failure(event: dict[str, Any], error: str) -> None:
+def _record_failure(
+    event: dict[str, Any],
+    error: str,
+    on_record: Callable[[Session, WebhookEvent], None] | None = None,
+) -> None:
+    """Keep the error on the event row (its own transaction: the effects were rolled back), then
+    warn once that it failed. `on_record` adds to that transaction (a replay's audit row)."""
     with Session(get_engine()) as db:
         row = _existing(db, event["id"])
         if row is None:
@@ -218,7 +237,13 @@ def _record_failure(event: dict[str, Any], error: str) -> None:
         audit.set_event_status(db, row, EVENT_FAILED)
         row.attempts += 1
         row.error = error[:4000]
-        _stored(db, commit=True)
+        if on_record is not None:
+            db.flush()
+            on_record(db, row)
+        if _stored(db, commit=True) and row.id is not None:
+            alerts.warn_once(
+                db, ALERT_FAILED_EVENT, row.id, event_id=event["id"], type=event["type"]
+            )
 
 
 def _apply_once(event: dict[str, Any], apply: Apply | None) -> str:
@@ -275,6 +300,138 @@ def process_event(event: dict[str, Any]) -> str:
             outcome=outcome,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
+
+
+# --- replay (admins) ---
+
+
+REPLAY_ACTION = "webhook_replayed"
+REPLAY_ENTITY = "webhook_event"
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What one replay did: the event's status before and after, and how many changes of
+    bookings, payments and refunds it wrote (0 for an event already applied)."""
+
+    id: int
+    stripe_event_id: str
+    type: str
+    status_before: str
+    status: str
+    attempts: int
+    error: str | None
+    changes: int
+
+
+def _replay_reason(status: str, changes: int, error: str | None) -> str:
+    if status == EVENT_FAILED:
+        return f"Replayed by an admin; processing failed again: {(error or '')[:300]}"
+    if status == EVENT_IGNORED:
+        return "Replayed by an admin; Efoy does not act on this type of event."
+    if changes == 0:
+        return "Replayed by an admin; processed again and nothing changed."
+    return f"Replayed by an admin; processed, {changes} change(s) recorded."
+
+
+def _audit_replay(db: Session, row: WebhookEvent, before: str, actor: str, changes: int) -> None:
+    audit.record(
+        db,
+        actor=actor,
+        entity_type=REPLAY_ENTITY,
+        entity_id=row.id or 0,
+        action=REPLAY_ACTION,
+        from_status=before,
+        to_status=row.status,
+        reason=_replay_reason(row.status, changes, row.error),
+        details={"stripe_id": row.stripe_event_id},
+    )
+
+
+def _count_audit_rows(db: Session) -> list[int]:
+    """A counter of the audit rows `db` writes from now on: every change of a booking, payment
+    or refund writes one (`audit.change_status`, `audit.record`), so it counts the changes."""
+    written = [0]
+
+    @sa_event.listens_for(db, "before_flush")
+    def _count(session: Session, _context: object, _instances: object) -> None:
+        written[0] += sum(1 for obj in session.new if isinstance(obj, AuditLog))
+
+    return written
+
+
+def _replay_apply(event_id: int, apply: Apply | None, actor: str) -> ReplayResult:
+    """`_apply_once` for a stored row, finished or not: the effects applied and the replay
+    audited in one transaction. The event row is written last, as a live delivery writes it
+    (after the payment's row lock), so a replay and a delivery at once cannot deadlock; the
+    payment's lock is what keeps the second of them from applying anything twice."""
+    with Session(get_engine(), expire_on_commit=False) as db:
+        row = db.exec(select(WebhookEvent).where(WebhookEvent.id == event_id)).one()
+        before = row.status
+        row.attempts = WebhookEvent.attempts + 1  # in SQL: two replays at once count two
+        written = _count_audit_rows(db)
+        refund_ids = apply(db) if apply else []
+        db.flush()
+        changes = written[0]
+        audit.set_event_status(db, row, EVENT_PROCESSED if apply else EVENT_IGNORED)
+        row.error = None
+        row.processed_at = utcnow()
+        _audit_replay(db, row, before, actor, changes)
+        db.commit()
+        refunds.submit_refunds_quietly(db, refund_ids)
+        db.refresh(row)
+        return ReplayResult(
+            row.id or 0, row.stripe_event_id, row.type, before, row.status, row.attempts, None,
+            changes,
+        )  # fmt: skip
+
+
+def replay_event(viewer: User, event_id: int) -> ReplayResult:
+    """Run a stored event through its handler again, on an admin's request (NotFound for an id
+    we never stored). Idempotent; a failure is recorded on the row and returned, not raised."""
+    require_role(viewer, ROLE_ADMIN)
+    actor = f"user:{viewer.id}"
+    with Session(get_engine()) as db:
+        row = db.get(WebhookEvent, event_id)
+        if row is None:
+            raise NotFound(f"There is no stored webhook event #{event_id}.")
+        before, payload = row.status, row.payload
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise Conflict(f"Webhook event #{event_id} has no payload that can be replayed.")
+    started = time.perf_counter()
+    handler = HANDLERS.get(event.get("type", ""))
+    try:
+        result = _replay_apply(event_id, handler(event) if handler else None, actor)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        _record_failure(
+            event,
+            error,
+            on_record=lambda db, row: _audit_replay(db, row, before, actor, 0),
+        )
+        with Session(get_engine()) as db:
+            row = db.get(WebhookEvent, event_id)
+            assert row is not None
+            result = ReplayResult(
+                event_id, row.stripe_event_id, row.type, before, row.status, row.attempts,
+                row.error, 0,
+            )  # fmt: skip
+    log_kv(
+        log,
+        "webhook.replay",
+        event_id=result.stripe_event_id,
+        type=result.type,
+        actor=actor,
+        before=before,
+        outcome=result.status,
+        changes=result.changes,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return result
 
 
 def retry_failed_events(max_attempts: int = 10, limit: int = 50) -> dict[str, int]:

@@ -15,12 +15,22 @@ from efoy_app.components.admin import (
     zone_note,
 )
 from efoy_app.components.badges import status_badge
-from efoy_app.components.layout import page_heading
+from efoy_app.components.layout import error_callout, notice_callout, page_heading
 from efoy_app.state.admin_webhooks import AdminWebhooksState, WebhookEntry
 
 S = AdminWebhooksState
 # What happened first (type, status, when); the Stripe id and the details scroll on a phone.
-EVENT_COLUMNS = ["Type", "Status", "Received", "Attempts", "Error", "Processed", "Stripe event"]
+# Replay beside the status it may change, so it is on screen without scrolling sideways.
+EVENT_COLUMNS = [
+    "Type",
+    "Status",
+    "Action",
+    "Received",
+    "Attempts",
+    "Error",
+    "Processed",
+    "Stripe event",
+]
 SELECT_STYLE = {
     "height": "36px",
     "padding": "0 0.75em",
@@ -35,6 +45,17 @@ def event_row(e: WebhookEntry) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(e.type, title=e.stripe_event_id), class_name="type"),
         rx.table.cell(status_badge(e.status_label, e.status_color, e.status), class_name="status"),
+        rx.table.cell(
+            rx.button(
+                "Replay",
+                on_click=S.replay(e.id),
+                disabled=S.busy,
+                loading=S.busy,
+                size="1",
+                variant="soft",
+                title="Run this event through its handler again (changes nothing if applied)",
+            )
+        ),
         rx.table.cell(rx.text(e.received_at, title=e.received_exact), white_space="nowrap"),
         rx.table.cell(e.attempts.to_string(), class_name="attempts"),
         rx.table.cell(
@@ -100,11 +121,13 @@ def admin_webhooks() -> rx.Component:
             page_heading(
                 "Webhook events",
                 "What Stripe sent us and what became of it, newest first. Failed events "
-                "are retried by Stripe and by reconciliation.",
+                "are retried by Stripe and by reconciliation; Replay runs one again now.",
             ),
             admin_nav(),
             note(zone_note(), margin_bottom="1em"),
             status_filter(),
+            error_callout(S.error, id="replay-error", margin_bottom="1em"),
+            notice_callout(S.notice, id="replay-notice", margin_bottom="1em"),
             events_table(),
         ),
     )

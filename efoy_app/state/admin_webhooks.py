@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 
 import reflex as rx
 from reflex.event import EventSpec
 
 from efoy_app.db import session_scope
-from efoy_app.domain import admin_views
-from efoy_app.domain.errors import Forbidden
+from efoy_app.domain import admin_views, webhooks
+from efoy_app.domain.errors import DomainError, Forbidden
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import clinic_timezone, when_exact_label
@@ -65,6 +66,26 @@ def _entry(e: admin_views.WebhookEventRow, tz: str) -> WebhookEntry:
     )
 
 
+def _replay(user: SessionUser, event_id: int) -> webhooks.ReplayResult:
+    with session_scope() as session:
+        admin = db_user(session, user)
+        session.expunge(admin)
+    return webhooks.replay_event(admin, event_id)
+
+
+def replay_outcome(r: webhooks.ReplayResult) -> str:
+    """What the admin reads after pressing Replay."""
+    head = f"Replayed {r.type} ({r.stripe_event_id}): "
+    if r.status == "failed":
+        return head + f"processing failed. {r.error or ''}".rstrip()
+    if r.status == "ignored":
+        return head + "ignored; Efoy does not act on this type of event."
+    if r.changes == 0:
+        return head + "processed; nothing changed (it had been applied already)."
+    changes = "1 change" if r.changes == 1 else f"{r.changes} changes"
+    return head + f"processed; {changes} recorded."
+
+
 class AdminWebhooksState(AuthState, PageStatus):
     """State of /admin/webhooks; the role is checked against the database on every load."""
 
@@ -98,6 +119,7 @@ class AdminWebhooksState(AuthState, PageStatus):
     @rx.event
     async def load_page(self) -> EventSpec | None:
         self.loaded = False
+        self.error = self.notice = ""
         status = str(self.router.url.query_parameters.get("status", ALL))
         self.status_filter = status if status in FILTERS else ALL
         return await self._reload()
@@ -106,3 +128,29 @@ class AdminWebhooksState(AuthState, PageStatus):
     async def set_status_filter(self, status: str) -> EventSpec | None:
         self.status_filter = status if status in FILTERS else ALL
         return await self._reload()
+
+    @rx.event
+    async def replay(self, event_id: int) -> AsyncIterator[EventSpec | None]:
+        """`Replay`: the stored event through its handler again (the role checked again)."""
+        user = await self.current_user()
+        if user is None:
+            yield self.login_redirect()
+            return
+        if self.busy:
+            return
+        self.busy, self.error, self.notice = True, "", ""
+        yield
+        try:
+            result = await asyncio.to_thread(_replay, user, int(event_id))
+        except Forbidden:
+            self.forbidden = True
+        except DomainError as exc:
+            self.error = exc.message
+        else:
+            if result.status == "failed":
+                self.error = replay_outcome(result)
+            else:
+                self.notice = replay_outcome(result)
+        finally:
+            self.busy = False
+        await self._reload()

@@ -140,6 +140,7 @@ VISITS = [
     Visit("admin-payment", ADMIN, lambda d: f"/admin/payments/{d.payment_id}"),
     Visit("admin-webhooks", ADMIN, lambda d: "/admin/webhooks"),
     Visit("admin-cancellations", ADMIN, lambda d: "/admin/cancellations?status=all"),
+    Visit("admin-audit", ADMIN, lambda d: "/admin/audit"),
 ]
 
 
