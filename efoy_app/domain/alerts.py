@@ -1,5 +1,7 @@
 """What an admin must look at now: webhook events that failed in the last 24 hours, and pending
-payments older than the reconciliation grace (their webhook may never have come).
+payments still pending longer than the reconciliation grace after their hold ended (by then the
+payment should be paid or closed: its webhook may never have come, and reconciliation has not
+settled it). A patient still on Stripe's page within the hold is not an alert.
 
 One rule for the banner on every admin page, `GET /api/v1/admin/alerts` and the log: each
 failed event or stale payment is logged as a warning once, the first time anyone (a worker
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from efoy_app.domain.auth import require_role
 from efoy_app.logs import get_logger, log_kv
@@ -25,6 +27,7 @@ from efoy_app.models import (
     PAYMENT_PENDING,
     ROLE_ADMIN,
     AlertWarning,
+    Booking,
     Payment,
     User,
     WebhookEvent,
@@ -60,10 +63,19 @@ def failed_event_terms(now: datetime) -> list:
 
 
 def stale_payment_terms(now: datetime, grace_seconds: int) -> list:
-    """Payments still pending past the grace reconciliation gives a webhook to arrive."""
+    """Payments still pending past the grace after their booking's hold ended (or, for a booking
+    with no hold, after they were created)."""
+    cutoff = now - timedelta(seconds=grace_seconds)
+    due = select(Booking.id).where(
+        or_(
+            col(Booking.hold_expires_at) <= cutoff,
+            col(Booking.hold_expires_at).is_(None),
+        )
+    )
     return [
         Payment.status == PAYMENT_PENDING,
-        Payment.created_at <= now - timedelta(seconds=grace_seconds),
+        Payment.created_at <= cutoff,
+        col(Payment.booking_id).in_(due),
     ]
 
 

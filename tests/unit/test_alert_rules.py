@@ -35,12 +35,18 @@ def _event(session: Session, status: str, received_at: datetime) -> int:
     return row.id
 
 
-def _payment(session: Session, doctor, patient: User, status: str, created_at: datetime) -> int:
+def _payment(
+    session: Session, doctor, patient: User, status: str, hold_ended: datetime,
+    created_at: datetime | None = None,
+) -> int:  # fmt: skip
+    """A payment whose booking's hold ended (or ends) at `hold_ended`, started 30 minutes before
+    it unless `created_at` says otherwise."""
     n = next(_n)
     starts = NOW + timedelta(days=3, minutes=30 * n)
+    created_at = created_at or hold_ended - timedelta(minutes=30)
     booking = Booking(patient_id=patient.id, doctor_id=doctor.id, starts_at=starts,
                       ends_at=starts + timedelta(minutes=30), status="held", price_minor=4500,
-                      currency="USD")  # fmt: skip
+                      currency="USD", hold_expires_at=hold_ended)  # fmt: skip
     session.add(booking)
     session.flush()
     payment = Payment(booking_id=booking.id, kind="checkout", status=status, amount_minor=4500,
@@ -68,7 +74,7 @@ def test_failed_events_of_the_last_24_hours_count_boundary_included(session: Ses
     assert found.any
 
 
-def test_pending_payments_past_the_grace_are_stale_boundary_included(
+def test_pending_payments_past_the_grace_after_their_hold_are_stale_boundary_included(
     session: Session, make_doctor, patient: User
 ) -> None:
     doctor = make_doctor()
@@ -76,6 +82,9 @@ def test_pending_payments_past_the_grace_are_stale_boundary_included(
     edge = _payment(session, doctor, patient, "pending", NOW - grace)
     old = _payment(session, doctor, patient, "pending", NOW - timedelta(hours=5))
     _payment(session, doctor, patient, "pending", NOW - grace + timedelta(seconds=1))
+    # Started an hour ago, but its hold runs on: the patient may still be paying.
+    _payment(session, doctor, patient, "pending", NOW + timedelta(minutes=5),
+             created_at=NOW - timedelta(hours=1))  # fmt: skip
     for status in ("paid", "failed", "expired", "refunded"):
         _payment(session, doctor, patient, status, NOW - timedelta(hours=5))
     found = _find(session)

@@ -199,12 +199,11 @@ def test_a_stale_pending_payment_alerts_once_and_clears_when_paid(
         payment = db.exec(select(Payment).where(Payment.booking_id == booking["id"])).one()
     assert payment.id not in _get(api_server, admin_token, "/alerts").json()["stalePayments"]["ids"]
     grace = get_settings().reconcile_grace_seconds
+    # Stale: started before, and still pending past the grace after, the hold's end.
+    long_ago = utcnow() - timedelta(seconds=grace + 5)
     with Session(api_server.engine) as db:
-        db.exec(
-            update(Payment)
-            .where(Payment.id == payment.id)
-            .values(created_at=utcnow() - timedelta(seconds=grace + 5))
-        )
+        db.exec(update(Payment).where(Payment.id == payment.id).values(created_at=long_ago))
+        db.exec(update(Booking).where(Booking.id == booking["id"]).values(hold_expires_at=long_ago))
         db.commit()
     with caplog.at_level(logging.WARNING, logger="efoy.alerts"):
         seen = [_get(api_server, admin_token, "/alerts").json() for _ in range(3)]
@@ -215,9 +214,11 @@ def test_a_stale_pending_payment_alerts_once_and_clears_when_paid(
         pending = db.exec(
             select(func.count())
             .select_from(Payment)
+            .join(Booking, Booking.id == Payment.booking_id)
             .where(
                 Payment.status == "pending",
                 Payment.created_at <= utcnow() - timedelta(seconds=grace),
+                Booking.hold_expires_at <= utcnow() - timedelta(seconds=grace),
             )
         ).one()
     assert seen[-1]["stalePayments"]["count"] == pending
