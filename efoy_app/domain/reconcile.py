@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from efoy_app.db import get_engine
-from efoy_app.domain import refunds, webhooks
+from efoy_app.domain import alerts, refunds, webhooks
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.payment_close import close_at_stripe, expire_payment, release_hold_if_unpaid
 from efoy_app.domain.payment_fulfil import fulfill_checkout, fulfill_payment_intent
@@ -91,6 +91,9 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
             ).all()
             db.rollback()
             for payment in stale:
+                # Read before anything can fail: touching an expired row after a rollback would
+                # open a transaction (on SQLite, the write lock) that step 3 then waits on.
+                payment_id = payment.id
                 try:
                     before = payment.status
                     _fulfil(db, payment)
@@ -103,7 +106,7 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                         report.fulfilled += 1
                 except DomainError as exc:
                     db.rollback()
-                    report.errors.append(f"payment {payment.id}: {exc.code}")
+                    report.errors.append(f"payment {payment_id}: {exc.code}")
             # 2. lapsed holds
             lapsed = db.exec(
                 select(Booking).where(
@@ -114,6 +117,7 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
             ).all()
             db.rollback()
             for booking in lapsed:
+                booking_id = booking.id  # as payment_id above
                 try:
                     for payment in payments_for_booking(db, booking.id):
                         if payment.status in OPEN_STATUSES:
@@ -132,7 +136,7 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                         report.holds_released += 1
                 except DomainError as exc:
                     db.rollback()
-                    report.errors.append(f"booking {booking.id}: {exc.code}")
+                    report.errors.append(f"booking {booking_id}: {exc.code}")
             # 3. failed webhook events
             report.events = webhooks.retry_failed_events()
             # 4. refunds Stripe never accepted
@@ -155,6 +159,10 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                 except DomainError as exc:
                     db.rollback()
                     report.errors.append(f"refund {refund_id}: {exc.code}")
+            # 5. what is still wrong after all that is warned about (once each), so monitoring
+            # hears of it without an admin opening a page
+            left = alerts.find_alerts(db, now=now, grace_seconds=grace_seconds)
+            alerts.warn_new(db, left)
         lock_db.commit()
     log_kv(
         log,

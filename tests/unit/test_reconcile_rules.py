@@ -4,6 +4,7 @@ sent once, and one whose last attempt may still be on its way is left alone."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -152,3 +153,21 @@ def test_a_refund_whose_last_attempt_is_within_the_grace_is_left_alone(
     assert stripe_double.refunds == []
     [row] = refund_rows(session, payment.id)
     assert (row.status, row.stripe_refund_id, row.attempts) == ("pending", None, 1)
+
+
+def test_what_is_still_wrong_after_a_pass_is_warned_once(
+    session, app_engine, stripe_double, doctor, patient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A payment reconciliation cannot settle (Stripe is down; its hold ended long ago) is logged
+    as a warning by the pass itself, with no admin page open, once however many passes see it."""
+    booking = hold(session, doctor, patient)
+    start = payment_start.start_checkout(session, booking_id=booking.id, user=patient)
+    session.rollback()
+    stripe_double.offline = True
+    later = utcnow() + timedelta(minutes=31, seconds=GRACE + 5)  # past the hold, and the grace
+    with caplog.at_level(logging.WARNING, logger="efoy.alerts"):
+        for _ in range(3):
+            reconcile_at(session, later)
+    assert fresh(session, Payment, start.payment_id).status == "pending"
+    said = [r.getMessage() for r in caplog.records if r.name == "efoy.alerts"]
+    assert [m.split(" ")[:2] for m in said] == [["alert.stale_payment", f"id={start.payment_id}"]]
