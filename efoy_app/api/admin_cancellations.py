@@ -14,6 +14,7 @@ from efoy_app.api.deps import AdminUser, DbSession, finish
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
+    READABLE,
     AmountOut,
     CamelIn,
     CamelModel,
@@ -44,7 +45,10 @@ MAX_PAGE = 200
 
 class ClinicCancelIn(CamelIn):
     reason: str = Field(
-        min_length=1, max_length=500, description="Why the clinic cancels; the patient reads it"
+        min_length=1,
+        max_length=500,
+        pattern=READABLE,
+        description="Why the clinic cancels; the patient reads it",
     )
     amount_minor: StatedMinor | None = Field(
         default=None,
@@ -53,7 +57,9 @@ class ClinicCancelIn(CamelIn):
 
 
 class DeclineIn(CamelIn):
-    note: str = Field(min_length=1, max_length=500, description="Why; the patient reads it")
+    note: str = Field(
+        min_length=1, max_length=500, pattern=READABLE, description="Why; the patient reads it"
+    )
 
 
 class CancellationRowOut(AmountOut):

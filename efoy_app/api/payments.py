@@ -23,6 +23,7 @@ from efoy_app.api.errors import error_response
 from efoy_app.api.idempotency import MAX_KEY_LENGTH, Action, Answer, Resume, run_idempotent
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
+    READABLE,
     STRIPE_ID_PATTERN,
     Amount,
     AmountMinor,
@@ -125,7 +126,7 @@ class PaymentStatusOut(AmountOut):
 class RefundIn(CamelIn):
     amount: Amount | None = Field(default=None, description="Major units, as in the seed")
     amount_minor: AmountMinor | None = None
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=READABLE)
 
 
 class RefundOut(CamelModel):

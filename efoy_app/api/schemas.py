@@ -47,6 +47,11 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 AmountMinor = Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units")]
 
 
+# A required reason must hold something a person can read: free text cleaning removes control
+# and bidi characters, so one of something else (whitespace aside) must be there.
+READABLE = r"[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
+
+
 def _not_a_bool(value: Any) -> Any:
     """JSON `false` is not the number 0 (pydantic would take it as one); 1.0 is still 1."""
     if isinstance(value, bool):
