@@ -105,11 +105,12 @@ def _line(cells: list[str]) -> str:
 
 
 def payment_csv(
-    session: Session, viewer: User, f: PaymentFilter, tz: str, batch: int = BATCH
+    session: Session, viewer: User, f: PaymentFilter, tz: str, batch: int | None = None
 ) -> Iterator[str]:
     """The header, then one line per matching payment, newest first (a generator: each batch is
     read when the one before it has been sent). `session`'s transaction ends after each batch."""
     _admin(viewer)
+    batch = batch or BATCH
     terms, needs_booking = payment_conditions(f)  # a bad filter fails here, before any output
     yield _line(list(COLUMNS))
     after: tuple[Any, int] | None = None
