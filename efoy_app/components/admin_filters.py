@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from efoy_app.components.admin import MUTED, note
+from efoy_app.components.admin import MUTED, data_table, note
 from efoy_app.components.layout import wrap_row
 from efoy_app.domain.admin_query import BOOKING_STATUSES
 from efoy_app.domain.admin_views import PAYMENT_STATUSES
@@ -232,18 +232,14 @@ def totals_table() -> rx.Component:
         S.totals.length() > 0,  # type: ignore[attr-defined]
         rx.box(
             rx.heading("Totals for this filter", as_="h2", size="3", margin_bottom="0.5em"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *(
-                            rx.table.column_header_cell(c)
-                            for c in ("Currency", "Payments", "Collected", "Refunded", "Net")
-                        )
-                    )
+            rx.box(
+                data_table(
+                    ["Currency", "Payments", "Collected", "Refunded", "Net"],
+                    S.totals,
+                    total_row,
+                    aria_label="Totals per currency",
+                    size="1",
                 ),
-                rx.table.body(rx.foreach(S.totals, total_row)),
-                size="1",
-                aria_label="Totals per currency",
                 id="payment-totals",
             ),
             note("Collected: payments taken, refunded since or not. Net: collected less refunded."),
@@ -293,18 +289,12 @@ def payments_chart() -> rx.Component:
             rx.el.summary(rx.text("The chart's figures as a table", size="2", as_="span")),
             rx.cond(
                 S.chart_table.length() > 0,  # type: ignore[attr-defined]
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *(
-                                rx.table.column_header_cell(c)
-                                for c in ("Day", "Payments", "Taken", "Refunds", "Refunded")
-                            )
-                        )
-                    ),
-                    rx.table.body(rx.foreach(S.chart_table, chart_row)),
-                    size="1",
+                data_table(
+                    ["Day", "Payments", "Taken", "Refunds", "Refunded"],
+                    S.chart_table,
+                    chart_row,
                     aria_label="Money per day",
+                    size="1",
                 ),
                 note("No payment or refund on these days."),
             ),
