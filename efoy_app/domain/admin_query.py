@@ -255,7 +255,7 @@ def filter_params(f: PaymentFilter) -> dict[str, str]:
         params["doctor_id"] = str(f.doctor_id)
     if f.currency:
         params["currency"] = f.currency.upper()
-    if f.date_from or f.date_to:
+    if f.date_field != DATE_CREATED:
         params["date_field"] = f.date_field
     if f.date_from:
         params["date_from"] = f.date_from.isoformat()
