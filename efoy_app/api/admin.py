@@ -194,7 +194,9 @@ def payment_filters(
         str | None,
         Query(
             max_length=admin_views.SEARCH_MAX,
-            description="cs_... or pi_... (exact), a booking id, or part of the patient's email",
+            pattern=admin_query.SEARCH_PATTERN,
+            description="cs_... or pi_... (exact), a booking id, or part of the patient's email "
+            "(no control characters)",
         ),
     ] = None,
 ) -> admin_views.PaymentFilter:

@@ -13,7 +13,6 @@ them to the API's, and `page_query` writes a filter back in the page's words.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -58,6 +57,8 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 _DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _CURRENCY_RE = re.compile(r"^[A-Za-z]{3}$")
+# A search: any text but control characters (C0, DEL, C1); the API's schema states it too.
+SEARCH_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 def _text(raw: object) -> str:
@@ -149,7 +150,7 @@ def parse_search(raw: object) -> str | None:
         return None
     if len(text) > SEARCH_MAX:
         raise ValidationFailed(f"a search has at most {SEARCH_MAX} characters.")
-    if any(unicodedata.category(c) == "Cc" for c in text):
+    if not re.fullmatch(SEARCH_PATTERN, text):
         raise ValidationFailed("a search cannot contain control characters.")
     return text
 
