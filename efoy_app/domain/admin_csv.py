@@ -41,7 +41,7 @@ COLUMNS = (
     "currency",
     "amount",
     "amount_minor",
-    "refunded",
+    "refunded_amount",
     "refunded_minor",
     "net",
     "net_minor",

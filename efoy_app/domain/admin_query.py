@@ -47,10 +47,14 @@ BOOKING_STATUSES = (
 )
 # The page's names for the API's parameters.
 ALIASES = {"doctor": "doctor_id", "from": "date_from", "to": "date_to", "dates": "date_field"}
+# The page says `dates=created` / `dates=paid`: the column's name without its "_at".
+DATE_WORDS = {
+    DATE_CREATED: DATE_CREATED.removesuffix("_at"),
+    DATE_PAID: DATE_PAID.removesuffix("_at"),
+}
 DATE_FIELD_WORDS = {
-    "created": DATE_CREATED,
+    **{word: field for field, word in DATE_WORDS.items()},
     DATE_CREATED: DATE_CREATED,
-    "paid": DATE_PAID,
     DATE_PAID: DATE_PAID,
 }
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -277,7 +281,7 @@ def page_query(
     params = {"tab": tab}
     for name, value in filter_params(f).items():
         if name == "date_field":
-            value = "paid" if value == DATE_PAID else "created"
+            value = DATE_WORDS[value]
         if name == "flagged":
             value = "1"
         params[reverse.get(name, name)] = value

@@ -122,7 +122,7 @@ class FilterForm:
     currency: str = ""
     date_from: str = ""
     date_to: str = ""
-    dates: str = "created"
+    dates: str = admin_query.DATE_WORDS[admin_views.DATE_CREATED]
     flagged: bool = False
     q: str = ""
 
@@ -313,7 +313,6 @@ class AdminState(AuthState, PageStatus):
     page_label: str = ""
     prev_href: str = ""
     next_href: str = ""
-    filtered: bool = False
     chart: list[dict[str, Any]] = []  # {day, taken, refunded} per day, for the bars
     chart_table: list[ChartDay] = []  # the days with a payment or a refund, for the table
     chart_caption: str = ""
@@ -391,9 +390,7 @@ class AdminState(AuthState, PageStatus):
         self.chart_table = [d for d in view.chart if d.payments or d.refunds]
         self.chart_caption = view.chart_caption
         self.chart_summary = view.chart_summary
-        params = admin_query.filter_params(f)
-        self.filtered = bool(params)
-        self.csv_query = urlencode(params)
+        self.csv_query = urlencode(admin_query.filter_params(f))
         self.form_key = admin_query.page_query(f)
         self.form = FilterForm(
             status=f.status or "",
@@ -401,7 +398,7 @@ class AdminState(AuthState, PageStatus):
             currency=f.currency or "",
             date_from=f.date_from.isoformat() if f.date_from else "",
             date_to=f.date_to.isoformat() if f.date_to else "",
-            dates="paid" if f.date_field == admin_views.DATE_PAID else "created",
+            dates=admin_query.DATE_WORDS[f.date_field],
             flagged=f.flagged,
             q=f.q or "",
         )

@@ -154,7 +154,7 @@ def test_csv_amounts_and_formula_cells(api_server, admin_token, world, clinic_in
     assert list(rows[0]) == list(admin_csv.COLUMNS)
     by_id = {int(r["payment_id"]): r for r in rows}
     part = by_id[world["payments"][1]]
-    assert (part["amount"], part["refunded"], part["net"], part["net_minor"]) == (
+    assert (part["amount"], part["refunded_amount"], part["net"], part["net_minor"]) == (
         "45.00", "15.00", "30.00", "3000",
     )  # fmt: skip
     assert part["patient_name"] == "'" + EVIL_NAME
