@@ -233,3 +233,20 @@ def test_the_bookings_list_comes_a_page_at_a_time(api_server, admin_token, patie
     for params in ({"limit": 0}, {"limit": 201}, {"offset": -1}):
         r = _get(api_server, "/bookings", patient_token, **params)
         assert r.status_code == 422, params
+
+
+def test_csv_is_streamed_and_odd_bytes_in_a_query_are_no_error(api_server, admin_token, world):
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.stream("GET", f"{api_server.url}{API}/admin/payments.csv", params={"q": TAG},
+                      headers=headers, timeout=30) as r:  # fmt: skip
+        assert r.status_code == 200
+        assert r.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in r.headers
+        assert r.headers["cache-control"] == "no-store"
+        body = b"".join(r.iter_bytes())
+    assert body.startswith("\ufeffpayment_id,".encode())
+    for path in ("/admin/payments", "/admin/payments.csv"):
+        r = httpx.get(f"{api_server.url}{API}{path}?q=%FF%FE%C3", headers=headers, timeout=30)
+        assert r.status_code == 200, r.text  # undecodable bytes read as U+FFFD: matches nothing
+    assert httpx.get(f"{api_server.url}{API}/admin/payments?q=%FF", headers=headers,
+                     timeout=30).json()["count"] == 0  # fmt: skip
