@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from efoy_app.models import Booking, Doctor, Payment, User, utcnow
 from tests.e2e.conftest import AppServer
@@ -39,8 +40,9 @@ def paid(app_server: AppServer) -> tuple[Payment, str]:
 
 
 @pytest.fixture(scope="module")
-def many(app_server: AppServer) -> list[int]:
-    """MANY paid USD payments of one patient, a minute apart (newest last)."""
+def many(app_server: AppServer) -> Iterator[list[int]]:
+    """MANY paid USD payments of one patient, a minute apart (newest last); removed afterwards,
+    so later tests see the demo data's bookings as they were."""
     with app_server.session() as s:
         user = User(email=f"{TAG}@example.test", password_hash="!", full_name="Pager Patient")
         s.add(user)
@@ -62,7 +64,13 @@ def many(app_server: AppServer) -> list[int]:
             s.flush()
             ids.append(p.id)
         s.commit()
-    return ids
+        user_id = user.id
+    yield ids
+    with app_server.session() as s:
+        s.exec(delete(Payment).where(col(Payment.id).in_(ids)))
+        s.exec(delete(Booking).where(col(Booking.patient_id) == user_id))
+        s.exec(delete(User).where(col(User.id) == user_id))
+        s.commit()
 
 
 def test_an_admin_filters_to_a_paid_booking_and_downloads_it(
@@ -96,6 +104,10 @@ def test_an_admin_filters_to_a_paid_booking_and_downloads_it(
         expect(page.locator("#chart-summary")).to_contain_text("1 payment taken")
 
     shows_only_it()
+    chart = page.get_by_role("img", name=re.compile(r"^Payments and refunds per day in EUR"))
+    expect(chart).to_be_visible()
+    expect(chart.locator(".recharts-wrapper")).to_have_count(1)
+    expect(chart.locator('[tabindex]:not([tabindex="-1"])')).to_have_count(0)  # no tab stop
     page.reload()
     shows_only_it()
     expect(form.get_by_label("Search")).to_have_value(email)
