@@ -1,11 +1,13 @@
-"""Admin views over REST under /api/v1/admin: payments (flagged ones on request), one payment with
-its refunds ledger and audit trail, and the stored Stripe webhook events.
+"""Admin views over REST under /api/v1/admin: payments (flagged ones on request) and their CSV,
+bookings, one payment with its refunds ledger and audit trail, and the stored Stripe webhook
+events.
 
 Thin: `efoy_app.domain.admin_views` reads and checks the role again; a patient gets 403. Times are
 shown in the admin's timezone, with their offset. Lists page with `limit`/`offset` and answer
 `{data, count}` (payments also `totals` per currency), `count` being how many match the filters in
-all. Payment filters are `admin_views.PaymentFilter`; their days are the clinic's
-(`EFOY_CLINIC_TIMEZONE`), and a bad value is a 422 JSON error before any query runs.
+all. Payment filters are `admin_views.PaymentFilter`, read by `admin_query` (the rules the /admin
+page reads its URL with); their days are the clinic's (`EFOY_CLINIC_TIMEZONE`), and a bad value
+is a 422 JSON error before any query runs.
 """
 
 from __future__ import annotations
