@@ -85,6 +85,8 @@ def chart_currency(f: PaymentFilter, totals: list[CurrencyTotal]) -> tuple[str |
 def _bucket(moment: Any, starts: list[Any]) -> Any:
     """Which day of the window `moment` falls on (0 for the first), as a SQL CASE over the UTC
     instants at which each following day begins."""
+    if len(starts) == 1:  # a one-day window: a CASE needs at least one WHEN
+        return sa.literal_column("0")
     return sa.case(
         *((moment < start, i) for i, start in enumerate(starts[1:])), else_=len(starts) - 1
     )

@@ -89,8 +89,10 @@ payment = st.fixed_dictionaries(
         "status": st.sampled_from(STATUSES),
         "currency": st.sampled_from(("USD", "EUR")),
         "amount": st.integers(1, 10_000),
-        # Created within 5 days of T0 to the minute, many at the very same instant.
-        "minutes": st.integers(0, 5 * 24 * 60) | st.sampled_from((0, 60 * 29, 60 * 29 + 59)),
+        # Created within 5 days of T0 to the minute, many at the very same instant, some at the
+        # edges of the 23-hour day (9 March 00:00 EST, 23:59 EDT, 10 March 00:00 EDT).
+        "minutes": st.integers(0, 5 * 24 * 60)
+        | st.sampled_from((0, 60 * 53, 60 * 75 + 59, 60 * 76)),
         "paid_after": st.integers(0, 600),
         "flagged": st.booleans(),
         "doctor": st.integers(0, 1),
@@ -190,3 +192,20 @@ def test_the_csv_lists_the_rows_of_payment_list_batch_by_batch(engine, rows, f, 
         assert not db.in_transaction()  # every batch ended its transaction
     got = [int(r["payment_id"]) for r in csv.DictReader(io.StringIO(text))]
     assert got == want
+
+
+def test_a_one_day_window_is_one_bar(engine):
+    """The DST day itself (23 hours in New York): one CASE-less bucket, the whole day's money."""
+    base = {"currency": "USD", "flagged": False, "doctor": 0, "refunds": [], "paid_after": 0}
+    _write(engine, [
+        {**base, "status": "paid", "amount": 700, "minutes": 60 * 53},  # 9 Mar 00:00 EST
+        {**base, "status": "paid", "amount": 300, "minutes": 60 * 75 + 59},  # 23:59 EDT
+        {**base, "status": "paid", "amount": 5, "minutes": 60 * 76},  # 10 Mar 00:00 EDT
+    ])  # fmt: skip
+    admin, _doctors, _patient = _ids(engine)
+    day = date(2031, 3, 9)
+    f = admin_views.PaymentFilter(date_field="paid_at", date_from=day, date_to=day, tz=TZ)
+    with Session(engine) as db:
+        _count, totals = admin_views.payment_totals(db, admin, f)
+        chart = admin_chart.payment_chart(db, admin, f, totals, TODAY)
+    assert [(d.day, d.paid_count, d.paid_minor) for d in chart.days] == [(day, 2, 1000)]
