@@ -18,15 +18,15 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bench.bench_booking import pct, postgres_engine, report, sqlite_engine
-from efoy_app.domain import admin_views
-from efoy_app.domain.admin_views import PaymentFilter
+from efoy_app.domain import admin_chart, admin_csv, admin_views
+from efoy_app.domain.admin_views import BookingFilter, PaymentFilter
 from efoy_app.models import AuditLog, Booking, Doctor, Payment, User
 
 PAYMENTS = 100_000
@@ -46,6 +46,7 @@ REPEAT = 40
 PAGE = 50
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CHUNK = 10_000
+TODAY = date(2026, 12, 1)  # the seed's "now"
 
 
 def _chunks(rows: list[dict], size: int = CHUNK):
@@ -148,6 +149,17 @@ def page(f: PaymentFilter | None = None, offset: int = 0) -> Callable[[Session, 
     return call
 
 
+def chart(f: PaymentFilter) -> Callable[[Session, User], object]:
+    """The chart as the page draws it: the filter's totals pick its currency, then two grouped
+    queries (payments taken, refunds) over the 92 clinic days up to the seed's today."""
+
+    def call(s: Session, admin: User) -> object:
+        _count, totals = admin_views.payment_totals(s, admin, f)
+        return admin_chart.payment_chart(s, admin, f, totals, TODAY)
+
+    return call
+
+
 def run(name: str, engine_cm: Callable[[], AbstractContextManager[Engine]]) -> None:
     print(f"{name}:")
     with engine_cm() as engine:
@@ -178,6 +190,18 @@ def run(name: str, engine_cm: Callable[[], AbstractContextManager[Engine]]) -> N
              lambda s, a: admin_views.booking_list(s, a, limit=PAGE)),
             ("bookings: offset 50 000 + count",
              lambda s, a: admin_views.booking_list(s, a, limit=PAGE, offset=50_000)),
+            # What /admin adds (issue 10): the bookings tab's status filter and counts, the chart
+            # of money per day (92 clinic days, one currency) and the CSV export.
+            ("bookings: status=cancelled, page 100",
+             lambda s, a: admin_views.booking_page(s, a, BookingFilter(status="cancelled"), 100)),
+            ("bookings: counts per status (all rows)",
+             lambda s, a: admin_views.booking_status_counts(s, a)),
+            ("chart: 92 days to today, no filter", chart(PaymentFilter())),
+            ("chart: EUR, a week", chart(PaymentFilter(currency="EUR", **week))),
+            ("chart: doctor, 92 days", chart(PaymentFilter(doctor_id=world["doctors"][2]))),
+            ("CSV: paid + EUR + a week (all rows)",
+             lambda s, a: sum(1 for _ in admin_csv.payment_csv(
+                 s, a, PaymentFilter(status="paid", currency="EUR", **week), "UTC"))),
         ]  # fmt: skip
         worst = max(timed(engine, label, call) for label, call in cases)
         print(f"  worst p95: {worst:.2f} ms (target 50 ms)")

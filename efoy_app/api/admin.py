@@ -1,26 +1,31 @@
-"""Admin views over REST under /api/v1/admin: payments (flagged ones on request), one payment with
-its refunds ledger and audit trail, and the stored Stripe webhook events.
+"""Admin views over REST under /api/v1/admin: payments (flagged ones on request) and their CSV,
+bookings, one payment with its refunds ledger and audit trail, and the stored Stripe webhook
+events.
 
 Thin: `efoy_app.domain.admin_views` reads and checks the role again; a patient gets 403. Times are
 shown in the admin's timezone, with their offset. Lists page with `limit`/`offset` and answer
 `{data, count}` (payments also `totals` per currency), `count` being how many match the filters in
-all. Payment filters are `admin_views.PaymentFilter`; their days are the clinic's
-(`EFOY_CLINIC_TIMEZONE`), and a bad value is a 422 JSON error before any query runs.
+all. Payment filters are `admin_views.PaymentFilter`, read by `admin_query` (the rules the /admin
+page reads its URL with); their days are the clinic's (`EFOY_CLINIC_TIMEZONE`), and a bad value
+is a 422 JSON error before any query runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from efoy_app.api.deps import AdminUser, DbSession, finish
-from efoy_app.api.doctors import parse_day
 from efoy_app.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
+    AdminBookingOut,
+    AdminBookingsOut,
     AmountOut,
     BookingOut,
     CamelModel,
@@ -29,8 +34,8 @@ from efoy_app.api.schemas import (
     one_of,
     shown_in,
 )
-from efoy_app.domain import admin_payment_detail, admin_views
-from efoy_app.models import PAYMENT_KIND_CHECKOUT, PAYMENT_KIND_INTENT
+from efoy_app.domain import admin_csv, admin_payment_detail, admin_query, admin_views
+from efoy_app.models import PAYMENT_KIND_CHECKOUT, PAYMENT_KIND_INTENT, utcnow
 from efoy_app.routes import API_ADMIN
 from efoy_app.settings import get_settings
 
@@ -173,10 +178,7 @@ Day = Annotated[
 ]
 
 
-@router.get("/payments", response_model=AdminPaymentsOut, responses=ADMIN_ERRORS)
-def list_payments(
-    admin: AdminUser,
-    db: DbSession,
+def payment_filters(
     flagged: Annotated[bool, Query(description="Only flagged payments")] = False,
     status: Annotated[
         PaymentStatus | None, Query(description="Only payments in this status")
@@ -194,26 +196,112 @@ def list_payments(
         str | None,
         Query(
             max_length=admin_views.SEARCH_MAX,
-            description="cs_... or pi_... (exact), a booking id, or part of the patient's email",
+            pattern=admin_query.SEARCH_PATTERN,
+            description="cs_... or pi_... (exact), a booking id, or part of the patient's email "
+            "(no control characters)",
         ),
     ] = None,
+) -> admin_views.PaymentFilter:
+    """The payment filters of a query string, read by `admin_query` (the rules the /admin page
+    uses too); the declarations above are what OpenAPI shows."""
+    values = {
+        "flagged": flagged,
+        "status": status,
+        "doctor_id": doctor_id,
+        "currency": currency,
+        "date_field": date_field,
+        "date_from": date_from,
+        "date_to": date_to,
+        "q": q,
+    }
+    return admin_query.payment_filter(values, get_settings().clinic_timezone)
+
+
+PaymentFilters = Annotated[admin_views.PaymentFilter, Depends(payment_filters)]
+
+
+@router.get("/payments", response_model=AdminPaymentsOut, responses=ADMIN_ERRORS)
+def list_payments(
+    admin: AdminUser,
+    db: DbSession,
+    filters: PaymentFilters,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many rows")] = 50,
     offset: Offset = 0,
 ) -> AdminPaymentsOut:
     """Payments, newest first, with how many match and their totals per currency."""
-    filters = admin_views.PaymentFilter(
-        status=status,
-        doctor_id=doctor_id,
-        currency=currency,
-        date_field=date_field,
-        date_from=parse_day(date_from) if date_from else None,
-        date_to=parse_day(date_to) if date_to else None,
-        flagged=flagged,
-        q=q,
-        tz=get_settings().clinic_timezone,
-    )
     page = admin_views.payment_list(db, admin, filters, limit=limit, offset=offset)
     return finish(db, AdminPaymentsOut.model_validate(page, context=shown_in(admin.timezone)))
+
+
+@router.get(
+    "/payments.csv",
+    response_class=StreamingResponse,
+    responses={
+        **ADMIN_ERRORS,
+        200: {"content": {"text/csv": {}}, "description": "The matching payments, newest first"},
+    },
+)
+def payments_csv(admin: AdminUser, db: DbSession, filters: PaymentFilters) -> StreamingResponse:
+    """The payments the filters match (all of them, not a page) as CSV, sent as it is read.
+
+    Amounts in major units beside `currency` and the minor units; times in the clinic's zone;
+    cells that a spreadsheet would run as a formula start with an apostrophe."""
+    tz = get_settings().clinic_timezone
+    lines = admin_csv.payment_csv(db, admin, filters, tz)
+    first = next(lines)  # the role and the filter are checked here, before any byte is sent
+    name = f"payments-{utcnow():%Y%m%d-%H%M%S}.csv"
+
+    def body() -> Iterator[bytes]:
+        yield ("\ufeff" + first).encode()  # a BOM, so spreadsheets read UTF-8
+        for chunk in lines:
+            yield chunk.encode()
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+BookingStatus = Literal[*admin_query.BOOKING_STATUSES]  # type: ignore[valid-type]
+
+
+@router.get("/bookings", response_model=AdminBookingsOut, responses=ADMIN_ERRORS)
+def list_bookings(
+    admin: AdminUser,
+    db: DbSession,
+    status: Annotated[
+        BookingStatus | None,
+        Query(description="Only bookings in this status as shown (a lapsed hold is expired)"),
+    ] = None,
+    doctor_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only bookings with this doctor")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many rows")] = 50,
+    offset: Offset = 0,
+) -> AdminBookingsOut:
+    """Bookings, newest first, with the patient, and how many match in all."""
+    filters = admin_views.BookingFilter(
+        status=admin_query.parse_booking_status(status),
+        doctor_id=admin_query.parse_doctor_id(doctor_id),
+    )
+    page = admin_views.booking_list(db, admin, limit=limit, offset=offset, filters=filters)
+    context = shown_in(admin.timezone)
+    out = AdminBookingsOut(
+        data=[
+            AdminBookingOut.model_validate(
+                {**asdict(v.booking), "patient_name": v.patient_name,
+                 "patient_email": v.patient_email},
+                context=context,
+            )
+            for v in page.data
+        ],
+        count=page.count,
+    )  # fmt: skip
+    return finish(db, out)
 
 
 @router.get(

@@ -2,14 +2,15 @@
 cancel (a hold is released; a paid booking is refunded by the policy, through the ledger).
 
 A patient only ever sees their own bookings (another patient's id answers 404, as if it did
-not exist); an admin sees all. Times are shown in the caller's timezone.
+not exist); an admin sees all. The list comes a page at a time (`limit`/`offset`). Times are
+shown in the caller's timezone.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
 
 from efoy_app.api.deps import CurrentUser, DbSession, finish
 from efoy_app.api.schemas import (
@@ -24,7 +25,7 @@ from efoy_app.api.schemas import (
     error_responses,
     shown_in,
 )
-from efoy_app.domain import booking_cancel, bookings, cancellation
+from efoy_app.domain import booking_cancel, booking_pages, bookings, cancellation
 from efoy_app.models import Refund
 from efoy_app.routes import API_BOOKINGS
 
@@ -60,9 +61,17 @@ def create_booking(body: BookingIn, user: CurrentUser, db: DbSession) -> Booking
 
 
 @router.get("", response_model=list[BookingOut])
-def list_bookings(user: CurrentUser, db: DbSession) -> list[BookingOut]:
-    """The caller's bookings (an admin: everyone's), latest appointment first."""
-    views = bookings.list_bookings_for(db, user)
+def list_bookings(
+    user: CurrentUser,
+    db: DbSession,
+    limit: Annotated[
+        int, Query(ge=1, le=booking_pages.MAX_PAGE, description="At most this many bookings")
+    ] = booking_pages.DEFAULT_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Skip this many first")] = 0,
+) -> list[BookingOut]:
+    """The caller's bookings (an admin: everyone's), latest appointment first, a page at a
+    time (admins page through everyone's with `GET /api/v1/admin/bookings` and its count)."""
+    views = booking_pages.bookings_page_for(db, user, limit=limit, offset=offset)
     return finish(db, [booking_out(v, user.timezone) for v in views])
 
 

@@ -306,3 +306,18 @@ def error_responses(*statuses: int, **described: str) -> dict[int | str, dict[st
 # What any route with parameters or a body can answer, whoever calls it.
 COMMON_ERRORS = error_responses(400, 413, 422)
 AUTH_ERRORS = error_responses(400, 401, 413, 422)
+
+
+# --- admin lists (appended) ---
+
+
+class AdminBookingOut(BookingOut):
+    """`admin_views.AdminBookingView` on the wire: the booking and the patient it is for."""
+
+    patient_name: str
+    patient_email: str
+
+
+class AdminBookingsOut(CamelModel):
+    data: list[AdminBookingOut] = Field(description="This page, newest booking first")
+    count: int = Field(description="Bookings matching the filters, over all pages")

@@ -26,6 +26,8 @@ from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import format_money
 from efoy_app.domain.read_models import build
 from efoy_app.models import (
+    BOOKING_EXPIRED,
+    BOOKING_HELD,
     EVENT_FAILED,
     EVENT_IGNORED,
     EVENT_PROCESSED,
@@ -149,8 +151,58 @@ def _admin(viewer: User) -> None:
 # --- bookings ---
 
 
+@dataclass(frozen=True)
+class BookingFilter:
+    """What an admin narrows the bookings list to. `status` is the status a person sees: a
+    held booking whose hold has lapsed counts as expired (as `effective_status` shows it)."""
+
+    status: str | None = None
+    doctor_id: int | None = None
+
+
+def _shown_status() -> Any:
+    """The booking's status as shown, in SQL: a lapsed hold reads "expired"."""
+    lapsed = sa.and_(
+        col(Booking.status) == BOOKING_HELD,
+        col(Booking.hold_expires_at).is_not(None),
+        col(Booking.hold_expires_at) <= utcnow(),
+    )
+    return case((lapsed, BOOKING_EXPIRED), else_=col(Booking.status))
+
+
+def booking_conditions(f: BookingFilter) -> list[Any]:
+    """The WHERE terms of `f` (a held/expired filter splits held bookings at their hold's end)."""
+    terms: list[Any] = []
+    if f.status == BOOKING_HELD:
+        terms.append(col(Booking.status) == BOOKING_HELD)
+        terms.append(
+            sa.or_(col(Booking.hold_expires_at).is_(None), col(Booking.hold_expires_at) > utcnow())
+        )
+    elif f.status == BOOKING_EXPIRED:
+        terms.append(
+            sa.or_(
+                col(Booking.status) == BOOKING_EXPIRED,
+                sa.and_(
+                    col(Booking.status) == BOOKING_HELD,
+                    col(Booking.hold_expires_at).is_not(None),
+                    col(Booking.hold_expires_at) <= utcnow(),
+                ),
+            )
+        )
+    elif f.status:
+        terms.append(col(Booking.status) == f.status)
+    if f.doctor_id is not None:
+        terms.append(col(Booking.doctor_id) == f.doctor_id)
+    return terms
+
+
 def recent_bookings(
-    session: Session, viewer: User, *, limit: int = DEFAULT_LIMIT, offset: int = 0
+    session: Session,
+    viewer: User,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+    filters: BookingFilter | None = None,
 ) -> list[AdminBookingView]:
     """Newest bookings first, with their effective status (a lapsed hold shows expired).
 
@@ -160,6 +212,7 @@ def recent_bookings(
     page = list(
         session.exec(
             select(Booking.id)
+            .where(*booking_conditions(filters or BookingFilter()))
             .order_by(col(Booking.created_at).desc(), col(Booking.id).desc())
             .offset(offset)
             .limit(limit)
@@ -186,19 +239,85 @@ def recent_bookings(
 
 @dataclass(frozen=True)
 class BookingList:
-    """One page of bookings, newest first, and how many there are in all."""
+    """One page of bookings, newest first, and how many match the filter in all."""
 
     data: list[AdminBookingView]
     count: int
 
 
+def booking_count(session: Session, viewer: User, filters: BookingFilter | None = None) -> int:
+    """How many bookings match `filters`."""
+    _admin(viewer)
+    terms = booking_conditions(filters or BookingFilter())
+    return int(session.exec(select(func.count()).select_from(Booking).where(*terms)).one())
+
+
 def booking_list(
-    session: Session, viewer: User, *, limit: int = DEFAULT_LIMIT, offset: int = 0
+    session: Session,
+    viewer: User,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+    filters: BookingFilter | None = None,
 ) -> BookingList:
-    """A page of `recent_bookings` and the number of bookings (the list once had no limit)."""
-    data = recent_bookings(session, viewer, limit=limit, offset=offset)
-    count = session.exec(select(func.count()).select_from(Booking)).one()
-    return BookingList(data=data, count=int(count))
+    """A page of `recent_bookings` and the number of bookings the filter matches (the list once
+    had no limit)."""
+    data = recent_bookings(session, viewer, limit=limit, offset=offset, filters=filters)
+    return BookingList(data=data, count=booking_count(session, viewer, filters))
+
+
+def booking_status_counts(session: Session, viewer: User) -> dict[str, int]:
+    """How many bookings are in each status as shown (lapsed holds as expired), one grouped
+    query; statuses without bookings are left out."""
+    _admin(viewer)
+    shown = _shown_status()
+    rows = session.exec(select(shown, func.count()).group_by(shown)).all()
+    return {str(status): int(n) for status, n in rows}
+
+
+PAGE_SIZE = 50  # rows a page of the /admin lists shows
+
+
+def page_count(count: int, per_page: int = PAGE_SIZE) -> int:
+    """Pages needed for `count` rows (one, empty, when there are none)."""
+    return max(1, -(-count // per_page))
+
+
+def clamp_page(page: int, count: int, per_page: int = PAGE_SIZE) -> tuple[int, str]:
+    """`page` if it exists, else the last page and a sentence saying so."""
+    last = page_count(count, per_page)
+    if page <= last:
+        return page, ""
+    shown = str(page) if page < 10**12 else "that far"
+    return last, f"There is no page {shown}; showing page {last} of {last}."
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    """The bookings a page of /admin shows: rows, how many match, which page of how many."""
+
+    data: list[AdminBookingView]
+    count: int
+    page: int
+    pages: int
+    notice: str  # "" or why another page than the one asked is shown
+
+
+def booking_page(
+    session: Session,
+    viewer: User,
+    filters: BookingFilter,
+    page: int,
+    per_page: int = PAGE_SIZE,
+) -> BookingPage:
+    """Page `page` (from 1) of the bookings `filters` match; past the end, the last page. The
+    count comes first, so an offset is never past the rows (nor past an integer column)."""
+    count = booking_count(session, viewer, filters)
+    page, notice = clamp_page(page, count, per_page)
+    data = recent_bookings(
+        session, viewer, limit=per_page, offset=(page - 1) * per_page, filters=filters
+    )
+    return BookingPage(data, count, page, page_count(count, per_page), notice)
 
 
 # --- payments ---
@@ -409,6 +528,33 @@ def payment_list(
     rows = list_payments(session, viewer, f, limit=limit, offset=offset)
     count, totals = payment_totals(session, viewer, f)
     return PaymentList(data=rows, count=count, totals=totals)
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    """The payments a page of /admin shows: rows, count and totals, which page of how many."""
+
+    data: list[AdminPaymentRow]
+    count: int
+    totals: list[CurrencyTotal]
+    page: int
+    pages: int
+    notice: str  # "" or why another page than the one asked is shown
+
+
+def payment_page(
+    session: Session,
+    viewer: User,
+    filters: PaymentFilter,
+    page: int,
+    per_page: int = PAGE_SIZE,
+) -> PaymentPage:
+    """Page `page` (from 1) of `payment_list`; past the end, the last page (totals first, so the
+    offset asked of the database is always one that exists)."""
+    count, totals = payment_totals(session, viewer, filters)
+    page, notice = clamp_page(page, count, per_page)
+    rows = list_payments(session, viewer, filters, limit=per_page, offset=(page - 1) * per_page)
+    return PaymentPage(rows, count, totals, page, page_count(count, per_page), notice)
 
 
 # --- webhooks ---

@@ -1,4 +1,5 @@
-"""/admin: recent bookings and payments (admins only; checked on the server every load)."""
+"""/admin: bookings and payments, filtered and paged on the server with the filter in the URL
+(admins only; checked on the server every load)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ from efoy_app.components.admin import (
     table_card,
     two_lines,
     zone_note,
+)
+from efoy_app.components.admin_filters import (
+    booking_status_filter,
+    csv_control,
+    filter_form,
+    pager,
+    payments_chart,
+    problems,
+    totals_table,
 )
 from efoy_app.components.badges import flag_badge, payment_status_badge, status_badge
 from efoy_app.components.layout import page_heading, wrap_row
@@ -66,8 +76,27 @@ def summary() -> rx.Component:
 def bookings_panel() -> rx.Component:
     return rx.box(
         summary(),
+        booking_status_filter(),
+        rx.cond(
+            AdminState.booking_notice != "",
+            rx.callout(AdminState.booking_notice, icon="info", color_scheme="amber", role="status"),
+        ),
+        pager(
+            AdminState.booking_count_label,
+            AdminState.booking_page_label,
+            AdminState.booking_prev_href,
+            AdminState.booking_next_href,
+            name="Bookings pages",
+            html_id="bookings-pager",
+        ),
         table_card(
-            data_table(BOOKING_COLUMNS, AdminState.rows, booking_row, aria_label="Recent bookings")
+            data_table(
+                BOOKING_COLUMNS,
+                AdminState.rows,
+                booking_row,
+                aria_label="Bookings",
+                empty=rx.text("No bookings to show.", color=MUTED, padding="1em"),
+            )
         ),
     )
 
@@ -104,26 +133,23 @@ def payment_row(p: AdminPaymentListRow) -> rx.Component:
 
 def payments_panel() -> rx.Component:
     return rx.box(
-        rx.hstack(
-            rx.checkbox(
-                "Flagged only",
-                checked=AdminState.flagged_only,
-                on_change=AdminState.set_flagged_only,
-                size="2",
-            ),
-            rx.spacer(),
-            rx.text(
-                AdminState.payments.length().to_string(),
-                " shown, ",
-                AdminState.flagged_count.to_string(),
-                " flagged",
-                size="2",
-                color=MUTED,
-                id="payments-count",
-            ),
-            align="center",
+        table_card(filter_form()),
+        problems(),
+        rx.vstack(
+            totals_table(),
+            csv_control(),
+            spacing="3",
             width="100%",
-            margin_bottom="1em",
+            margin_top="1em",
+        ),
+        payments_chart(),
+        pager(
+            AdminState.count_label,
+            AdminState.page_label,
+            AdminState.prev_href,
+            AdminState.next_href,
+            name="Payments pages",
+            html_id="payments-pager",
         ),
         table_card(
             data_table(
@@ -131,7 +157,7 @@ def payments_panel() -> rx.Component:
                 AdminState.payments,
                 payment_row,
                 aria_label="Payments",
-                empty=rx.text("No payments to show.", color=MUTED, padding="1em"),
+                empty=rx.text("No payments match this filter.", color=MUTED, padding="1em"),
             )
         ),
     )
@@ -142,7 +168,7 @@ def admin() -> rx.Component:
     return admin_page(
         AdminState,
         rx.box(
-            page_heading("Admin", "Recent bookings and payments, newest first."),
+            page_heading("Admin", "Bookings and payments, newest first."),
             note(zone_note(), margin_bottom="1em"),
             admin_nav(),
             rx.tabs.root(

@@ -137,6 +137,13 @@ VISITS = [
     Visit("payment-cancel", PATIENT, lambda d: f"/payment/cancel?booking_id={d.held_booking_id}"),
     Visit("admin", ADMIN, lambda d: "/admin"),
     Visit("admin-payments", ADMIN, lambda d: "/admin?tab=payments"),
+    # Filtered: one currency's totals and chart, and a notice of what the URL had wrong.
+    Visit(
+        "admin-payments-filtered",
+        ADMIN,
+        lambda d: f"/admin?tab=payments&status=paid&currency=EUR&q=%23{d.paid_booking_id}&page=x",
+    ),
+    Visit("admin-bookings-filtered", ADMIN, lambda d: "/admin?booking_status=held&booking_page=2"),
     Visit("admin-payment", ADMIN, lambda d: f"/admin/payments/{d.payment_id}"),
     Visit("admin-webhooks", ADMIN, lambda d: "/admin/webhooks"),
     Visit("admin-cancellations", ADMIN, lambda d: "/admin/cancellations?status=all"),
