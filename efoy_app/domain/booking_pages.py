@@ -1,7 +1,7 @@
 """The REST list of bookings a page at a time (`GET /api/v1/bookings`): a patient's own, an
 admin's everyone's, latest appointment first, never more than `MAX_PAGE` rows in one answer.
 
-`bookings.list_bookings_for` is the same list whole (My appointments shows one patient's);
+`bookings.list_bookings_for` is one person's list whole (My appointments, an admin's included);
 this one takes the page's ids first on the (starts_at, id) order and joins only those rows.
 """
 

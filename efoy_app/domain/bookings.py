@@ -317,16 +317,16 @@ def booking_view_of(
 
 
 def list_bookings_for(session: Session, user: User) -> list[BookingView]:
-    """The user's own bookings (an admin: everyone's), latest appointment first."""
+    """The user's own bookings, latest appointment first: My appointments, which is one person's
+    even for an admin (everyone's are read a page at a time, `booking_pages`)."""
     doctor_user = sa.orm.aliased(User)
     query = (
         select(Booking, Doctor, doctor_user)
         .join(Doctor, Doctor.id == Booking.doctor_id)
         .join(doctor_user, doctor_user.id == Doctor.user_id)
+        .where(Booking.patient_id == user.id)
         .order_by(col(Booking.starts_at).desc(), col(Booking.id).desc())
     )
-    if user.role != ROLE_ADMIN:
-        query = query.where(Booking.patient_id == user.id)
     now = utcnow()
     return [_view(b, d, u, now) for b, d, u in session.exec(query).all()]
 
