@@ -20,7 +20,7 @@ PASSWORD = "cancel-e2e-pass-1"
 
 def new_patient(server: AppServer, name: str = "Tirunesh Dibaba") -> tuple[str, dict[str, str]]:
     """A fresh patient (email, bearer headers); their password is PASSWORD."""
-    email = f"cancel-{uuid.uuid4().hex[:10]}@example.com"
+    email = f"patient-{uuid.uuid4().hex[:10]}@example.com"
     with server.session() as s:
         register_patient(s, email=email, password=PASSWORD, full_name=name)
     r = httpx.post(f"{server.url}/api/v1/auth/token", json={"email": email, "password": PASSWORD})
@@ -47,8 +47,15 @@ def paid_booking(server: AppServer, headers: dict[str, str], doctor_index: int) 
         break
     else:
         raise AssertionError("no free slot")
+    booking["paymentId"] = pay_on_hosted_page(server, headers, booking["id"]).id
+    return booking
+
+
+def pay_on_hosted_page(server: AppServer, headers: dict[str, str], booking_id: int) -> Payment:
+    """Pay a held booking with 4242 on the sandbox's hosted Checkout; returns the payment once
+    the signed webhook has made it paid."""
     r = httpx.post(f"{server.url}/api/v1/payment/create-checkout-session", headers=headers,
-                   json={"bookingId": booking["id"]}, timeout=30)  # fmt: skip
+                   json={"bookingId": booking_id}, timeout=30)  # fmt: skip
     assert r.status_code == 200, r.text
     session_id = r.json()["sessionId"]
     paid = httpx.post(f"{server.sandbox_url}/_sandbox/checkout/sessions/{session_id}/pay",
@@ -57,9 +64,8 @@ def paid_booking(server: AppServer, headers: dict[str, str], doctor_index: int) 
     deadline = time.monotonic() + 30
     while True:
         with server.session() as s:
-            payment = s.exec(select(Payment).where(Payment.booking_id == booking["id"])).one()
+            payment = s.exec(select(Payment).where(Payment.booking_id == booking_id)).one()
         if payment.status == "paid":
-            booking["paymentId"] = payment.id
-            return booking
+            return payment
         assert time.monotonic() < deadline, payment
         time.sleep(0.2)

@@ -342,7 +342,14 @@ def test_patients_are_kept_out_of_admin_pages(
     payment = paid_eur.payment
     for who in ((paid_eur.patient_email, PASSWORD), DEMO_PATIENT):
         log_in(page, app_server.url, *who)
-        for path in (f"/admin/payments/{payment.id}", "/admin/webhooks"):
+        for path in (
+            "/admin",
+            "/admin?tab=payments&status=paid",
+            f"/admin/payments/{payment.id}",
+            "/admin/webhooks",
+            "/admin/cancellations?status=all",
+            "/admin/audit",
+        ):
             page.goto(f"{app_server.url}{path}")
             expect(page.locator("#forbidden-message")).to_have_text(
                 "You do not have access to this page."

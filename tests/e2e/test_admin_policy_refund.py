@@ -6,30 +6,17 @@ the time is free again, the patient is emailed and sees the refund in My appoint
 from __future__ import annotations
 
 import re
-import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
-from efoy_app.domain.auth import register_patient
 from efoy_app.domain.money import format_money, to_major
-from efoy_app.models import Booking, Doctor, OutboxEmail, Payment, Refund
+from efoy_app.models import Booking, Doctor, OutboxEmail, Refund
+from tests.e2e.bookings import PASSWORD, new_patient, pay_on_hosted_page
 from tests.e2e.conftest import AppServer
 from tests.e2e.ui import DEMO_ADMIN, log_in
-
-PASSWORD = "policy-refund-pass-1"
-
-
-def _patient(server: AppServer) -> tuple[str, dict[str, str]]:
-    email = f"policy-{uuid.uuid4().hex[:10]}@example.com"
-    with server.session() as s:
-        register_patient(s, email=email, password=PASSWORD, full_name="Derartu Tulu")
-    r = httpx.post(f"{server.url}/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-    r.raise_for_status()
-    return email, {"Authorization": f"Bearer {r.json()['accessToken']}"}
 
 
 def _book_between_24_and_48_hours(server: AppServer, headers: dict[str, str]) -> dict:
@@ -63,30 +50,12 @@ def _book_between_24_and_48_hours(server: AppServer, headers: dict[str, str]) ->
     raise AssertionError("no doctor has a free time 25 to 47 hours from now")
 
 
-def _pay(server: AppServer, headers: dict[str, str], booking: dict) -> Payment:
-    r = httpx.post(f"{server.url}/api/v1/payment/create-checkout-session", headers=headers,
-                   json={"bookingId": booking["id"]}, timeout=30)  # fmt: skip
-    assert r.status_code == 200, r.text
-    session_id = r.json()["sessionId"]
-    paid = httpx.post(f"{server.sandbox_url}/_sandbox/checkout/sessions/{session_id}/pay",
-                      json={"card": "4242424242424242"}, timeout=30)  # fmt: skip
-    assert paid.json()["outcome"] == "succeeded", paid.text
-    deadline = time.monotonic() + 30
-    while True:
-        with server.session() as s:
-            payment = s.exec(select(Payment).where(Payment.booking_id == booking["id"])).one()
-        if payment.status == "paid":
-            return payment
-        assert time.monotonic() < deadline, payment
-        time.sleep(0.2)
-
-
 def test_admin_applies_the_policy_refund_and_cancels(
     app_server: AppServer, page: Page, browser: Browser
 ) -> None:
-    email, headers = _patient(app_server)
+    email, headers = new_patient(app_server, "Derartu Tulu")
     booking = _book_between_24_and_48_hours(app_server, headers)
-    payment = _pay(app_server, headers, booking)
+    payment = pay_on_hosted_page(app_server, headers, booking["id"])
     currency, price = payment.currency, payment.amount_minor
     half = format_money(price * 50 // 100, currency)
 
@@ -131,6 +100,19 @@ def test_admin_applies_the_policy_refund_and_cancels(
         assert (refund.amount_minor, refund.status) == (price * 50 // 100, "succeeded")
         mail = s.exec(select(OutboxEmail).where(OutboxEmail.to_address == email)).all()
         assert any("is cancelled" in m.subject and half in m.body for m in mail), mail
+
+    # The time is offered again.
+    starts = datetime.fromisoformat(booking["startsAt"])
+    offered = [
+        datetime.fromisoformat(slot["startsAt"])
+        for offset in range(0, 4)
+        for slot in httpx.get(
+            f"{app_server.url}/api/v1/doctors/{booking['doctorId']}/slots",
+            params={"date": (date.today() + timedelta(days=offset)).isoformat()},
+            timeout=30,
+        ).json()["slots"]
+    ]
+    assert starts in offered
 
     # The patient sees it in My appointments.
     context = browser.new_context(viewport={"width": 390, "height": 844})

@@ -107,9 +107,11 @@ def test_nul_in_a_search_or_an_email_is_a_clear_422_on_both_databases(api_url) -
     demo = {"email": "admin@example.com", "password": "admin-demo-pass"}
     admin = httpx.post(f"{url}/api/v1/auth/token", json=demo, timeout=TIMEOUT)
     headers = bearer(admin.json()["accessToken"])
-    for path in ("/api/v1/doctors?speciality=%00", "/api/v1/admin/payments?q=a%00b@"):
-        r = httpx.get(f"{url}{path}", headers=headers, timeout=TIMEOUT)
-        assert (r.status_code, r.json()["error"]["code"]) == (422, "nul_in_text"), (path, r.text)
+    r = httpx.get(f"{url}/api/v1/doctors?speciality=%00", headers=headers, timeout=TIMEOUT)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "nul_in_text"), r.text
+    # The admin search states its rule in its schema, so it answers before the database does.
+    r = httpx.get(f"{url}/api/v1/admin/payments?q=a%00b@", headers=headers, timeout=TIMEOUT)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "validation_error"), r.text
     nul = {**demo, "email": "admin@example.com\x00"}
     r = httpx.post(f"{url}/api/v1/auth/token", json=nul, timeout=TIMEOUT)
     assert (r.status_code, r.json()["error"]["code"]) == (422, "nul_in_text"), r.text
