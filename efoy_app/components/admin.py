@@ -40,7 +40,7 @@ def admin_nav() -> rx.Component:
             high_contrast=True,
         ),
         rx.link(
-            "Cancellations",
+            "Cancellation requests",
             href=routes.ADMIN_CANCELLATIONS,
             size="2",
             weight="medium",

@@ -141,7 +141,7 @@ def toolbar() -> rx.Component:
 
 @rx.page(
     route=routes.ADMIN_CANCELLATIONS,
-    title="Cancellations — Admin — Efoy",
+    title="Cancellation requests — Admin — Efoy",
     on_load=AdminCancellationsState.load_page,
 )
 def admin_cancellations() -> rx.Component:
@@ -149,7 +149,7 @@ def admin_cancellations() -> rx.Component:
         S,
         rx.box(
             page_heading(
-                "Cancellations",
+                "Cancellation requests",
                 "Paid appointments that were cancelled, and their refunds. Requests waiting "
                 "for your approval come first, oldest first.",
             ),

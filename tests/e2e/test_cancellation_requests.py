@@ -69,7 +69,9 @@ def test_admin_approves_one_request_and_declines_another(
     admin = admin_context.new_page()
     log_in(admin, server.url, *DEMO_ADMIN)
     admin.goto(f"{server.url}/admin")
-    admin.get_by_role("navigation", name="Admin").get_by_role("link", name="Cancellations").click()
+    admin.get_by_role("navigation", name="Admin").get_by_role(
+        "link", name="Cancellation requests"
+    ).click()
     rows = admin.locator("tr[data-cancellation-id]")
     expect(rows).to_have_count(2)  # waiting ones only, oldest first
     expect(rows.first).to_contain_text(f"Booking #{approved['id']}")
