@@ -104,7 +104,8 @@ def seed(engine: Engine) -> dict:
             amount = DOCTORS[d][1]
             refunded = {"refunded": amount, "partially_refunded": amount // 2}.get(status, 0)
             paid = status in ("paid", "partially_refunded", "refunded")
-            payments.append({"booking_id": booking_ids[i], "kind": "checkout", "status": status,
+            payments.append({"booking_id": booking_ids[i], "doctor_id": doctor_ids[d],
+                             "kind": "checkout", "status": status,
                              "amount_minor": amount, "currency": DOCTORS[d][0],
                              "amount_refunded_minor": refunded,
                              "stripe_checkout_session_id": f"cs_test_{i:08d}",
