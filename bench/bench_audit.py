@@ -39,13 +39,16 @@ def spread_actors(engine: Engine) -> dict:
         admin = conn.execute(sa.select(User.id).where(User.email == "admin@bench.test")).scalar()
         first = conn.execute(sa.select(sa.func.min(User.id)).where(User.role == "patient")).scalar()
         kinds = [
-            ("id % 20 < 9", "'stripe:evt_' || CAST(id AS TEXT)"),
-            ("id % 20 IN (9, 10, 11)", "'system:reconcile'"),
-            ("id % 20 = 12", f"'user:{admin}'"),
-            ("id % 20 > 12", f"'user:' || CAST((id * 7) % 5000 + {first} AS TEXT)"),
+            ("id % 20 < 9", "'stripe:evt_' || CAST(id AS TEXT)", "stripe"),
+            ("id % 20 IN (9, 10, 11)", "'system:reconcile'", "system"),
+            ("id % 20 = 12", f"'user:{admin}'", "admin"),
+            ("id % 20 > 12", f"'user:' || CAST((id * 7) % 5000 + {first} AS TEXT)", "patient"),
         ]
-        for where, value in kinds:
-            conn.execute(sa.text(f"UPDATE audit_log SET actor = {value} WHERE {where}"))
+        for where, value, kind in kinds:  # the kind as `audit.record` would have stored it
+            conn.execute(
+                sa.text(f"UPDATE audit_log SET actor = {value}, actor_kind = :kind WHERE {where}"),
+                {"kind": kind},
+            )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # PostgreSQL: VACUUM sets the visibility map that index-only scans need, as autovacuum
         # does on a live table within minutes of a bulk update; SQLite: plain statistics.

@@ -169,6 +169,9 @@ class Booking(SQLModel, table=True):
         ),
         # The admin list, newest first, pages on this (alembic 4b8d2e6f1a37).
         sa.Index("ix_bookings_created_id", "created_at", "id"),
+        # The bookings tab's counts per stored status, and the lapsed holds among the held ones,
+        # from this index alone (alembic f9a0b1c2d3e4).
+        sa.Index("ix_bookings_status_hold", "status", "hold_expires_at"),
         {"extend_existing": True},
     )
 
@@ -213,6 +216,14 @@ STRIPE_INTENT_REQUIRES_PAYMENT_METHOD = "requires_payment_method"
 STRIPE_INTENT_CANCELED = "canceled"
 
 
+def _booking_doctor(context: Any) -> int | None:
+    """The doctor of the booking a payment row is inserted for (its column default)."""
+    booking_id = context.get_current_parameters().get("booking_id")
+    return context.connection.execute(
+        sa.text("SELECT doctor_id FROM bookings WHERE id = :id"), {"id": booking_id}
+    ).scalar()
+
+
 class Payment(SQLModel, table=True):
     """One attempt to pay for a booking: a Checkout Session or a PaymentIntent."""
 
@@ -234,6 +245,10 @@ class Payment(SQLModel, table=True):
         sa.Index("ix_payments_currency_created", "currency", "created_at", "id"),
         sa.Index("ix_payments_flagged_created", "flagged", "created_at", "id"),
         sa.Index("ix_payments_paid_at", "paid_at"),
+        # By doctor (the booking's, copied on the payment when it is created), newest first; and
+        # the chart's days of one currency read from an index alone (alembic f9a0b1c2d3e4).
+        sa.Index("ix_payments_doctor_created", "doctor_id", "created_at", "id"),
+        sa.Index("ix_payments_chart", "currency", "paid_at", "status", "doctor_id", "amount_minor"),
         sa.Index(
             "ix_payments_totals",
             "currency",
@@ -247,6 +262,14 @@ class Payment(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     booking_id: int = Field(foreign_key="bookings.id", index=True)
+    # The booking's doctor (a booking never changes doctor), so filtering and totalling by
+    # doctor needs no join. `payment_start` sets it; a row inserted without it gets the
+    # booking's from `_booking_doctor`.
+    doctor_id: int | None = Field(
+        default=None,
+        foreign_key="doctors.id",
+        sa_column_kwargs={"default": _booking_doctor},
+    )
     kind: str = Field(max_length=20)
     status: str = Field(default=PAYMENT_PENDING, max_length=20, index=True)
     amount_minor: int = Field(ge=0)
@@ -270,6 +293,88 @@ class Payment(SQLModel, table=True):
     paid_at: datetime | None = _ts(nullable=True, default=None)
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
+
+
+class PaymentTotal(SQLModel, table=True):
+    """The payments table grouped by what the admin list's totals filter on, kept by triggers
+    on `payments` (`PAYMENT_TOTALS_SQL`) in the transaction that changes a payment, whichever
+    code (or SQL) changes it. Raw sums only: which statuses count as money taken is decided
+    where the totals are read (`admin_views.payment_totals`). `doctor_id` 0: no doctor known."""
+
+    __tablename__ = "payment_totals"
+    __table_args__ = {"extend_existing": True}
+
+    currency: str = Field(max_length=3, primary_key=True)
+    status: str = Field(max_length=20, primary_key=True)
+    flagged: bool = Field(primary_key=True)
+    doctor_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    n: int = Field(default=0)
+    amount_minor: int = Field(default=0, sa_type=sa.BigInteger)
+    refunded_minor: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+_TOTALS_KEY = ("currency", "status", "flagged", "doctor_id")
+_TOTALS_WATCHED = "currency, status, flagged, doctor_id, amount_minor, amount_refunded_minor"
+
+
+def _totals_where(row: str) -> str:
+    return (
+        f"currency = {row}.currency AND status = {row}.status AND flagged = {row}.flagged"
+        f" AND doctor_id = COALESCE({row}.doctor_id, 0)"
+    )
+
+
+def _totals_add(row: str, sign: str) -> str:
+    """An UPDATE that adds (sign "+") or takes away ("-") one payment row's share: `x = x + d`
+    under the row's lock, so concurrent transactions on PostgreSQL never lose a change."""
+    return (
+        f"UPDATE payment_totals SET n = n {sign} 1,"
+        f" amount_minor = amount_minor {sign} {row}.amount_minor,"
+        f" refunded_minor = refunded_minor {sign} {row}.amount_refunded_minor"
+        f" WHERE {_totals_where(row)};"
+    )
+
+
+_TOTALS_ENSURE = (
+    "INSERT INTO payment_totals (currency, status, flagged, doctor_id, n, amount_minor,"
+    " refunded_minor) VALUES (NEW.currency, NEW.status, NEW.flagged, COALESCE(NEW.doctor_id, 0),"
+    " 0, 0, 0) ON CONFLICT DO NOTHING;"
+)
+
+# The triggers that keep `payment_totals`, per dialect (the migration f9a0b1c2d3e4 holds a copy).
+# PostgreSQL takes the two rows an UPDATE moves a payment between in key order, so two
+# transactions moving payments in opposite directions cannot deadlock on them.
+PAYMENT_TOTALS_SQL: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE TRIGGER payment_totals_insert AFTER INSERT ON payments BEGIN "
+        f"{_TOTALS_ENSURE} {_totals_add('NEW', '+')} END",
+        "CREATE TRIGGER payment_totals_delete AFTER DELETE ON payments BEGIN "
+        f"{_totals_add('OLD', '-')} END",
+        f"CREATE TRIGGER payment_totals_update AFTER UPDATE OF {_TOTALS_WATCHED} ON payments "
+        f"BEGIN {_totals_add('OLD', '-')} {_TOTALS_ENSURE} {_totals_add('NEW', '+')} END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION payment_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP = 'DELETE' THEN "
+        f"{_totals_add('OLD', '-')} "
+        "ELSIF TG_OP = 'INSERT' THEN "
+        f"{_TOTALS_ENSURE} {_totals_add('NEW', '+')} "
+        "ELSIF (OLD.currency, OLD.status, OLD.flagged, COALESCE(OLD.doctor_id, 0)) "
+        "< (NEW.currency, NEW.status, NEW.flagged, COALESCE(NEW.doctor_id, 0)) THEN "
+        f"{_totals_add('OLD', '-')} {_TOTALS_ENSURE} {_totals_add('NEW', '+')} "
+        "ELSE "
+        f"{_TOTALS_ENSURE} {_totals_add('NEW', '+')} {_totals_add('OLD', '-')} "
+        "END IF; RETURN NULL; END $$",
+        f"CREATE TRIGGER payment_totals_change AFTER INSERT OR DELETE OR UPDATE OF "
+        f"{_TOTALS_WATCHED} ON payments FOR EACH ROW EXECUTE FUNCTION payment_totals_apply()",
+    ],
+}
+
+
+@sa.event.listens_for(Payment.__table__, "after_create")
+def _create_totals_triggers(table: sa.Table, connection: Any, **_: Any) -> None:
+    for statement in PAYMENT_TOTALS_SQL.get(connection.dialect.name, []):
+        connection.exec_driver_sql(statement)
 
 
 REFUND_PENDING = "pending"
@@ -352,6 +457,28 @@ class IdempotencyRecord(SQLModel, table=True):
 # --- audit and mail ----------------------------------------------------------------------------
 
 
+# What kind of actor an audit row names (`AuditLog.actor_kind`): the audit tab's actor filter.
+ACTOR_KIND_STRIPE, ACTOR_KIND_SYSTEM = "stripe", "system"
+
+
+def _actor_kind(context: Any) -> str | None:
+    """The kind of `actor` when its audit row is written: "stripe:…" and "system:…" by their
+    prefix, "user:N" by the user's role then (admin, doctor; anyone else, an unknown id too, is a
+    patient); other actors have none. Stored, so the tab's filter and its count read one index."""
+    actor = str(context.get_current_parameters().get("actor") or "")
+    prefix, _, rest = actor.partition(":")
+    if prefix in (ACTOR_KIND_STRIPE, ACTOR_KIND_SYSTEM):
+        return prefix
+    if prefix != "user":
+        return None
+    role = None
+    if rest.isascii() and rest.isdigit() and len(rest) <= 16:
+        role = context.connection.execute(
+            sa.text("SELECT role FROM users WHERE id = :id"), {"id": int(rest)}
+        ).scalar()
+    return role if role in (ROLE_ADMIN, ROLE_DOCTOR) else ROLE_PATIENT
+
+
 class AuditLog(SQLModel, table=True):
     """Who or what changed a booking, payment or refund, when, and why."""
 
@@ -364,12 +491,18 @@ class AuditLog(SQLModel, table=True):
         sa.Index("ix_audit_at", "at", "id", "actor", "entity_type", "entity_id"),
         sa.Index("ix_audit_type_at", "entity_type", "at", "id"),
         sa.Index("ix_audit_actor_at", "actor", "at", "id"),
+        # By kind of actor, newest first (alembic f9a0b1c2d3e4).
+        sa.Index("ix_audit_kind_at", "actor_kind", "at", "id"),
         {"extend_existing": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _now_ts()
     actor: str = Field(max_length=200)
+    # Set on insert from `actor` (`_actor_kind`), whoever writes the row (`audit.record` does).
+    actor_kind: str | None = Field(
+        default=None, max_length=16, sa_column_kwargs={"default": _actor_kind}
+    )
     entity_type: str = Field(max_length=40)
     entity_id: int
     action: str = Field(max_length=60)

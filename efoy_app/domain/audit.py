@@ -29,7 +29,9 @@ def record(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Add one audit row, uncommitted; actor like "user:12", "system:reconcile", "stripe:evt_1"."""
+    """Add one audit row, uncommitted; actor like "user:12", "system:reconcile", "stripe:evt_1".
+    The row's `actor_kind` (what the audit tab filters on) is derived from `actor` when it is
+    inserted (`models._actor_kind`), so rows written any other way get it too."""
     row = AuditLog(
         at=utcnow(),
         actor=actor[:200],

@@ -213,6 +213,7 @@ def _claim_payment(db: Session, booking: Booking, kind: str, now: datetime) -> t
         return existing, False
     payment = Payment(
         booking_id=booking.id,
+        doctor_id=booking.doctor_id,
         kind=kind,
         amount_minor=booking.price_minor,
         currency=booking.currency,
