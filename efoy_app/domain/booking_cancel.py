@@ -201,9 +201,15 @@ def cancel_paid_booking(
             return outcome
         if booking.status != BOOKING_CONFIRMED:
             raise Conflict(f"This appointment is {booking.status} and cannot be cancelled here.")
+        now = utcnow()
+        if by == BY_PATIENT and booking.starts_at <= now:
+            raise Conflict(
+                "This appointment has already started, so it can no longer be cancelled; "
+                "please contact the clinic.",
+                code="appointment_started",
+            )
         found = paid_payment(db, booking.id)
         payment = _locked(db, Payment, found.id) if found is not None else None
-        now = utcnow()
         if amount_minor is not None and by != BY_CLINIC:
             raise ValidationFailed("Only the clinic chooses the amount of a cancellation.")
         offer = quote(db, booking, by, now, amount_minor)
