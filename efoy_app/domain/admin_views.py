@@ -486,11 +486,14 @@ def list_payments(
     status: str | None = None,
     limit: int = DEFAULT_LIMIT,
     offset: int = 0,
+    count: int | None = None,
 ) -> list[AdminPaymentRow]:
     """Payments, newest first; `flagged_only` keeps those refunded automatically or mismatched.
 
     The page's ids are found first on the payments' own index (created_at, id), then only those
-    50 rows are joined: a deep page (offset 50 000) skips index entries, not joined rows.
+    50 rows are joined: a deep page (offset 50 000) skips index entries, not joined rows. When
+    the caller knows how many match (`count`), a page in the older half is read from the other
+    end of the index, so no page skips more than half of it (the last page: none).
     """
     _admin(viewer)
     f = filters or PaymentFilter(flagged=flagged_only, status=status)
@@ -499,13 +502,17 @@ def list_payments(
     ids = select(Payment.id)
     if needs_booking:
         ids = ids.join(Booking, col(Booking.id) == col(Payment.booking_id))
-    ids = (
-        ids.where(*terms)
-        .order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    page = list(session.exec(ids).all())
+    ids = ids.where(*terms)
+    newest_first = (col(Payment.created_at).desc(), col(Payment.id).desc())
+    if count is not None and offset > count // 2:
+        shown = max(min(limit, count - offset), 0)
+        from_end = max(count - offset - shown, 0)
+        oldest_first = (col(Payment.created_at).asc(), col(Payment.id).asc())
+        page = list(
+            reversed(session.exec(ids.order_by(*oldest_first).offset(from_end).limit(shown)).all())
+        )
+    else:
+        page = list(session.exec(ids.order_by(*newest_first).offset(offset).limit(limit)).all())
     if not page:
         return []
     found = session.exec(payment_query().where(col(Payment.id).in_(page))).all()
@@ -597,8 +604,8 @@ def payment_list(
 ) -> PaymentList:
     """A page of `list_payments`, with the count and the per-currency totals of all it matches."""
     f = filters or PaymentFilter(flagged=flagged_only, status=status)
-    rows = list_payments(session, viewer, f, limit=limit, offset=offset)
     count, totals = payment_totals(session, viewer, f)
+    rows = list_payments(session, viewer, f, limit=limit, offset=offset, count=count)
     return PaymentList(data=rows, count=count, totals=totals)
 
 
@@ -625,7 +632,9 @@ def payment_page(
     offset asked of the database is always one that exists)."""
     count, totals = payment_totals(session, viewer, filters)
     page, notice = clamp_page(page, count, per_page)
-    rows = list_payments(session, viewer, filters, limit=per_page, offset=(page - 1) * per_page)
+    rows = list_payments(
+        session, viewer, filters, limit=per_page, offset=(page - 1) * per_page, count=count
+    )
     return PaymentPage(rows, count, totals, page, page_count(count, per_page), notice)
 
 

@@ -1,0 +1,38 @@
+"""Every page of the admin payments list, the older half read from the other end of the index,
+equals the newest-first order sliced (ties in created_at broken by id)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from efoy_app.domain import admin_views
+from efoy_app.models import Booking, Payment, User, utcnow
+
+
+def test_each_page_is_the_newest_first_order_sliced(
+    session: Session, make_doctor, patient: User, admin: User
+) -> None:
+    doctor = make_doctor()
+    base = utcnow() - timedelta(days=1)
+    for n in range(11):
+        starts = base + timedelta(days=3, minutes=30 * n)
+        booking = Booking(patient_id=patient.id, doctor_id=doctor.id, starts_at=starts,
+                          ends_at=starts + timedelta(minutes=30), status="confirmed",
+                          price_minor=1000, currency="EUR")  # fmt: skip
+        session.add(booking)
+        session.flush()
+        # Pairs of payments share a created_at: the id decides between them.
+        session.add(Payment(booking_id=booking.id, kind="checkout", status="paid",
+                            amount_minor=1000, currency="EUR",
+                            created_at=base + timedelta(minutes=n // 2)))  # fmt: skip
+    session.commit()
+    everything = admin_views.payment_list(session, admin, limit=200).data
+    assert len(everything) == 11
+    order = [p.id for p in everything]
+    for limit in (1, 3, 4):
+        for offset in range(0, 13):
+            page = admin_views.payment_list(session, admin, limit=limit, offset=offset)
+            assert [p.id for p in page.data] == order[offset : offset + limit], (limit, offset)
+            assert page.count == 11
