@@ -24,6 +24,7 @@ from efoy_app.domain.auth import require_role
 from efoy_app.domain.bookings import BookingView, booking_view_of
 from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import format_money
+from efoy_app.domain.paging import page_of_ids
 from efoy_app.domain.read_models import build
 from efoy_app.models import (
     BOOKING_EXPIRED,
@@ -194,20 +195,22 @@ def recent_bookings(
     limit: int = DEFAULT_LIMIT,
     offset: int = 0,
     filters: BookingFilter | None = None,
+    count: int | None = None,
 ) -> list[AdminBookingView]:
     """Newest bookings first, with their effective status (a lapsed hold shows expired).
 
-    The page's ids come from the (created_at, id) index first; only those rows are joined.
+    The page's ids come from the (created_at, id) index first (a deep page from its other end,
+    when `count` is known); only those rows are joined.
     """
     _admin(viewer)
-    page = list(
-        session.exec(
-            select(Booking.id)
-            .where(*booking_conditions(filters or BookingFilter()))
-            .order_by(col(Booking.created_at).desc(), col(Booking.id).desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
+    page = page_of_ids(
+        session,
+        select(Booking.id).where(*booking_conditions(filters or BookingFilter())),
+        newest_first=(col(Booking.created_at).desc(), col(Booking.id).desc()),
+        oldest_first=(col(Booking.created_at).asc(), col(Booking.id).asc()),
+        offset=offset,
+        limit=limit,
+        count=count,
     )
     if not page:
         return []
@@ -253,8 +256,11 @@ def booking_list(
 ) -> BookingList:
     """A page of `recent_bookings` and the number of bookings the filter matches (the list once
     had no limit)."""
-    data = recent_bookings(session, viewer, limit=limit, offset=offset, filters=filters)
-    return BookingList(data=data, count=booking_count(session, viewer, filters))
+    count = booking_count(session, viewer, filters)
+    data = recent_bookings(
+        session, viewer, limit=limit, offset=offset, filters=filters, count=count
+    )
+    return BookingList(data=data, count=count)
 
 
 def booking_status_counts(session: Session, viewer: User) -> dict[str, int]:
@@ -323,8 +329,9 @@ def booking_page(
     count = booking_count(session, viewer, filters)
     page, notice = clamp_page(page, count, per_page)
     data = recent_bookings(
-        session, viewer, limit=per_page, offset=(page - 1) * per_page, filters=filters
-    )
+        session, viewer, limit=per_page, offset=(page - 1) * per_page, filters=filters,
+        count=count,
+    )  # fmt: skip
     return BookingPage(data, count, page, page_count(count, per_page), notice)
 
 
@@ -493,7 +500,7 @@ def list_payments(
     The page's ids are found first on the payments' own index (created_at, id), then only those
     50 rows are joined: a deep page (offset 50 000) skips index entries, not joined rows. When
     the caller knows how many match (`count`), a page in the older half is read from the other
-    end of the index, so no page skips more than half of it (the last page: none).
+    end of the index (`paging.page_of_ids`).
     """
     _admin(viewer)
     f = filters or PaymentFilter(flagged=flagged_only, status=status)
@@ -502,17 +509,15 @@ def list_payments(
     ids = select(Payment.id)
     if needs_booking:
         ids = ids.join(Booking, col(Booking.id) == col(Payment.booking_id))
-    ids = ids.where(*terms)
-    newest_first = (col(Payment.created_at).desc(), col(Payment.id).desc())
-    if count is not None and offset > count // 2:
-        shown = max(min(limit, count - offset), 0)
-        from_end = max(count - offset - shown, 0)
-        oldest_first = (col(Payment.created_at).asc(), col(Payment.id).asc())
-        page = list(
-            reversed(session.exec(ids.order_by(*oldest_first).offset(from_end).limit(shown)).all())
-        )
-    else:
-        page = list(session.exec(ids.order_by(*newest_first).offset(offset).limit(limit)).all())
+    page = page_of_ids(
+        session,
+        ids.where(*terms),
+        newest_first=(col(Payment.created_at).desc(), col(Payment.id).desc()),
+        oldest_first=(col(Payment.created_at).asc(), col(Payment.id).asc()),
+        offset=offset,
+        limit=limit,
+        count=count,
+    )
     if not page:
         return []
     found = session.exec(payment_query().where(col(Payment.id).in_(page))).all()

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 from efoy_app.domain.admin_views import FIRST_DAY, LAST_DAY, _day_start
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import ValidationFailed
+from efoy_app.domain.paging import page_of_ids
 from efoy_app.models import (
     ROLE_ADMIN,
     AuditLog,
@@ -181,20 +182,21 @@ def audit_list(
     if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_ID:
         raise ValidationFailed(f"A page has 1 to {MAX_PAGE} rows and a non-negative offset.")
     terms = audit_conditions(f)
-    # The page's ids first, from an index alone (past a deep offset too), then only those rows.
-    ids = list(
-        session.exec(
-            select(AuditLog.id)
-            .where(*terms)
-            .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
+    count = session.exec(select(func.count()).select_from(AuditLog).where(*terms)).one()
+    # The page's ids first, from an index alone (a deep page from its other end), then only
+    # those rows.
+    ids = page_of_ids(
+        session,
+        select(AuditLog.id).where(*terms),
+        newest_first=(col(AuditLog.at).desc(), col(AuditLog.id).desc()),
+        oldest_first=(col(AuditLog.at).asc(), col(AuditLog.id).asc()),
+        offset=offset,
+        limit=limit,
+        count=int(count),
     )
     found = session.exec(select(AuditLog).where(col(AuditLog.id).in_(ids))).all() if ids else []
     by_id = {r.id: r for r in found}
     rows = [by_id[i] for i in ids if i in by_id]
-    count = session.exec(select(func.count()).select_from(AuditLog).where(*terms)).one()
     users = _users(session, rows)
     currencies = _currencies(session, rows)
     data = []
