@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -43,6 +44,8 @@ from efoy_app.models import (
     CANCELLATION_DECLINED,
     CANCELLATION_NO_REFUND,
     CANCELLATION_REFUNDED,
+    PAID_STATUSES,
+    REFUND_SUCCEEDED,
     ROLE_ADMIN,
     Booking,
     Cancellation,
@@ -500,7 +503,9 @@ class RefundState:
 
 
 def refund_states(db: Session, booking_ids: list[int]) -> dict[int, RefundState]:
-    """The refund of each of these bookings that was cancelled after being paid."""
+    """The refund of each of these bookings that was cancelled after being paid; and, for the
+    others, what was refunded on their payment anyway (an admin's refund, a payment that came
+    after its slot was taken), so a patient always sees money that went back."""
     if not booking_ids:
         return {}
     rows = db.exec(
@@ -508,6 +513,29 @@ def refund_states(db: Session, booking_ids: list[int]) -> dict[int, RefundState]
         .join(Refund, col(Refund.id) == Cancellation.refund_id, isouter=True)
         .where(col(Cancellation.booking_id).in_(booking_ids))
     ).all()
+    states = _cancellation_states(rows)
+    rest = [i for i in booking_ids if i not in states]
+    if rest:
+        refunded = db.exec(
+            select(Payment).where(
+                col(Payment.booking_id).in_(rest),
+                col(Payment.status).in_(PAID_STATUSES),
+                Payment.amount_refunded_minor > 0,
+            )
+        ).all()
+        for p in refunded:
+            states[p.booking_id] = RefundState(
+                amount_minor=p.amount_refunded_minor,
+                currency=p.currency,
+                percent=p.amount_refunded_minor * 100 // p.amount_minor if p.amount_minor else 0,
+                cancellation_status=CANCELLATION_REFUNDED,
+                refund_status=REFUND_SUCCEEDED,
+                decision_note=None,
+            )
+    return states
+
+
+def _cancellation_states(rows: Any) -> dict[int, RefundState]:
     return {
         c.booking_id: RefundState(
             amount_minor=r.amount_minor if r is not None else c.amount_minor,

@@ -11,9 +11,11 @@ replaces the launcher's sandbox by one of the test's own.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -178,3 +180,33 @@ def screenshots_dir() -> Path:
         folder = Path(os.environ.get(LOG_DIR_ENV) or tempfile.mkdtemp()) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+REDIS = ("127.0.0.1", 6379)
+_redis_databases = itertools.count(7)  # each module's server its own Redis database
+
+
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection(REDIS, timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def worker_count(server: AppServer) -> int:
+    """Processes serving the app's port: the reflex parent and its workers."""
+    out = subprocess.run(["ps", "-ewwo", "args"], capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if f"--frontend-port {server.port}" in line)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[AppServer]:
+    """The app as production runs it: several workers sharing their state in Redis."""
+    if not redis_answers():
+        pytest.skip("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
+    url = f"redis://{REDIS[0]}:{REDIS[1]}/{next(_redis_databases)}"
+    server = start_app_server({"REFLEX_REDIS_URL": url})
+    yield server
+    stop_app_server(server)

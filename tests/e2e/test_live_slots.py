@@ -12,18 +12,15 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import col, select
 
 from efoy_app.domain.auth import register_patient
 from efoy_app.domain.bookings import hold_slot
 from efoy_app.models import Booking, Doctor, User
-from tests.e2e.conftest import AppServer, start_app_server, stop_app_server
-from tests.e2e.test_several_workers import REDIS, _redis_answers, _worker_count
+from tests.e2e.conftest import AppServer, worker_count
 from tests.e2e.ui import log_in, show_a_day_away
 
 TAKEN = "That time was just taken — pick another."
@@ -184,21 +181,12 @@ def test_clicking_a_time_just_taken_tells_the_patient_and_holds_nothing(
     context.close()
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[AppServer]:
-    if not _redis_answers():
-        pytest.skip("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
-    server = start_app_server({"REFLEX_REDIS_URL": f"redis://{REDIS[0]}:{REDIS[1]}/8"})
-    yield server
-    stop_app_server(server)
-
-
 def test_across_workers_a_slot_held_on_one_vanishes_on_another(
     redis_server: AppServer, browser: Browser
 ) -> None:
     """Two patients whose pages are served by different workers (each page's live task logs its
     worker's pid; more tabs are opened until two differ)."""
-    assert _worker_count(redis_server) >= 3  # the parent and at least two workers
+    assert worker_count(redis_server) >= 3  # the parent and at least two workers
     doctor_id = _doctor_ids(redis_server)[2]
     opened: list[tuple[BrowserContext, Page, str]] = []
     for n in range(8):

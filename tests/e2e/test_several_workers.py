@@ -5,49 +5,19 @@ another, and every worker runs reconciliation: still one confirmation."""
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from efoy_app.domain.auth import register_patient
 from efoy_app.models import AuditLog, Booking, Doctor
-from tests.e2e.conftest import AppServer, start_app_server, stop_app_server
+from tests.e2e.conftest import AppServer, worker_count
 from tests.e2e.ui import choose_a_time_days_away, log_in
-
-REDIS = ("127.0.0.1", 6379)
-
-
-def _redis_answers() -> bool:
-    try:
-        with socket.create_connection(REDIS, timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[AppServer]:
-    if not _redis_answers():
-        pytest.skip("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
-    server = start_app_server({"REFLEX_REDIS_URL": f"redis://{REDIS[0]}:{REDIS[1]}/7"})
-    yield server
-    stop_app_server(server)
-
-
-def _worker_count(server: AppServer) -> int:
-    """Processes serving the app's port: the reflex parent and its workers."""
-    out = subprocess.run(["ps", "-ewwo", "args"], capture_output=True, text=True).stdout
-    return sum(1 for line in out.splitlines() if f"--frontend-port {server.port}" in line)
 
 
 def test_pay_now_with_redis_and_several_workers(redis_server: AppServer, page: Page) -> None:
-    assert _worker_count(redis_server) >= 3  # the parent and at least two workers
+    assert worker_count(redis_server) >= 3  # the parent and at least two workers
     email = f"workers-{uuid.uuid4().hex[:10]}@example.com"
     with redis_server.session() as s:
         register_patient(s, email=email, password="workers-pass-1", full_name="Haile G.")

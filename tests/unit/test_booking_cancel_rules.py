@@ -1,6 +1,6 @@
 """Cancelling a paid booking through the domain, with the Stripe double: who may name an amount,
 an appointment already started, a repeat answered with the first outcome, what the clinic may
-give back."""
+give back, and what a patient is shown of money refunded without a cancellation."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import update
 
-from efoy_app.domain import booking_cancel
+from efoy_app.domain import booking_cancel, refunds
 from efoy_app.domain.errors import Conflict, NotFound, ValidationFailed
 from efoy_app.models import Booking, utcnow
+from efoy_app.state.appointments import refund_line
 from tests.unit.payment_setup import fresh, paid_by_checkout, refund_rows
 
 FEE = 9000
@@ -70,3 +71,22 @@ def test_only_the_clinic_names_an_amount_and_never_more_than_is_left(
     again = booking_cancel.cancel(session, booking_id=booking.id, actor=patient)
     assert again.repeated and again.refund.id == done.refund.id
     assert len(refund_rows(session, payment.id)) == 1
+
+
+def test_money_refunded_without_a_cancellation_shows_too(
+    session, stripe_double, doctor, patient, admin
+) -> None:
+    """An admin's refund on a booking that stays confirmed (or a payment refunded because it came
+    too late) is shown to the patient like a cancellation's."""
+    booking, payment = paid_by_checkout(session, stripe_double, doctor, patient)
+    assert booking_cancel.refund_states(session, [booking.id]) == {}
+    refunds.refund_payment(
+        session,
+        payment=payment,
+        amount_minor=3000,
+        reason="ran late",
+        requested_by_user_id=admin.id,
+    )
+    state = booking_cancel.refund_states(session, [booking.id])[booking.id]
+    assert (state.amount_minor, state.currency, state.percent) == (3000, "EUR", 33)
+    assert refund_line(state) == ("Refunded €30.00 (33 %) to your card.", "green")
