@@ -13,7 +13,6 @@ PostgreSQL runs in a throwaway schema that is dropped afterwards. The target is 
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bench.bench_booking import pct, postgres_engine, report, sqlite_engine
+from bench.bench_booking import on_both_databases, pct, report
 from efoy_app.domain import admin_chart, admin_csv, admin_views
 from efoy_app.domain.admin_views import BookingFilter, PaymentFilter
 from efoy_app.domain.errors import ValidationFailed
@@ -223,12 +222,7 @@ def run(name: str, engine_cm: Callable[[], AbstractContextManager[Engine]]) -> N
 
 
 def main() -> None:
-    run("SQLite", sqlite_engine)
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        run("PostgreSQL", lambda: postgres_engine(url))
-    else:
-        print("PostgreSQL: skipped (set TEST_DATABASE_URL)")
+    on_both_databases(run)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ The target is p95 <= 50 ms.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -26,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bench.bench_admin import AUDIT, PAGE, seed, timed
-from bench.bench_booking import postgres_engine, sqlite_engine
+from bench.bench_booking import on_both_databases
 from efoy_app.domain import audit_views
 from efoy_app.domain.audit_views import AuditFilter
 from efoy_app.models import User
@@ -101,12 +100,7 @@ def run(name: str, engine_cm: Callable[[], AbstractContextManager[Engine]]) -> N
 
 
 def main() -> None:
-    run("SQLite", sqlite_engine)
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        run("PostgreSQL", lambda: postgres_engine(url))
-    else:
-        print("PostgreSQL: skipped (set TEST_DATABASE_URL)")
+    on_both_databases(run)
 
 
 if __name__ == "__main__":

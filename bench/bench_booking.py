@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -151,13 +152,18 @@ def run(name: str, engine_cm: Callable[[], contextmanager]) -> None:  # type: ig
         bench_holds(engine, free)
 
 
-def main() -> None:
+def on_both_databases(run: Callable[[str, Callable[[], Any]], None]) -> None:
+    """`run(name, make_engine)` on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set."""
     run("SQLite", sqlite_engine)
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         run("PostgreSQL", lambda: postgres_engine(url))
     else:
         print("PostgreSQL: skipped (set TEST_DATABASE_URL)")
+
+
+def main() -> None:
+    on_both_databases(run)
 
 
 if __name__ == "__main__":

@@ -117,8 +117,7 @@ def refund_from_page(
             by=booking_cancel.BY_CLINIC, amount_minor=amount,
         )  # fmt: skip
         return AdminRefundDone(
-            outcome.message.replace("the card", "the patient's card")
-            + " The patient has been emailed.",
+            outcome.clinic_message + " The patient has been emailed.",
             outcome.queued,
         )
     if amount <= 0:

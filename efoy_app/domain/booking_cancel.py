@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from efoy_app.domain import audit, payment_close
 from efoy_app.domain.bookings import MAX_REASON_LENGTH, get_booking_for
@@ -57,6 +57,7 @@ from efoy_app.models import (
 from efoy_app.settings import get_settings
 
 log = get_logger("booking_cancel")
+M = TypeVar("M", bound=SQLModel)
 BY_PATIENT = "patient"
 BY_CLINIC = "clinic"
 
@@ -80,7 +81,15 @@ class CancelOutcome:
 
     @property
     def message(self) -> str:
-        """One sentence for the person who cancelled."""
+        """One sentence for the patient who cancelled."""
+        return self._sentence("the card")
+
+    @property
+    def clinic_message(self) -> str:
+        """The same for the admin who cancelled or approved."""
+        return self._sentence("the patient's card")
+
+    def _sentence(self, card: str) -> str:
         done = "The appointment is cancelled and the time is free again."
         if self.refund is not None:
             amount = format_money(self.refund.amount_minor, self.refund.currency)
@@ -91,7 +100,7 @@ class CancelOutcome:
                     f"{done} The refund of {amount} is queued: Stripe did not answer, and it "
                     "is sent again automatically."
                 )
-            return f"{done} {amount} is on its way back to the card."
+            return f"{done} {amount} is on its way back to {card}."
         c = self.cancellation
         if c is not None and c.status == CANCELLATION_AWAITING:
             amount = format_money(c.amount_minor, c.currency)
@@ -101,7 +110,8 @@ class CancelOutcome:
         return done
 
 
-def _locked(db: Session, model: type, row_id: int) -> object | None:
+def _locked(db: Session, model: type[M], row_id: int) -> M | None:
+    """The row, locked until the transaction ends (PostgreSQL; SQLite holds its write lock)."""
     return db.exec(
         select(model)
         .where(model.id == row_id)
@@ -416,18 +426,6 @@ def _decide(db: Session, cancellation: Cancellation, status: str, admin: User, n
         db, cancellation, status, actor=f"user:{admin.id}", entity_type="cancellation",
         reason=note,
     )  # fmt: skip
-
-
-def awaiting_approval(db: Session, limit: int = 50) -> list[Cancellation]:
-    """The refunds an admin has still to decide, oldest first."""
-    return list(
-        db.exec(
-            select(Cancellation)
-            .where(Cancellation.status == CANCELLATION_AWAITING)
-            .order_by(col(Cancellation.id))
-            .limit(limit)
-        )
-    )
 
 
 @dataclass(frozen=True)

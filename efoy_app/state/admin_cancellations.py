@@ -87,7 +87,7 @@ def _decide(user: SessionUser, cancellation_id: int, approve: bool, note: str) -
         admin = db_user(session, user)
         if approve:
             outcome = booking_cancel.approve(session, cancellation_id=cancellation_id, admin=admin)
-            return outcome.message.replace("the card", "the patient's card")
+            return outcome.clinic_message
         booking_cancel.decline(session, cancellation_id=cancellation_id, admin=admin, note=note)
         return "Refund declined; the patient sees your note."
 

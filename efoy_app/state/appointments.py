@@ -162,7 +162,6 @@ class AppointmentsState(AuthState, PageStatus):
     closed: list[BookingRow] = []
     # The booking whose cancel dialog is open (0: none), and its preview.
     dialog_for: int = 0
-    quote_booking: int = 0
     quote_minor: int = 0
     quote_title: str = ""
     quote_reason: str = ""
@@ -197,8 +196,7 @@ class AppointmentsState(AuthState, PageStatus):
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
-        self.dialog_for = int(booking_id)
-        self.quote_booking, self.quote_title, self.quote_reason = int(booking_id), "", ""
+        self.dialog_for, self.quote_title, self.quote_reason = int(booking_id), "", ""
         try:
             quote = await asyncio.to_thread(_quote, user, int(booking_id))
         except DomainError as exc:
@@ -213,10 +211,10 @@ class AppointmentsState(AuthState, PageStatus):
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
-        self.notice, self.error, self.dialog_for = "", "", 0
         booking_id = int(booking_id)
         # The amount the dialog showed: if it no longer holds, nothing is cancelled.
-        expected = self.quote_minor if paid and self.quote_booking == booking_id else None
+        expected = self.quote_minor if paid and self.dialog_for == booking_id else None
+        self.notice, self.error, self.dialog_for = "", "", 0
         try:
             self.notice = await asyncio.to_thread(_cancel, user, booking_id, expected)
         except DomainError as exc:

@@ -195,18 +195,28 @@ class PaymentState(AuthState, PageStatus):
         await self._reload(user)
         return None
 
-    async def _pay(self, start):  # type: ignore[no-untyped-def]
-        """Shared by both buttons: one request at a time, errors shown on the page."""
+    async def _claim(self) -> tuple[SessionUser | None, int | None, EventSpec | None]:
+        """The start of every button that calls the server: one request at a time (a double
+        click finds the page busy), a signed-in user, this page's booking. Returns the user and
+        booking id, or a redirect to log in; (None, None, None) means nothing to do."""
         if self.busy:
-            return  # a double click: the first one is already on its way
+            return None, None, None  # a double click: the first one is already on its way
         user = await self.current_user()
         if user is None:
-            yield self.login_redirect()
-            return
+            return None, None, self.login_redirect()
         booking_id = self._booking_id()
         if booking_id is None:
-            return
+            return None, None, None
         self.busy, self.error = True, ""
+        return user, booking_id, None
+
+    async def _pay(self, start):  # type: ignore[no-untyped-def]
+        """Shared by both buttons: one request at a time, errors shown on the page."""
+        user, booking_id, redirect = await self._claim()
+        if redirect is not None:
+            yield redirect
+        if user is None or booking_id is None:
+            return
         yield
         try:
             step = await asyncio.to_thread(start, user, booking_id)
@@ -258,16 +268,11 @@ class PaymentState(AuthState, PageStatus):
     @rx.event
     async def hold_again(self):  # type: ignore[no-untyped-def]
         """Hold the lapsed booking's time once more and pay for it on its own payment page."""
-        if self.busy:
+        user, booking_id, redirect = await self._claim()
+        if redirect is not None:
+            yield redirect
+        if user is None or booking_id is None:
             return
-        user = await self.current_user()
-        if user is None:
-            yield self.login_redirect()
-            return
-        booking_id = self._booking_id()
-        if booking_id is None:
-            return
-        self.busy, self.error = True, ""
         yield
         try:
             new_id = await asyncio.to_thread(_hold_again, user, booking_id)
