@@ -11,12 +11,12 @@ REQ_STAMP := $(VENV)/.requirements.stamp
 DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint screenshots setup setup-dev chromium
+.PHONY: run test lint screenshots setup setup-dev chromium redis
 
 run: setup
 	$(BIN)/python -m efoy_app.launcher
 
-test: setup-dev chromium lint
+test: setup-dev chromium redis lint
 	$(BIN)/python -m pytest tests
 
 # Retakes the README's screenshots (docs/screenshots); an ordinary test run keeps its own.
@@ -54,4 +54,11 @@ $(BUN_STAMP):
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
+	fi
+
+# The several-workers tests share Reflex state through Redis; they start their own from this
+# binary when none answers on 127.0.0.1:6379.
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; \
 	fi

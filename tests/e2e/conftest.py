@@ -186,9 +186,9 @@ REDIS = ("127.0.0.1", 6379)
 _redis_databases = itertools.count(7)  # each module's server its own Redis database
 
 
-def redis_answers() -> bool:
+def redis_answers(address: tuple[str, int] = REDIS) -> bool:
     try:
-        with socket.create_connection(REDIS, timeout=1) as s:
+        with socket.create_connection(address, timeout=1) as s:
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
     except OSError:
@@ -201,12 +201,39 @@ def worker_count(server: AppServer) -> int:
     return sum(1 for line in out.splitlines() if f"--frontend-port {server.port}" in line)
 
 
+@pytest.fixture(scope="session")
+def redis_address() -> Iterator[tuple[str, int]]:
+    """The Redis on 127.0.0.1:6379 if one answers (CI starts it), else one of the tests' own on
+    a free port (`make test` installs redis-server), stopped afterwards."""
+    if redis_answers():
+        yield REDIS
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("These tests need Redis: `make test` installs redis-server (apt), or start "
+                    "one on 127.0.0.1:6379.")  # fmt: skip
+    address = ("127.0.0.1", free_port())
+    proc = subprocess.Popen(
+        [binary, "--bind", address[0], "--port", str(address[1]), "--save", "", "--appendonly",
+         "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while not redis_answers(address):
+        assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.1)
+    yield address
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[AppServer]:
+def redis_server(redis_address: tuple[str, int]) -> Iterator[AppServer]:
     """The app as production runs it: several workers sharing their state in Redis."""
-    if not redis_answers():
-        pytest.skip("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
-    url = f"redis://{REDIS[0]}:{REDIS[1]}/{next(_redis_databases)}"
-    server = start_app_server({"REFLEX_REDIS_URL": url})
+    host, port = redis_address
+    server = start_app_server(
+        {"REFLEX_REDIS_URL": f"redis://{host}:{port}/{next(_redis_databases)}"}
+    )
     yield server
     stop_app_server(server)
