@@ -249,6 +249,9 @@ class Payment(SQLModel, table=True):
         # the chart's days of one currency read from an index alone (alembic f9a0b1c2d3e4).
         sa.Index("ix_payments_doctor_created", "doctor_id", "created_at", "id"),
         sa.Index("ix_payments_chart", "currency", "paid_at", "status", "doctor_id", "amount_minor"),
+        # A unique index, not a constraint: SQLite adds it without rebuilding the table (and its
+        # totals triggers), alembic a0b1c2d3e4f5.
+        sa.Index("uq_payments_receipt_number", "receipt_number", unique=True),
         sa.Index(
             "ix_payments_totals",
             "currency",
@@ -291,6 +294,9 @@ class Payment(SQLModel, table=True):
     flag_reason: str | None = Field(default=None, max_length=500)
     expires_at: datetime | None = _ts(nullable=True, default=None)
     paid_at: datetime | None = _ts(nullable=True, default=None)
+    # "EFOY-2026-000123", given in the transaction that marks the payment paid.
+    receipt_number: str | None = Field(default=None, max_length=32)
+    receipt_issued_at: datetime | None = _ts(nullable=True, default=None)
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
 
@@ -389,7 +395,10 @@ class Refund(SQLModel, table=True):
     """A ledger row per Stripe refund; the sum of non-failed rows never exceeds the payment."""
 
     __tablename__ = "refunds"
-    __table_args__ = {"extend_existing": True}
+    __table_args__ = (
+        sa.Index("uq_refunds_note_number", "note_number", unique=True),
+        {"extend_existing": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     payment_id: int = Field(foreign_key="payments.id", index=True)
@@ -408,6 +417,9 @@ class Refund(SQLModel, table=True):
     # is through: it marks a refund that was queued, whose retry must not refund again).
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=300)
+    # The refund note's number ("EFOY-RN-2026-000007"), given when the refund succeeds.
+    note_number: str | None = Field(default=None, max_length=32)
+    note_issued_at: datetime | None = _ts(nullable=True, default=None)
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
 
@@ -567,21 +579,86 @@ class AlertWarning(SQLModel, table=True):
     warned_at: datetime = _now_ts()
 
 
+EMAIL_QUEUED = "queued"  # waiting for its next attempt (next_attempt_at)
+EMAIL_SENDING = "sending"  # claimed by a sender until claimed_until
+EMAIL_SENT = "sent"
+EMAIL_FAILED = "failed"  # gave up after the last attempt; an admin sees why
+EMAIL_STATUSES = (EMAIL_QUEUED, EMAIL_SENDING, EMAIL_SENT, EMAIL_FAILED)
+# What a message is, so each kind can be switched off and found again (receipt resends).
+EMAIL_CONFIRMATION = "confirmation"
+EMAIL_RECEIPT = "receipt"
+EMAIL_REFUND_NOTE = "refund_note"
+EMAIL_REMINDER = "reminder"
+EMAIL_CANCELLATION = "cancellation"
+EMAIL_LATE_PAYMENT = "late_payment"
+EMAIL_NOTICE = "notice"
+
+
 class OutboxEmail(SQLModel, table=True):
-    """Every email Efoy sends, kept so a developer (and the admin outbox page) can read it."""
+    """Every email Efoy sends, kept so a developer (and the admin outbox page) can read it.
+
+    The row is written in the transaction that causes it, so nothing is lost when SMTP is down;
+    a sender claims it, delivers it and marks it sent, retrying with back-off."""
 
     __tablename__ = "outbox_emails"
-    __table_args__ = {"extend_existing": True}
+    __table_args__ = (
+        # What a sender claims next: the due queued rows, oldest first (alembic a0b1c2d3e4f5).
+        sa.Index("ix_outbox_emails_due", "status", "next_attempt_at", "id"),
+        sa.Index("uq_outbox_emails_dedupe_key", "dedupe_key", unique=True),
+        {"extend_existing": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default=EMAIL_NOTICE, max_length=30)
     to_address: str = Field(max_length=320)
     subject: str = Field(max_length=300)
     body: str = Field(sa_type=sa.Text)
-    attachment_name: str | None = Field(default=None, max_length=200)
-    status: str = Field(default="queued", max_length=20)
+    html_body: str | None = Field(default=None, sa_type=sa.Text)
+    # The same id on every attempt, so a receiving server can tell a retry from a new message.
+    message_id: str = Field(default="", max_length=255)
+    # "reminder:42": a message that must exist once at most (the database refuses a second).
+    dedupe_key: str | None = Field(default=None, max_length=120)
+    booking_id: int | None = Field(default=None, foreign_key="bookings.id", index=True)
+    payment_id: int | None = Field(default=None, foreign_key="payments.id", index=True)
+    status: str = Field(default=EMAIL_QUEUED, max_length=20)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _now_ts()
+    claimed_until: datetime | None = _ts(nullable=True, default=None)
+    # The last attempt's error (SMTP's answer), kept after a later success for the record.
     error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _now_ts()
     sent_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class OutboxAttachment(SQLModel, table=True):
+    """A file sent with an outbox email, stored with it so a retry sends the same bytes."""
+
+    __tablename__ = "outbox_attachments"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_id: int = Field(foreign_key="outbox_emails.id", index=True)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+
+
+# --- receipt numbers ---------------------------------------------------------------------------
+
+SERIES_RECEIPT = "receipt"
+SERIES_REFUND_NOTE = "refund_note"
+
+
+class DocumentCounter(SQLModel, table=True):
+    """The last number given in a series and year; incremented in the transaction that issues
+    one, so numbers are gapless (a rolled-back payment gives its number back)."""
+
+    __tablename__ = "document_counters"
+    __table_args__ = {"extend_existing": True}
+
+    series: str = Field(max_length=20, primary_key=True)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int = Field(default=0)
 
 
 ALL_TABLES: tuple[type[SQLModel], ...] = (
@@ -599,4 +676,6 @@ ALL_TABLES: tuple[type[SQLModel], ...] = (
     Cancellation,
     AlertWarning,
     OutboxEmail,
+    OutboxAttachment,
+    DocumentCounter,
 )

@@ -76,6 +76,37 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(default=None, alias="SMTP_USER")
     smtp_password: SecretStr | None = Field(default=None, alias="SMTP_PASSWORD")
     smtp_from: str = Field(default="Efoy <no-reply@efoy.example>", alias="SMTP_FROM")
+    # Implicit TLS from the first byte (port 465); otherwise STARTTLS whenever the server offers it.
+    smtp_ssl: bool = Field(default=False, alias="SMTP_SSL")
+    smtp_timeout_seconds: float = Field(default=15.0, alias="SMTP_TIMEOUT_SECONDS", gt=0, le=120)
+    # The sender's pass: how often it looks for due messages, and the first retry's wait (doubled
+    # on each later attempt, capped at an hour) before it gives a message up as failed.
+    mail_interval_seconds: float = Field(default=5.0, alias="EFOY_MAIL_INTERVAL_SECONDS", gt=0)
+    mail_retry_seconds: float = Field(default=30.0, alias="EFOY_MAIL_RETRY_SECONDS", gt=0)
+    mail_max_attempts: int = Field(default=8, alias="EFOY_MAIL_MAX_ATTEMPTS", ge=1, le=50)
+    # Which messages Efoy sends (each can be switched off).
+    email_confirmation: bool = Field(default=True, alias="EFOY_EMAIL_CONFIRMATION")
+    email_refund_note: bool = Field(default=True, alias="EFOY_EMAIL_REFUND_NOTE")
+    email_reminder: bool = Field(default=True, alias="EFOY_EMAIL_REMINDER")
+    email_cancellation: bool = Field(default=True, alias="EFOY_EMAIL_CANCELLATION")
+    email_late_payment: bool = Field(default=True, alias="EFOY_EMAIL_LATE_PAYMENT")
+    reminder_hours: int = Field(default=24, alias="EFOY_REMINDER_HOURS", ge=1, le=24 * 14)
+    # A patient may ask for their receipt again once per this many seconds.
+    receipt_email_cooldown_seconds: int = Field(
+        default=60, alias="EFOY_RECEIPT_EMAIL_COOLDOWN_SECONDS", ge=0
+    )
+    # `make run`'s local SMTP server (demo only, when SMTP_HOST is not set): 0 takes a free port.
+    demo_smtp_port: int = Field(default=0, alias="EFOY_DEMO_SMTP_PORT", ge=0, le=65535)
+
+    # The issuer printed on receipts and refund notes.
+    clinic_name: str = Field(default="Efoy Clinic", alias="EFOY_CLINIC_NAME", max_length=120)
+    # Lines separated by "\n" or "|" ("Bole Road 12|Addis Ababa|Ethiopia").
+    clinic_address: str = Field(
+        default="Bole Road 12|Addis Ababa|Ethiopia", alias="EFOY_CLINIC_ADDRESS", max_length=400
+    )
+    # A PNG or JPEG under assets/ (or an absolute path); empty for none.
+    clinic_logo: str = Field(default="efoy-logo.png", alias="EFOY_CLINIC_LOGO")
+    receipt_paper: Literal["A4", "Letter"] = Field(default="A4", alias="EFOY_RECEIPT_PAPER")
 
     @property
     def env(self) -> Literal["demo", "production"]:

@@ -8,12 +8,8 @@ from sqlmodel import Session
 from efoy_app.models import OutboxEmail
 
 
-def queue_email(
-    db: Session, *, to_address: str, subject: str, body: str, attachment_name: str | None = None
-) -> OutboxEmail:
+def queue_email(db: Session, *, to_address: str, subject: str, body: str) -> OutboxEmail:
     """Adds the message in the caller's transaction; sending happens after commit."""
-    email = OutboxEmail(
-        to_address=to_address, subject=subject, body=body, attachment_name=attachment_name
-    )
+    email = OutboxEmail(to_address=to_address, subject=subject, body=body)
     db.add(email)
     return email
