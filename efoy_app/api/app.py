@@ -17,6 +17,7 @@ from efoy_app.api import (
     bookings,
     doctors,
     payments,
+    receipts,
 )
 from efoy_app.api.errors import error_response, install_error_handlers
 from efoy_app.api.limits import BodyLimitMiddleware
@@ -45,6 +46,7 @@ def create_api() -> FastAPI:
     app.include_router(doctors.router)
     app.include_router(bookings.router)
     app.include_router(payments.router)
+    app.include_router(receipts.router)
     app.include_router(admin.router)
     app.include_router(admin_cancellations.router)
     app.include_router(admin_monitor.router)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
-from efoy_app.domain.errors import DomainError, LoginThrottled
+from efoy_app.domain.errors import DomainError, LoginThrottled, TooSoon
 from efoy_app.routes import API_AREA
 
 log = logging.getLogger("efoy.api")
@@ -84,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers: dict[str, str] = {}
         if exc.http_status == 401:
             headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, LoginThrottled):
+        if isinstance(exc, LoginThrottled | TooSoon):
             headers["Retry-After"] = str(exc.retry_after_seconds)
         return error_response(exc.http_status, exc.code, exc.message, headers or None)
 

@@ -21,12 +21,11 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, col, func, select
 
-from efoy_app.domain import audit, payment_close
+from efoy_app.domain import audit, messages, payment_close
 from efoy_app.domain.bookings import MAX_REASON_LENGTH, get_booking_for
 from efoy_app.domain.cancellation import paid_payment, quote_cancellation
 from efoy_app.domain.cancellation_policy import CancellationQuote
 from efoy_app.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from efoy_app.domain.mailer import queue_email
 from efoy_app.domain.money import format_money, normalize_currency
 from efoy_app.domain.refunds import (
     RefundRejected,
@@ -35,7 +34,6 @@ from efoy_app.domain.refunds import (
     submit_refund,
 )
 from efoy_app.domain.text import clean_text
-from efoy_app.domain.times import when_label
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
     BOOKING_CANCELLED,
@@ -247,8 +245,7 @@ def cancel_paid_booking(
         refund_id = None
         if cancellation is not None and cancellation.status == CANCELLATION_REFUNDED:
             refund_id = _reserve(db, cancellation, payment, offer.refund_minor, actor)
-        if by == BY_CLINIC:
-            _tell_patient(db, booking, offer, said)
+        _tell_patient(db, booking, offer, said, by, cancellation and cancellation.status)
         db.commit()
     except BaseException:
         db.rollback()
@@ -343,30 +340,23 @@ def outcome_of(db: Session, cancellation_id: int) -> CancelOutcome:
     return replace(outcome, repeated=False)
 
 
-def _tell_patient(db: Session, booking: Booking, offer: CancellationQuote, said: str) -> None:
-    """The outbox email a patient gets when the clinic cancels their appointment."""
-    patient = db.get(User, booking.patient_id)
-    if patient is None:
-        return
-    when = when_label(booking.starts_at, patient.timezone)
+def _tell_patient(
+    db: Session, booking: Booking, offer: CancellationQuote, said: str, by: str, status: str | None
+) -> None:
+    """The email (with the calendar file that removes the entry) a patient gets about it."""
     back = format_money(offer.refund_minor, offer.currency)
-    whole = "The whole payment, " if offer.refund_percent == 100 else ""
-    refund_line = (
-        f"{whole}{back}{',' if whole else ''} is being refunded to your card; it shows there "
-        "within a few working days."
-        if offer.refund_minor
-        else "Nothing is refunded on this booking."
-    )
-    queue_email(
-        db,
-        to_address=patient.email,
-        subject=f"Your appointment on {when} is cancelled",
-        body=(
-            f"Dear {patient.full_name},\n\n"
-            f"We are sorry: the clinic has had to cancel your appointment on {when} "
-            f"(booking #{booking.id}).\nReason: {said}\n\n{refund_line}\n\n"
-            "You can book another time on Efoy whenever it suits you.\n"
-        ),
+    if status == CANCELLATION_AWAITING:
+        refund_line = f"The refund of {back} waits for the clinic's approval; we write again."
+    elif offer.refund_minor:
+        whole = "The whole payment, " if offer.refund_percent == 100 else ""
+        refund_line = (
+            f"{whole}{back}{',' if whole else ''} is being refunded to your card; it shows "
+            "there within a few working days."
+        )
+    else:
+        refund_line = "Nothing is refunded on this booking."
+    messages.booking_cancelled(
+        db, booking, by_clinic=by == BY_CLINIC, reason=said, refund_line=refund_line
     )
 
 

@@ -80,6 +80,18 @@ class LoginThrottled(DomainError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class TooSoon(DomainError):
+    """The same request again too soon (a receipt emailed twice a minute); try after a while."""
+
+    http_status = 429
+    code = "too_many_requests"
+    default_message = "Please wait a moment before asking again."
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class InvalidToken(Unauthorized):
     code = "invalid_token"
     default_message = "Invalid or expired token."

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from efoy_app.domain import audit, mailer, payment_close, refunds
+from efoy_app.domain import audit, messages, payment_close, refunds
 from efoy_app.domain.errors import NotFound
-from efoy_app.domain.money import format_money
+from efoy_app.domain.receipt_numbers import issue_receipt_number
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
 from efoy_app.models import (
     BOOKING_CONFIRMED,
@@ -42,7 +42,6 @@ from efoy_app.models import (
     STRIPE_SESSION_PAID,
     Booking,
     Payment,
-    User,
     utcnow,
 )
 
@@ -211,13 +210,16 @@ def apply_paid(
     if _amount_differs(payment, pi):
         _flag_amount_mismatch(db, payment, pi, actor)
         return []
-    _record_charge(payment, pi, now or utcnow())
+    now = now or utcnow()
+    _record_charge(payment, pi, now)
     _move(db, payment, PAYMENT_PAID, actor, "payment succeeded")
+    issue_receipt_number(db, payment, now)  # money came: a receipt is due, whatever follows
     booking = db.exec(
         select(Booking).where(Booking.id == payment.booking_id).with_for_update()
     ).one()
     problem = _confirm_booking(db, booking, payment, actor)
     if problem is None:
+        messages.payment_confirmed(db, payment, booking)
         return []
     return [refund_unconfirmable_payment(db, payment, booking, problem, actor)]
 
@@ -239,19 +241,7 @@ def refund_unconfirmable_payment(
         requested_by_user_id=None,
         actor=actor,
     )
-    patient = db.get(User, booking.patient_id)
-    if patient is not None:
-        mailer.queue_email(
-            db,
-            to_address=patient.email,
-            subject="Your payment to Efoy is being refunded",
-            body=(
-                f"Dear {patient.full_name},\n\nWe received your payment of "
-                f"{format_money(payment.amount_minor, payment.currency)} for booking "
-                f"#{booking.id}, but we could not confirm the appointment: {problem}\n"
-                "The full amount is being refunded to your card. We are sorry for the trouble.\n"
-            ),
-        )
+    messages.late_payment_refunded(db, payment, booking, problem)
     return refund.id
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from efoy_app.domain import audit
+from efoy_app.domain import audit, messages
+from efoy_app.domain.receipt_numbers import issue_note_number, issue_receipt_number
 from efoy_app.models import (
     PAID_STATUSES,
     PAYMENT_PAID,
@@ -39,6 +40,7 @@ def _status_of(obj: dict[str, Any]) -> str:
 def apply_stripe_refund(db: Session, refund: Refund, obj: dict[str, Any], actor: str) -> None:
     """Copy Stripe's view of one refund onto our row (no commit)."""
     new_status = _status_of(obj)
+    went_through = new_status == REFUND_SUCCEEDED and refund.status != REFUND_SUCCEEDED
     refund.stripe_refund_id = obj["id"]
     audit.change_status(
         db, refund, new_status, actor=actor, entity_type="refund", reason=obj.get("failure_reason")
@@ -46,6 +48,18 @@ def apply_stripe_refund(db: Session, refund: Refund, obj: dict[str, Any], actor:
     refund.failure_reason = obj.get("failure_reason")
     refund.updated_at = utcnow()
     db.add(refund)
+    if went_through:
+        _issue_refund_note(db, refund)
+
+
+def _issue_refund_note(db: Session, refund: Refund) -> None:
+    """A refund that went through gets its numbered note, emailed to the patient."""
+    payment = db.get(Payment, refund.payment_id)
+    if payment is not None and payment.receipt_number is None:
+        issue_receipt_number(db, payment)  # paid before receipts were numbered
+    issue_note_number(db, refund)
+    db.flush()
+    messages.refund_succeeded(db, refund)
 
 
 def sync_refunds(

@@ -342,8 +342,14 @@ def test_a_late_payment_on_a_retaken_slot_is_refunded_and_flagged(
     )
     assert fresh(session, Booking, booking.id).status == "expired"
     assert fresh(session, Booking, taken.id).status == "held"
-    [email] = session.exec(select(OutboxEmail)).all()
-    assert email.to_address == patient.email and "refunded" in email.subject
+    late, note = session.exec(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+    assert (late.kind, late.to_address, late.subject) == (
+        "late_payment",
+        patient.email,
+        "Your payment to Efoy is being refunded",
+    )
+    assert (note.kind, note.to_address) == ("refund_note", patient.email)
+    assert note.subject.endswith(f"refunded: refund note {refund.note_number}")
 
     payment_fulfil.fulfill_checkout(session, start.session_id)  # again: nothing more is refunded
     assert len(stripe_double.refunds) == 1 and len(refund_rows(session, payment.id)) == 1
