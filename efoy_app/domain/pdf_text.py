@@ -40,7 +40,7 @@ _lock = threading.Lock()
 
 
 def register_fonts() -> None:
-    """Parse and register the four TTFs once per process (~15 ms each, so not per document).
+    """Parse and register the four TTFs once per process (tens of ms each: not per document).
 
     TTFonts are embedded as subsets: only the glyphs a document uses go into its file."""
     global _registered
@@ -50,8 +50,12 @@ def register_fonts() -> None:
         if _registered:
             return
         for name, file in FONT_FILES.items():
+            # asciiReadable=False: subsets hold only the characters used (the default reserves
+            # all of ASCII in the first one: ~10 KB more per font and file).
             font = TTFont(name, str(FONT_DIR / file), asciiReadable=False)
-            font.face = _LeanFace(str(FONT_DIR / file))
+            # The same parsed face with `get_table` overridden (no state of its own), rather
+            # than parsing the file a second time to build a _LeanFace.
+            font.face.__class__ = _LeanFace
             pdfmetrics.registerFont(font)
         _registered = True
 

@@ -2,7 +2,7 @@
 
 No database and no settings here (`clinic_info` turns Settings into the issuer once), so the
 download route, the mailer and the tests render the same document from the same facts. Drawn
-with reportlab's canvas (a few ms per document; platypus would cost several times that), text
+with reportlab's canvas (a handful of absolute positions, no flowable layout to pay for), text
 through `pdf_text` so Latin and Ethiopic names get real glyphs. Callers on the event loop go
 through `asyncio.to_thread`.
 """
@@ -29,9 +29,9 @@ from efoy_app.domain.times import when_label, zone
 if TYPE_CHECKING:
     from efoy_app.settings import Settings
 
-# Streams as plain deflated binary, not also ASCII85 text (a 7-bit-mail relic): a quarter smaller
-# and, without reportlab's C accelerator, ~2 ms less per document. Process-wide, as reportlab
-# reads it; Efoy draws no other PDFs.
+# Streams as plain deflated binary, not also ASCII85 text (a 7-bit-channel relic that adds a
+# quarter to each stream and, without reportlab's C accelerator, is encoded in Python).
+# Process-wide, as reportlab reads it there; Efoy draws no other PDFs.
 rl_config.useA85 = 0
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -41,7 +41,6 @@ CREATOR = "Efoy"
 MARGIN = 50.0
 LOGO = 44.0
 ACCENT = (0.039, 0.478, 0.427)  # #0a7a6d, the app's teal at text contrast
-INK = (0.1, 0.12, 0.14)
 MUTED = (0.376, 0.392, 0.424)  # #60646c
 RULE = (0.85, 0.86, 0.88)
 BAND = (0.953, 0.961, 0.965)
@@ -66,6 +65,7 @@ BRANDS = {
     "cartes_bancaires": "Cartes Bancaires",
     "eftpos_au": "eftpos",
     "interac": "Interac",
+    "unknown": "Card",
 }
 
 
@@ -92,7 +92,7 @@ def clinic_info(settings: Settings) -> ClinicInfo:
 
 @lru_cache(maxsize=8)
 def _logo(path: str, mtime: float) -> ImageReader | None:
-    """The decoded logo, once per file version (decoding a PNG per document costs ~1 ms)."""
+    """The decoded logo, once per file version, not once per document; None if unreadable."""
     try:
         return ImageReader(path)
     except OSError:

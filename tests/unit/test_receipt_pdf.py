@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -331,10 +332,13 @@ def test_many_refunds_continue_on_a_second_page() -> None:
         assert left >= MARGIN - 0.01 and right <= 595.2756 - MARGIN + 0.01, text
 
 
-def test_a_missing_logo_renders_without_one() -> None:
-    clinic = dataclasses.replace(CLINIC, logo_path=Path("/nonexistent/logo.png"))
-    pdf = render_receipt(receipt(clinic=clinic))
-    assert "/XObject" not in PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]
+def test_a_missing_or_unreadable_logo_renders_without_one(tmp_path: Path) -> None:
+    not_an_image = tmp_path / "logo.png"
+    not_an_image.write_text("not a PNG")
+    for logo in (Path("/nonexistent/logo.png"), not_an_image):
+        pdf = render_receipt(receipt(clinic=dataclasses.replace(CLINIC, logo_path=logo)))
+        assert "/XObject" not in PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]
+        assert LATIN in lines(pdf)
     assert "/XObject" in PdfReader(io.BytesIO(render_receipt(receipt()))).pages[0]["/Resources"]
 
 
@@ -362,6 +366,7 @@ def test_card_and_appointment_labels() -> None:
     assert card_label("amex", "0005") == "American Express •••• 0005"
     assert card_label("link", None) == "Link"
     assert card_label(None, None) == "Card"
+    assert card_label("unknown", "0000") == "Card •••• 0000"
     start = datetime(2026, 12, 7, 22, 30, tzinfo=UTC)
     end = datetime(2026, 12, 7, 23, 15, tzinfo=UTC)
     assert appointment_label(start, end, "UTC") == "Mon 7 Dec 2026, 22:30–23:15 (UTC)"
@@ -391,3 +396,24 @@ def test_clinic_info_from_settings(tmp_path: Path) -> None:
     assert (info.address, info.logo_path, info.paper) == ("Line one\nLine two", logo, "Letter")
     assert clinic_info(Settings(clinic_logo="")).logo_path is None
     assert clinic_info(Settings(clinic_logo="no-such-logo.png")).logo_path is None
+
+
+def _name_ids(table: bytes) -> dict[int, int]:
+    """name ID -> total bytes of its records in a TrueType 'name' table."""
+    _fmt, count, _storage = struct.unpack(">HHH", table[:6])
+    ids: dict[int, int] = {}
+    for i in range(count):
+        *_, name_id, length, _offset = struct.unpack(">6H", table[6 + 12 * i : 18 + 12 * i])
+        ids[name_id] = ids.get(name_id, 0) + length
+    return ids
+
+
+def test_subsets_drop_the_licence_text_but_keep_copyright_and_licence_url() -> None:
+    pdf_text.register_fonts()
+    face = pdfmetrics.getFont("EfoyLatin").face
+    original = _name_ids(super(type(face), face).get_table("name"))
+    lean = _name_ids(face.get_table("name"))
+    assert original[13] > 9_000  # DejaVu's licence text, in two platforms' records
+    assert 13 not in lean
+    assert {k: v for k, v in original.items() if k != 13} == lean
+    assert lean[0] > 0 and lean[14] > 0  # copyright notice and licence URL
