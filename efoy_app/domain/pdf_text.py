@@ -218,5 +218,9 @@ class _LeanFace(TTFontFace):
     """A face whose subsets carry no licence text (it is in assets/fonts/LICENSE-*.txt)."""
 
     def get_table(self, tag: str) -> bytes:
-        table = super().get_table(tag)
-        return without_licence_text(table) if tag == "name" else table
+        if tag != "name":
+            return super().get_table(tag)
+        lean = getattr(self, "_lean_name", None)  # built once per font, not per subset
+        if lean is None:
+            lean = self._lean_name = without_licence_text(super().get_table(tag))
+        return lean
