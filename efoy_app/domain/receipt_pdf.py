@@ -171,10 +171,12 @@ class _Sheet:
         self.title = title
         self.page = 1
         self.y = self.height - MARGIN
+        self.layer = pdf_text.TextLayer(self.c)
 
     def need(self, height: float) -> None:
         if self.y - height < self.bottom:
             self._footer()
+            self.layer.flush()
             self.c.showPage()
             self.page += 1
             self.y = self.height - MARGIN - 8
@@ -182,7 +184,7 @@ class _Sheet:
             self.y -= 10
 
     def text(self, x: float, text: str, style: Style, *, align: str = "left") -> None:
-        pdf_text.draw(self.c, x, self.y, text, style, align=align)
+        self.layer.draw(x, self.y, text, style, align=align)
 
     def block(self, x: float, text: str, style: Style, max_width: float, lead: float) -> None:
         """Wrapped text from the cursor down; leaves the cursor under its last line."""
@@ -203,11 +205,12 @@ class _Sheet:
         self.c.line(self.left, y + 14, self.right, y + 14)
         page = f"Page {self.page}"
         room = self.right - self.left - pdf_text.width(page, SMALL) - 24
-        pdf_text.draw(self.c, self.left, y, pdf_text.fit(self.footer, room, SMALL), SMALL)
-        pdf_text.draw(self.c, self.right, y, page, SMALL, align="right")
+        self.layer.draw(self.left, y, pdf_text.fit(self.footer, room, SMALL), SMALL)
+        self.layer.draw(self.right, y, page, SMALL, align="right")
 
     def finish(self) -> bytes:
         self._footer()
+        self.layer.flush()
         self.c.showPage()
         self.c.save()
         return self.buffer.getvalue()

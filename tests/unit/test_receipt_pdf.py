@@ -278,7 +278,8 @@ def drawn_lines(pdf: bytes) -> list[tuple[int, str, float, float]]:
         found: list[list] = []
 
         def visit(text, cm, tm, font, size, found=found, number=number) -> None:  # noqa: ANN001
-            if not text.strip() or font is None:  # pypdf's own line breaks
+            text = text.strip("\n")  # pypdf's own line breaks, not drawn
+            if not text.strip() or font is None:
                 return
             face = str(font["/BaseFont"]).partition("+")[2]
             w = pdfmetrics.stringWidth(text, _FACE_TO_FONT[face], size)
