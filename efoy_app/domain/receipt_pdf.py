@@ -230,7 +230,7 @@ def _header(sheet: _Sheet, clinic: ClinicInfo, title: str, facts: list[str]) -> 
             text_x = sheet.left + LOGO + 12
     right_width = max(pdf_text.width(f, BODY) for f in facts)
     right_width = max(right_width, pdf_text.width(title, TITLE))
-    left_width = sheet.right - text_x - right_width - 24
+    left_width = max(sheet.right - text_x - right_width - 24, 120)
 
     sheet.y = top - 2
     sheet.block(text_x, clinic.name, CLINIC, left_width, 13)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -342,6 +343,15 @@ def test_a_missing_or_unreadable_logo_renders_without_one(tmp_path: Path) -> Non
         assert "/XObject" not in PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]
         assert LATIN in lines(pdf)
     assert "/XObject" in PdfReader(io.BytesIO(render_receipt(receipt()))).pages[0]["/Resources"]
+
+
+def test_threads_render_at_once() -> None:
+    """The app renders through asyncio.to_thread: documents drawn at once must not mix."""
+    names = [f"{ETHIOPIC} {i}" if i % 2 else f"{LATIN} {i}" for i in range(24)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        pdfs = list(pool.map(lambda name: render_receipt(receipt(patient_name=name)), names))
+    for name, pdf in zip(names, pdfs, strict=True):
+        assert name in lines(pdf)
 
 
 # --- the pieces --------------------------------------------------------------------------------
