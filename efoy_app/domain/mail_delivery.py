@@ -28,6 +28,7 @@ short, one line, with the password removed should a server ever echo it.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import socket
 import ssl
@@ -66,13 +67,15 @@ LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 @dataclass
 class SendReport:
-    """What one pass did (`claimed` = sent + retried + failed + released)."""
+    """What one pass did (`claimed` = sent + retried + failed + released + lost)."""
 
     claimed: int = 0
     sent: int = 0
     retried: int = 0
     failed: int = 0
     released: int = 0  # handed back unsent: the pass ran out of its lease
+    # Outcomes not written: another sender had reclaimed the row after this claim's lease.
+    lost: int = 0
     reminders_queued: int = 0
 
 
@@ -279,15 +282,26 @@ class _Marks:
             db.commit()
         return bool(result.rowcount)
 
+    def _lost(self, email: OutboxEmail, outcome: str) -> None:
+        self.report.lost += 1
+        log_kv(
+            log, "mail.claim_lost", level=logging.WARNING, email_id=email.id,
+            attempts=email.attempts, outcome=outcome,
+        )  # fmt: skip
+
     def sent(self, email: OutboxEmail) -> None:
-        self._update(email, status=EMAIL_SENT, sent_at=self.clock(), claimed_until=None)
+        if not self._update(email, status=EMAIL_SENT, sent_at=self.clock(), claimed_until=None):
+            self._lost(email, "sent")  # the other sender may send it again: at least once
+            return
         self.report.sent += 1
         log_kv(log, "mail.sent", email_id=email.id, kind=email.kind, attempts=email.attempts)
 
     def failure(self, email: OutboxEmail, exc: BaseException, *, permanent: bool = False) -> None:
         error = describe_error(exc, self.settings)
         if permanent or email.attempts >= self.settings.mail_max_attempts:
-            self._update(email, status=EMAIL_FAILED, error=error, claimed_until=None)
+            if not self._update(email, status=EMAIL_FAILED, error=error, claimed_until=None):
+                self._lost(email, "failed")
+                return
             self.report.failed += 1
             log_kv(
                 log, "mail.failed", email_id=email.id, kind=email.kind,
@@ -295,13 +309,15 @@ class _Marks:
             )  # fmt: skip
             return
         wait = backoff_seconds(email.attempts, self.settings.mail_retry_seconds)
-        self._update(
+        if not self._update(
             email,
             status=EMAIL_QUEUED,
             error=error,
             claimed_until=None,
             next_attempt_at=self.clock() + timedelta(seconds=wait),
-        )
+        ):
+            self._lost(email, "retry")
+            return
         self.report.retried += 1
         log_kv(
             log, "mail.retry", email_id=email.id, kind=email.kind, attempts=email.attempts,
@@ -310,14 +326,14 @@ class _Marks:
 
     def release(self, email: OutboxEmail) -> None:
         """Hand an unsent claim back: due now, the attempt not counted."""
-        self._update(
+        if self._update(
             email,
             status=EMAIL_QUEUED,
             claimed_until=None,
             attempts=email.attempts - 1,
             next_attempt_at=self.clock(),
-        )
-        self.report.released += 1
+        ):
+            self.report.released += 1
 
 
 def _load(ids: list[int], settings: Settings) -> tuple[list[OutboxEmail], dict[int, list]]:

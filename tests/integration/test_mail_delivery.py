@@ -13,7 +13,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -158,7 +158,13 @@ class Recorder:
     the given answer; with `wait_for_connections`, holds every DATA until that many
     connections have sent one (so two senders are provably at work at once)."""
 
-    def __init__(self, refuse: dict[str, str] | None = None, wait_for_connections: int = 0):
+    def __init__(
+        self,
+        refuse: dict[str, str] | None = None,
+        wait_for_connections: int = 0,
+        on_data: Callable[[], None] | None = None,
+    ):
+        self.on_data = on_data
         self.received: list[Received] = []
         self.refuse = refuse or {}
         self.wait_for = wait_for_connections
@@ -183,6 +189,8 @@ class Recorder:
             # On a time-out, the test's own assertion says only one sender was at work.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._all_here.wait(), 30)
+        if self.on_data is not None:
+            self.on_data()
         raw = envelope.original_content or envelope.content
         self.received.append(
             Received(
@@ -420,6 +428,31 @@ def test_a_crashed_senders_claim_is_taken_over_once_its_lease_ends(
     row = outbox.row(email_id)
     assert (row.status, row.attempts) == (EMAIL_SENT, 2)
     assert len(smtp.handler.received) == 1
+
+
+def test_a_sender_whose_claim_was_taken_over_does_not_overwrite_the_new_claim(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the server takes the message, a second sender reclaims the row (as it would once
+    the first one's lease ran out): the first sender's "sent" is not written over its claim."""
+    [email_id] = queue(outbox)
+    taken_over: list[list[int]] = []
+
+    def second_sender_claims() -> None:
+        with Session(outbox.engine) as s:
+            taken_over.append(claim_due(s, T0 + timedelta(days=1), limit=5, lease_seconds=60))
+
+    server = SmtpServer(Recorder(on_data=second_sender_claims))
+    try:
+        point_at(monkeypatch, server.port)
+        report = send_due(now=T0)
+    finally:
+        server.stop()
+    assert taken_over == [[email_id]]
+    assert (report.claimed, report.sent, report.lost) == (1, 0, 1)
+    row = outbox.row(email_id)
+    assert (row.status, row.attempts, row.sent_at) == (EMAIL_SENDING, 2, None)
+    assert row.claimed_until == T0 + timedelta(days=1, seconds=60)
 
 
 def test_claims_made_at_once_by_eight_threads_never_overlap(outbox: Outbox) -> None:
