@@ -431,6 +431,10 @@ def send_due(
                 marks.failure(email, exc)
                 _close(smtp)
                 smtp = None
+            except Exception as exc:  # noqa: BLE001 - never leave the rest of the batch claimed
+                marks.failure(email, exc)
+                _close(smtp)
+                smtp = None  # the session's state is unknown: start afresh
             else:
                 marks.sent(email)
     finally:

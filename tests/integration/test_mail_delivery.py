@@ -408,6 +408,27 @@ def test_a_recipient_refused_for_good_fails_at_once_and_one_refused_for_now_wait
     assert outbox.row(fine).status == EMAIL_SENT
 
 
+def test_an_address_the_server_cannot_take_waits_and_the_next_message_still_goes(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-ASCII address needs SMTPUTF8, which this server does not offer."""
+    [abroad] = queue(outbox, to_address="abebe@exämple.com")
+    [plain] = queue(outbox, to_address="plain@example.com")
+    server = SmtpServer(Recorder(), enable_SMTPUTF8=False)
+    try:
+        point_at(monkeypatch, server.port)
+        report = send_due(now=T0)
+    finally:
+        server.stop()
+
+    assert (report.sent, report.retried) == (1, 1)
+    assert [r.rcpt_tos for r in server.handler.received] == [["plain@example.com"]]
+    row = outbox.row(abroad)
+    assert (row.status, row.attempts) == (EMAIL_QUEUED, 1)
+    assert row.error is not None and row.error.startswith("SMTPNotSupportedError: ")
+    assert outbox.row(plain).status == EMAIL_SENT
+
+
 # --- claims -----------------------------------------------------------------------------------
 
 
