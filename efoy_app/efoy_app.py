@@ -9,6 +9,7 @@ import reflex as rx
 import efoy_app.models  # noqa: F401  (tables on SQLModel.metadata for `reflex db`)
 from efoy_app.api import api
 from efoy_app.http_security import secure
+from efoy_app.mail_sender import send_mail_forever
 from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     admin,
     admin_audit,
@@ -38,3 +39,5 @@ app = rx.App(
 )
 # Every worker runs reconciliation; its steps are idempotent and PostgreSQL lets one at a time.
 app.register_lifespan_task(reconcile_forever)
+# Every worker sends the outbox; their claims never overlap (domain/mail_delivery.py).
+app.register_lifespan_task(send_mail_forever)

@@ -3,7 +3,7 @@
 Written in Python rather than as a long Makefile recipe so that the end-to-end tests can start the
 app exactly as `make run` does (`serve_command()` and `reflex_env()` are shared with them).
 
-    python -m efoy_app.launcher [--port 3000] [--no-sandbox] [--no-seed]
+    python -m efoy_app.launcher [--port 3000] [--no-sandbox] [--no-seed] [--var-dir var]
 
 Demo mode (no STRIPE_SECRET_KEY and EFOY_ENV not "production") loads the demo data and starts the
 project's Stripe sandbox on loopback; the webhook secret they share and the app's JWT key are
@@ -11,11 +11,15 @@ generated once per install into `var/demo.env` (0600, in a 0700 `var/`) and hand
 environment, never on a command line. A demo listens on 127.0.0.1 only, unless EFOY_HOST says
 otherwise. Production refuses to start without a strong EFOY_JWT_SECRET.
 
-The sandbox and the app die with the launcher however it ends (Ctrl-C, SIGTERM, SIGHUP, SIGKILL,
-`kill -- -PGID`): the sandbox watches its parent (`--parent-pid`), the app gets the kernel's
-parent-death signal, and a clean exit stops both. Everything Reflex would otherwise fetch from the
-internet is kept inside the project (`.tools/`), so the app starts on a machine that reaches only
-PyPI and npm.
+Demo mode without SMTP_HOST also starts the demo SMTP server (`python -m efoy_app.demo_smtp`) on
+loopback (EFOY_DEMO_SMTP_PORT, default a free port) and points the app's SMTP_HOST/SMTP_PORT at
+it: every email the app sends is written as an `.eml` file under `var/mail/`.
+
+The sandbox, the SMTP server and the app die with the launcher however it ends (Ctrl-C, SIGTERM,
+SIGHUP, SIGKILL, `kill -- -PGID`): the sandbox and the SMTP server watch their parent
+(`--parent-pid`), the app gets the kernel's parent-death signal, and a clean exit stops all.
+Everything Reflex would otherwise fetch from the internet is kept inside the project (`.tools/`),
+so the app starts on a machine that reaches only PyPI and npm.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -241,6 +246,52 @@ def start_sandbox(
     return proc
 
 
+DEMO_SMTP_ANNOUNCE = "efoy-demo-smtp: listening on"  # efoy_app.demo_smtp.ANNOUNCE
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The child's first line of output, waiting at most `timeout` seconds ("" if none)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline().strip() if ready else ""
+
+
+def start_demo_smtp(
+    env: Mapping[str, str], port: int, var_dir: Path = VAR
+) -> tuple[subprocess.Popen, int] | None:
+    """Start the demo SMTP server writing into `var_dir/mail`; returns it and the port it
+    listens on (port 0: a free one) once it listens, or None (said why) if it could not start:
+    the demo then runs on, its emails waiting in the outbox."""
+    private_dir(var_dir)
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "efoy_app.demo_smtp",
+            "--dir", str(var_dir / "mail"),
+            "--port", str(port),
+            "--parent-pid", str(os.getpid()),
+        ],
+        cwd=ROOT,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    line = _first_line(proc, 30)
+    if not line.startswith(DEMO_SMTP_ANNOUNCE):
+        stop(proc)
+        print("efoy: the demo SMTP server did not start; emails wait in the outbox", flush=True)
+        return None
+    return proc, int(line.rsplit(":", 1)[1])
+
+
+def shown_path(path: Path) -> str:
+    """`var/mail/` for a folder inside the project, else the absolute path."""
+    try:
+        return f"{path.resolve().relative_to(ROOT)}/"
+    except ValueError:
+        return f"{path.resolve()}/"
+
+
 def stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
     """Stop a child and everything it started (it runs in its own process group)."""
     if proc is None or proc.poll() is not None:
@@ -315,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = settings.is_demo
     sandbox: subprocess.Popen | None = None
+    mail: subprocess.Popen | None = None
     app: subprocess.Popen | None = None
     with _signals_as_exit():
         try:
@@ -334,6 +386,17 @@ def main(argv: list[str] | None = None) -> int:
                         env["STRIPE_SECRET_KEY"] = SANDBOX_SECRET_KEY
                         env.setdefault("STRIPE_PUBLISHABLE_KEY", SANDBOX_PUBLISHABLE_KEY)
                         env["STRIPE_WEBHOOK_SECRET"] = secret
+                if not settings.smtp_host:
+                    started = start_demo_smtp(env, settings.demo_smtp_port, args.var_dir)
+                    if started is not None:
+                        mail, smtp_port = started
+                        # Plain SMTP to loopback, no login: SMTP_* in .env must not apply.
+                        env.update(
+                            {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port)}
+                            | {"SMTP_SSL": "false", "SMTP_USER": "", "SMTP_PASSWORD": ""}
+                        )
+                        where = shown_path(args.var_dir / "mail")
+                        print(f"efoy: demo emails are written to {where}", flush=True)
             migrate(env, settings.db_url)
             if demo and not args.no_seed:
                 seed(env)
@@ -351,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             _ignore_signals_while_stopping()
             stop(app)
             stop(sandbox)
+            stop(mail)
 
 
 if __name__ == "__main__":
