@@ -39,18 +39,18 @@ from efoy_app.state.admin_outbox import (
 S = AdminOutboxState
 E = AdminOutboxEmailState
 F = AdminOutboxEmailState.facts
-# Who, what and its state first; on a phone the rest scrolls sideways.
+# What it is and its state first (with the link to read it); on a phone the rest scrolls.
 COLUMNS = [
-    "Created",
-    "Recipient",
     "Subject",
     "Status",
+    "Recipient",
+    "Created",
     "Kind",
     "Attempts",
     "Next attempt or sent",
     "Last error",
 ]
-ATTACHMENT_COLUMNS = ["File", "Type", "Size", "Save"]
+ATTACHMENT_COLUMNS = ["File", "Save", "Size", "Type"]
 ERROR_RED = rx.color("red", 11)
 PRE_STYLE = {
     "white_space": "pre-wrap",
@@ -69,8 +69,6 @@ PRE_STYLE = {
 
 def email_row(e: OutboxEntry) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(e.created_at, title=e.created_exact), white_space="nowrap"),
-        rx.table.cell(e.to_address, class_name="recipient"),
         rx.table.cell(
             rx.vstack(
                 rx.text(e.subject, class_name="subject"),
@@ -82,12 +80,14 @@ def email_row(e: OutboxEntry) -> rx.Component:
                     high_contrast=True,
                     underline="always",
                     title="Read this email",
-                ),  # fmt: skip
+                ),
                 spacing="0",
             ),
-            min_width="12em",
+            min_width="10em",
         ),
         rx.table.cell(status_badge(e.status_label, e.status_color, e.status), class_name="status"),
+        rx.table.cell(e.to_address, class_name="recipient"),
+        rx.table.cell(rx.text(e.created_at, title=e.created_exact), white_space="nowrap"),
         rx.table.cell(e.kind, class_name="kind", white_space="nowrap"),
         rx.table.cell(e.attempts.to_string(), class_name="attempts"),
         rx.table.cell(
@@ -203,8 +203,6 @@ def admin_outbox() -> rx.Component:
 def attachment_row(a: AttachmentEntry) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(a.filename, class_name="filename"), min_width="10em"),
-        rx.table.cell(rx.code(a.content_type, variant="ghost"), class_name="content-type"),
-        rx.table.cell(a.size, class_name="size", white_space="nowrap"),
         rx.table.cell(
             rx.button(
                 rx.icon("download", size=14),
@@ -215,6 +213,8 @@ def attachment_row(a: AttachmentEntry) -> rx.Component:
                 aria_label="Download " + a.filename,
             )
         ),
+        rx.table.cell(a.size, class_name="size", white_space="nowrap"),
+        rx.table.cell(rx.code(a.content_type, variant="ghost"), class_name="content-type"),
         custom_attrs={"data-attachment-id": a.id},
     )
 

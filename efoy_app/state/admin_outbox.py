@@ -139,7 +139,7 @@ def _entry(row: outbox_views.OutboxRow, tz: str) -> OutboxEntry:
 class Query:
     """The list's filters and page as the URL gives them."""
 
-    status_filter: str = ALL
+    status: str = ALL
     kind: str = ALL
     to: str = ""
     page: int = 1
