@@ -167,6 +167,42 @@ def test_the_outbox_pages_pass_axe(
     context.close()
 
 
+def test_the_pager_walks_51_emails_in_pages_of_50(app_server: AppServer, page: Page) -> None:
+    tag = f"pg{uuid.uuid4().hex[:8]}"
+    start = datetime(2030, 2, 3, 9, 0, tzinfo=UTC)
+    with app_server.session() as s:
+        s.add_all(
+            OutboxEmail(
+                kind="notice",
+                to_address=f"n{i}.{tag}@example.test",
+                subject=f"No. {i}",
+                body=".",
+                status="sent",
+                attempts=1,
+                created_at=start + timedelta(minutes=i),
+                next_attempt_at=start,
+                sent_at=start + timedelta(minutes=i),
+            )
+            for i in range(51)
+        )
+        s.commit()
+    log_in(page, app_server.url, *DEMO_ADMIN)
+    page.goto(f"{app_server.url}{ADMIN_OUTBOX}?kind=notice&to={tag}")
+    expect(page.get_by_label("Kind", exact=True)).to_have_value("notice")
+    summary = page.locator(".outbox-summary").first
+    expect(summary).to_have_text("51 emails · page 1 of 2")
+    rows = page.locator("tr[data-email-id]")
+    expect(rows).to_have_count(50)
+    expect(rows.first.locator(".subject")).to_have_text("No. 50")
+    top = page.get_by_role("navigation", name="Outbox pages (top)")
+    top.get_by_role("link", name="Next").click()
+    expect(page).to_have_url(re.compile(rf"\?kind=notice&to={tag}&page=2$"))
+    expect(summary).to_have_text("51 emails · page 2 of 2")
+    expect(rows.locator(".subject")).to_have_text(["No. 0"])
+    top.get_by_role("link", name="Previous").click()
+    expect(rows).to_have_count(50)
+
+
 def test_patients_see_nothing_of_the_outbox(app_server: AppServer, page: Page) -> None:
     w = _seed(app_server)
     log_in(page, app_server.url, *DEMO_PATIENT)
