@@ -14,6 +14,7 @@ from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     admin,
     admin_audit,
     admin_cancellations,
+    admin_outbox,
     admin_payment,
     admin_webhooks,
     appointments,

@@ -16,6 +16,8 @@ ADMIN_PAYMENT = "/admin/payments/[payment_id]"
 ADMIN_WEBHOOKS = "/admin/webhooks"
 ADMIN_CANCELLATIONS = "/admin/cancellations"
 ADMIN_AUDIT = "/admin/audit"
+ADMIN_OUTBOX = "/admin/outbox"
+ADMIN_OUTBOX_EMAIL = "/admin/outbox/[email_id]"
 # The payments list filtered to pending ones (the alert banner links there).
 ADMIN_PENDING_PAYMENTS = "/admin?tab=payments&status=pending"
 # Built by the payment work; linked from here.
@@ -62,6 +64,11 @@ def admin_payment(payment_id: int | str) -> str:
 def admin_webhooks(status: str | None = None) -> str:
     """The stored Stripe events, optionally only those in one status."""
     return f"{ADMIN_WEBHOOKS}?{urlencode({'status': status})}" if status else ADMIN_WEBHOOKS
+
+
+def admin_outbox_email(email_id: int | str) -> str:
+    """One outbox message: its headers, bodies, attachments and delivery."""
+    return f"{ADMIN_OUTBOX}/{email_id}"
 
 
 # Ids that fit every database and a JavaScript number: a longer one is simply not found.

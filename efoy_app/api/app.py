@@ -13,6 +13,7 @@ from efoy_app.api import (
     admin,
     admin_cancellations,
     admin_monitor,
+    admin_outbox,
     auth,
     bookings,
     doctors,
@@ -50,6 +51,7 @@ def create_api() -> FastAPI:
     app.include_router(admin.router)
     app.include_router(admin_cancellations.router)
     app.include_router(admin_monitor.router)
+    app.include_router(admin_outbox.router)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -47,6 +47,7 @@ def admin_nav() -> rx.Component:
             high_contrast=True,
         ),
         rx.link("Audit", href=routes.ADMIN_AUDIT, size="2", weight="medium", high_contrast=True),
+        rx.link("Outbox", href=routes.ADMIN_OUTBOX, size="2", weight="medium", high_contrast=True),
         spacing="4",
         wrap="wrap",
         margin_bottom="1em",

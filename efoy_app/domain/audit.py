@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from efoy_app.models import AuditLog, WebhookEvent, utcnow
+from efoy_app.models import AuditLog, OutboxEmail, WebhookEvent, utcnow
 
 MAX_REASON = 500
 
@@ -89,3 +89,10 @@ def set_event_status(session: Session, event: WebhookEvent, status: str) -> None
     does."""
     event.status = status
     session.add(event)
+
+
+def set_email_status(session: Session, email: OutboxEmail, status: str) -> None:
+    """An outbox email's delivery state. The row is its own trail (attempts, error, sent_at);
+    an admin's retry writes its audit row beside it (`outbox_views.retry`)."""
+    email.status = status
+    session.add(email)
