@@ -11,7 +11,7 @@ REQ_STAMP := $(VENV)/.requirements.stamp
 DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint screenshots setup setup-dev chromium redis
+.PHONY: run test lint screenshots setup setup-dev chromium redis poppler
 
 run: setup
 	$(BIN)/python -m efoy_app.launcher
@@ -20,8 +20,9 @@ test: setup-dev chromium redis lint
 	$(BIN)/python -m pytest tests
 
 # Retakes the README's screenshots (docs/screenshots); an ordinary test run keeps its own.
-screenshots: setup-dev chromium
+screenshots: setup-dev chromium poppler
 	EFOY_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_accessibility.py tests/e2e/test_doctors.py tests/e2e/test_booking_flow.py tests/e2e/test_payments.py -q
+	$(BIN)/python -m bench.receipt_sample
 
 lint: setup-dev
 	$(BIN)/ruff check .
@@ -54,6 +55,12 @@ $(BUN_STAMP):
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
+	fi
+
+# pdftoppm turns the sample receipt's page 1 into the README's picture.
+poppler:
+	@if ! command -v pdftoppm >/dev/null; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y poppler-utils; \
 	fi
 
 # The several-workers tests share Reflex state through Redis; they start their own from this

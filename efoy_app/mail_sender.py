@@ -9,7 +9,7 @@ import asyncio
 import logging
 import sys
 
-from efoy_app.domain.mail_delivery import SendReport, send_due
+from efoy_app.domain.mail_delivery import SendReport, queue_reminders, send_due
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.settings import get_settings
 
@@ -30,13 +30,15 @@ def drain(limit: int = BATCH) -> SendReport:
 
 async def send_mail_forever(interval_seconds: float | None = None, limit: int = BATCH) -> None:
     """Lifespan task: drain the outbox every interval, in a worker thread; without SMTP_HOST
-    there is nowhere to send, and the messages wait. Errors are logged, never fatal."""
+    there is nowhere to send, and the messages wait (reminders are still queued when due, so
+    the outbox shows them). Errors are logged, never fatal."""
     interval = interval_seconds or get_settings().mail_interval_seconds
     while True:
         await asyncio.sleep(interval)
-        if not get_settings().smtp_host:
-            continue
         try:
+            if not get_settings().smtp_host:
+                await asyncio.to_thread(queue_reminders)
+                continue
             await asyncio.to_thread(drain, limit)
         except Exception as exc:  # keep the loop alive; the next pass retries
             log_kv(log, "mail.error", level=logging.ERROR, error=type(exc).__name__)

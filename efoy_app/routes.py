@@ -71,8 +71,9 @@ def admin_outbox_email(email_id: int | str) -> str:
     return f"{ADMIN_OUTBOX}/{email_id}"
 
 
-# Ids that fit every database and a JavaScript number: a longer one is simply not found.
-MAX_ID = 2**53 - 1
+# Ids that fit every database's id column (PostgreSQL's INTEGER is 32-bit): a larger one is
+# refused or simply not found, never sent to the database to overflow there (a 500 before).
+MAX_ID = 2**31 - 1
 NEXT_MAX_LENGTH = 2000
 
 

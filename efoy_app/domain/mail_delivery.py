@@ -362,7 +362,7 @@ def _load(ids: list[int], settings: Settings) -> tuple[list[OutboxEmail], dict[i
     return emails, files
 
 
-def _queue_reminders(now: datetime) -> int:
+def queue_reminders(now: datetime | None = None) -> int:
     """Reminders become outbox rows here, so the pass that sends them is the one that finds
     them due; a failure there must not stop the mail already waiting."""
     try:
@@ -383,7 +383,7 @@ def send_due(
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     start = now or utcnow()
     report = SendReport()
-    report.reminders_queued = _queue_reminders(start)
+    report.reminders_queued = queue_reminders(start)
     lease = lease_seconds(settings, limit)
     with Session(get_engine(), expire_on_commit=False) as db:
         ids = claim_due(db, start, limit, lease)

@@ -57,7 +57,7 @@ ACTION_RETRIED = "email_retried"
 _SEARCH = re.compile(SEARCH_PATTERN)
 # The outbox tables' ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger
 # number in the query (an error, not a miss). An id past it is simply not found.
-ROW_ID_MAX = 2**31 - 1
+ROW_ID_MAX = MAX_ID
 
 
 @dataclass(frozen=True)
