@@ -99,6 +99,15 @@ def _logo(path: str, mtime: float) -> ImageReader | None:
         return None
 
 
+def warm_up(settings: Settings) -> None:
+    """Parse the fonts and the logo once when the app starts (about 0.3 s), so the first
+    confirmation, which renders its receipt inside the webhook's transaction, does not wait."""
+    pdf_text.register_fonts()
+    logo = clinic_info(settings).logo_path
+    if logo is not None:
+        _logo(str(logo), logo.stat().st_mtime)
+
+
 # --- words -------------------------------------------------------------------------------------
 
 

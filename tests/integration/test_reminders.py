@@ -46,8 +46,12 @@ def confirmed(engine: Engine, *, paid_at: datetime, starts: datetime = STARTS,
     """A booking of a patient in Addis Ababa with its paid payment; its id."""
     with Session(engine) as s:
         doctor = s.exec(select(Doctor).order_by(Doctor.id)).first()
-        patient = User(email=f"r{starts.timestamp()}{paid_at.timestamp()}@example.com",
-                       password_hash="!", full_name="አበበ ከበደ", timezone="Africa/Addis_Ababa")  # fmt: skip
+        patient = User(
+            email=f"r{starts.timestamp()}{paid_at.timestamp()}@example.com",
+            password_hash="!",
+            full_name="አበበ ከበደ",
+            timezone="Africa/Addis_Ababa",
+        )
         s.add(patient)
         s.flush()
         booking = Booking(
