@@ -91,7 +91,8 @@ def test_a_paid_booking_has_a_numbered_receipt_and_a_confirmation_with_pdf_and_c
         f'attachment; filename="{payment.receipt_number}.pdf"'
     )
     assert r.headers["cache-control"] == "private, no-store"
-    assert payment.receipt_number in pdf_text(r.content)
+    text = pdf_text(r.content)
+    assert payment.receipt_number in text and "Paid €90.00" in text.splitlines()
     by_intent = get(api_server, f"receipt/{payment.stripe_payment_intent_id}", token)
     assert by_intent.status_code == 200
     assert payment.receipt_number in pdf_text(by_intent.content)
@@ -136,6 +137,11 @@ def test_cancelling_numbers_a_refund_note_emails_it_and_cancels_the_calendar_ent
         )
         text = pdf_text(r.content)
         assert refund.note_number in text and payment.receipt_number in text
+
+    receipt = get(api_server, f"receipt/{payment.stripe_checkout_session_id}", token)
+    lines = pdf_text(receipt.content).splitlines()
+    assert "Paid €90.00" in lines and "Refunded −€90.00" in lines and "Net paid €0.00" in lines
+    assert any(refund.note_number in line for line in lines)
 
     note_email, [note_pdf] = mail_of(api_server, booking["id"], "refund_note")
     assert note_email.subject == f"€90.00 refunded: refund note {refund.note_number}"
