@@ -583,7 +583,8 @@ EMAIL_QUEUED = "queued"  # waiting for its next attempt (next_attempt_at)
 EMAIL_SENDING = "sending"  # claimed by a sender until claimed_until
 EMAIL_SENT = "sent"
 EMAIL_FAILED = "failed"  # gave up after the last attempt; an admin sees why
-EMAIL_STATUSES = (EMAIL_QUEUED, EMAIL_SENDING, EMAIL_SENT, EMAIL_FAILED)
+EMAIL_WITHDRAWN = "withdrawn"  # no longer true before it went (a cancelled booking's reminder)
+EMAIL_STATUSES = (EMAIL_QUEUED, EMAIL_SENDING, EMAIL_SENT, EMAIL_FAILED, EMAIL_WITHDRAWN)
 # What a message is, so each kind can be switched off and found again (receipt resends).
 EMAIL_CONFIRMATION = "confirmation"
 EMAIL_RECEIPT = "receipt"

@@ -34,7 +34,7 @@ from efoy_app.routes import MAX_ID
 
 ACTOR_ADMIN, ACTOR_PATIENT, ACTOR_SYSTEM, ACTOR_STRIPE = "admin", "patient", "system", "stripe"
 ACTOR_KINDS = (ACTOR_ADMIN, ACTOR_PATIENT, ACTOR_SYSTEM, ACTOR_STRIPE)
-OBJECT_TYPES = ("booking", "payment", "refund", "webhook_event")
+OBJECT_TYPES = ("booking", "payment", "refund", "webhook_event", "outbox_email")
 PAGE_SIZE = 50
 MAX_PAGE = 200
 OBJECT_MAX = 60  # characters of an object typed in the filter ("booking 12")

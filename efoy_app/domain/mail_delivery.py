@@ -291,7 +291,7 @@ class _Marks:
 
     def sent(self, email: OutboxEmail) -> None:
         if not self._update(email, status=EMAIL_SENT, sent_at=self.clock(), claimed_until=None):
-            self._lost(email, "sent")  # the other sender may send it again: at least once
+            self._lost(email, EMAIL_SENT)  # the other sender may send it again: at least once
             return
         self.report.sent += 1
         log_kv(log, "mail.sent", email_id=email.id, kind=email.kind, attempts=email.attempts)
@@ -300,7 +300,7 @@ class _Marks:
         error = describe_error(exc, self.settings)
         if permanent or email.attempts >= self.settings.mail_max_attempts:
             if not self._update(email, status=EMAIL_FAILED, error=error, claimed_until=None):
-                self._lost(email, "failed")
+                self._lost(email, EMAIL_FAILED)
                 return
             self.report.failed += 1
             log_kv(

@@ -19,7 +19,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, col, select
 
-from efoy_app.domain import calendar_file, receipts
+from efoy_app.domain import audit, calendar_file, receipts
 from efoy_app.domain.errors import NotFound, TooSoon
 from efoy_app.domain.mailer import Attachment, queue_email
 from efoy_app.domain.money import format_money
@@ -28,9 +28,11 @@ from efoy_app.models import (
     EMAIL_CANCELLATION,
     EMAIL_CONFIRMATION,
     EMAIL_LATE_PAYMENT,
+    EMAIL_QUEUED,
     EMAIL_RECEIPT,
     EMAIL_REFUND_NOTE,
     EMAIL_REMINDER,
+    EMAIL_WITHDRAWN,
     Booking,
     Doctor,
     OutboxEmail,
@@ -191,6 +193,23 @@ def was_confirmed_by_email(db: Session, booking_id: int) -> bool:
     )
 
 
+def withdraw_reminders(db: Session, booking_id: int) -> int:
+    """A cancelled booking's reminder that has not gone yet never goes (no commit)."""
+    waiting = db.exec(
+        select(OutboxEmail)
+        .where(
+            OutboxEmail.booking_id == booking_id,
+            OutboxEmail.kind == EMAIL_REMINDER,
+            OutboxEmail.status == EMAIL_QUEUED,
+        )
+        .with_for_update(skip_locked=True)  # one a sender holds right now is already going
+    ).all()
+    for email in waiting:
+        audit.set_email_status(db, email, EMAIL_WITHDRAWN)
+        email.error = "Not sent: the booking was cancelled."
+    return len(waiting)
+
+
 def booking_cancelled(
     db: Session, booking: Booking, *, by_clinic: bool, reason: str, refund_line: str
 ) -> OutboxEmail | None:
@@ -198,6 +217,7 @@ def booking_cancelled(
 
     The clinic's cancellation is always told; a patient's own is confirmed when a calendar
     entry had been sent, so the entry leaves their calendar too."""
+    withdraw_reminders(db, booking.id)
     who = parties(db, booking)
     if not get_settings().email_cancellation or who is None:
         return None

@@ -23,7 +23,13 @@ from efoy_app.db import session_scope
 from efoy_app.domain import outbox_views
 from efoy_app.domain.errors import DomainError, Forbidden, NotFound
 from efoy_app.domain.text import clean_text
-from efoy_app.models import EMAIL_FAILED, EMAIL_QUEUED, EMAIL_SENDING, EMAIL_SENT
+from efoy_app.models import (
+    EMAIL_FAILED,
+    EMAIL_QUEUED,
+    EMAIL_SENDING,
+    EMAIL_SENT,
+    EMAIL_WITHDRAWN,
+)
 from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import clinic_timezone, when_exact_label, when_label
@@ -37,6 +43,7 @@ EMAIL = {
     EMAIL_SENDING: Look("Sending", "blue"),
     EMAIL_SENT: Look("Sent", "green"),
     EMAIL_FAILED: Look("Failed", "red"),
+    EMAIL_WITHDRAWN: Look("Withdrawn", "gray"),
 }
 ALL = "all"
 STATUS_CHOICES = [[ALL, "Any status"]] + [[s, look(EMAIL, s).label] for s in EMAIL]

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from efoy_app.db import get_engine
+from efoy_app.domain import booking_cancel
 from efoy_app.domain.mail_delivery import send_due
 from efoy_app.domain.reminders import queue_due_reminders
 from efoy_app.models import Booking, Doctor, OutboxEmail, Payment, User
@@ -138,3 +139,23 @@ def test_no_reminder_when_cancelled_booked_inside_the_window_or_switched_off(
     assert [r[0] for r in reminders(engine)] == [later]
     # An appointment that has begun gets none (the sender was down all day, say).
     assert queue_due_reminders(STARTS + timedelta(hours=3), engine) == 0
+
+
+def test_a_queued_reminder_is_withdrawn_when_the_booking_is_cancelled(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EFOY_CANCELLATION_REFUNDS", "approval")  # no refund is sent: no Stripe
+    get_settings.cache_clear()
+    booking_id = confirmed(engine, paid_at=STARTS - timedelta(days=5))
+    assert queue_due_reminders(STARTS - timedelta(hours=20), engine) == 1
+    with Session(engine) as s:
+        patient = s.get(User, s.get(Booking, booking_id).patient_id)
+        outcome = booking_cancel.cancel(s, booking_id=booking_id, actor=patient)
+        assert outcome.booking.status == "cancelled"
+    with Session(engine) as s:
+        [reminder] = s.exec(select(OutboxEmail).where(OutboxEmail.kind == "reminder")).all()
+        assert (reminder.status, reminder.error) == (
+            "withdrawn",
+            "Not sent: the booking was cancelled.",
+        )
+    assert send_due(now=STARTS - timedelta(hours=19)).claimed == 0
