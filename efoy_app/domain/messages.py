@@ -121,31 +121,51 @@ def _pdf(file: receipts.PdfFile) -> Attachment:
     return Attachment(file.filename, file.content_type, file.data)
 
 
+def _queue(
+    db: Session,
+    kind: str,
+    who: Parties,
+    subject: str,
+    fields: dict[str, Any] | None = None,
+    *,
+    attachments: tuple[Attachment, ...] = (),
+    payment_id: int | None = None,
+    once_key: str | None = None,
+    now: datetime | None = None,
+) -> OutboxEmail | None:
+    """Render the kind's templates (named as the kind) and queue the message to the patient;
+    with `once_key` ("reminder:42") the database keeps it to one such message."""
+    text, html = render(kind, subject, who, **(fields or {}))
+    return queue_email(
+        db,
+        kind=kind,
+        to_address=who.patient.email,
+        subject=subject,
+        body=text,
+        html_body=html,
+        attachments=attachments,
+        booking_id=who.booking.id,
+        payment_id=payment_id,
+        dedupe_key=once_key,
+        now=now,
+    )
+
+
 def payment_confirmed(db: Session, payment: Payment, booking: Booking) -> OutboxEmail | None:
     """The confirmation, with the receipt PDF and the calendar file (no commit)."""
     who = parties(db, booking)
     if not get_settings().email_confirmation or who is None:
         return None
     number = payment.receipt_number
-    subject = f"Your appointment on {who.when} is confirmed (receipt {number})"
-    text, html = render(
-        "confirmation",
-        subject,
-        who,
-        amount=format_money(payment.amount_minor, payment.currency),
-        receipt_number=number,
-    )
-    return queue_email(
+    return _queue(
         db,
-        kind=EMAIL_CONFIRMATION,
-        to_address=who.patient.email,
-        subject=subject,
-        body=text,
-        html_body=html,
+        EMAIL_CONFIRMATION,
+        who,
+        f"Your appointment on {who.when} is confirmed (receipt {number})",
+        {"amount": format_money(payment.amount_minor, payment.currency), "receipt_number": number},
         attachments=(_pdf(receipts.receipt_pdf_of(db, payment)), _ics(who, cancelled=False)),
-        booking_id=booking.id,
         payment_id=payment.id,
-        dedupe_key=f"confirmation:{payment.id}",
+        once_key=f"confirmation:{payment.id}",
     )
 
 
@@ -156,28 +176,20 @@ def refund_succeeded(db: Session, refund: Refund) -> OutboxEmail | None:
     who = parties(db, booking) if booking is not None else None
     if not get_settings().email_refund_note or who is None or payment is None:
         return None
-    note = receipts.refund_note_pdf_of(db, refund)
     amount = format_money(refund.amount_minor, refund.currency)
-    subject = f"{amount} refunded: refund note {refund.note_number}"
-    text, html = render(
-        "refund_note",
-        subject,
-        who,
-        amount=amount,
-        note_number=refund.note_number,
-        receipt_number=payment.receipt_number,
-    )
-    return queue_email(
+    return _queue(
         db,
-        kind=EMAIL_REFUND_NOTE,
-        to_address=who.patient.email,
-        subject=subject,
-        body=text,
-        html_body=html,
-        attachments=(_pdf(note),),
-        booking_id=booking.id,
+        EMAIL_REFUND_NOTE,
+        who,
+        f"{amount} refunded: refund note {refund.note_number}",
+        {
+            "amount": amount,
+            "note_number": refund.note_number,
+            "receipt_number": payment.receipt_number,
+        },
+        attachments=(_pdf(receipts.refund_note_pdf_of(db, refund)),),
         payment_id=payment.id,
-        dedupe_key=f"refund_note:{refund.id}",
+        once_key=f"refund_note:{refund.id}",
     )
 
 
@@ -223,20 +235,14 @@ def booking_cancelled(
         return None
     if not by_clinic and not was_confirmed_by_email(db, booking.id):
         return None
-    subject = f"Your appointment on {who.when} is cancelled"
-    text, html = render(
-        "cancellation", subject, who, by_clinic=by_clinic, reason=reason, refund_line=refund_line
-    )
-    return queue_email(
+    return _queue(
         db,
-        kind=EMAIL_CANCELLATION,
-        to_address=who.patient.email,
-        subject=subject,
-        body=text,
-        html_body=html,
+        EMAIL_CANCELLATION,
+        who,
+        f"Your appointment on {who.when} is cancelled",
+        {"by_clinic": by_clinic, "reason": reason, "refund_line": refund_line},
         attachments=(_ics(who, cancelled=True),),
-        booking_id=booking.id,
-        dedupe_key=f"cancellation:{booking.id}",
+        once_key=f"cancellation:{booking.id}",
     )
 
 
@@ -247,24 +253,14 @@ def late_payment_refunded(
     who = parties(db, booking)
     if not get_settings().email_late_payment or who is None:
         return None
-    subject = "Your payment to Efoy is being refunded"
-    text, html = render(
-        "late_payment",
-        subject,
-        who,
-        amount=format_money(payment.amount_minor, payment.currency),
-        problem=problem,
-    )
-    return queue_email(
+    return _queue(
         db,
-        kind=EMAIL_LATE_PAYMENT,
-        to_address=who.patient.email,
-        subject=subject,
-        body=text,
-        html_body=html,
-        booking_id=booking.id,
+        EMAIL_LATE_PAYMENT,
+        who,
+        "Your payment to Efoy is being refunded",
+        {"amount": format_money(payment.amount_minor, payment.currency), "problem": problem},
         payment_id=payment.id,
-        dedupe_key=f"late_payment:{payment.id}",
+        once_key=f"late_payment:{payment.id}",
     )
 
 
@@ -274,17 +270,7 @@ def reminder(db: Session, booking: Booking) -> OutboxEmail | None:
     if who is None:
         return None
     subject = f"Reminder: your appointment on {who.when}"
-    text, html = render("reminder", subject, who)
-    return queue_email(
-        db,
-        kind=EMAIL_REMINDER,
-        to_address=who.patient.email,
-        subject=subject,
-        body=text,
-        html_body=html,
-        booking_id=booking.id,
-        dedupe_key=f"reminder:{booking.id}",
-    )
+    return _queue(db, EMAIL_REMINDER, who, subject, once_key=f"reminder:{booking.id}")
 
 
 def email_receipt(
@@ -314,27 +300,19 @@ def email_receipt(
         db.rollback()
         raise NotFound("Receipt not found.")
     doc = receipts.receipt_doc(db, locked)
-    subject = f"Your receipt {doc.number} from {get_settings().clinic_name}"
-    text, html = render(
-        "receipt",
-        subject,
-        who,
-        receipt_number=doc.number,
-        amount=format_money(doc.amount_minor, doc.currency),
-        refunded=format_money(doc.refunded_minor, doc.currency) if doc.refunds else "",
-        net=format_money(doc.net_minor, doc.currency),
-    )
-    pdf = receipts.receipt_file(doc)
-    email = queue_email(
+    email = _queue(
         db,
-        kind=EMAIL_RECEIPT,
-        to_address=who.patient.email,
-        subject=subject,
-        body=text,
-        html_body=html,
-        attachments=(_pdf(pdf),),
-        booking_id=locked.booking_id,
-        payment_id=locked.id,
+        EMAIL_RECEIPT,
+        who,
+        f"Your receipt {doc.number} from {get_settings().clinic_name}",
+        {
+            "receipt_number": doc.number,
+            "amount": format_money(doc.amount_minor, doc.currency),
+            "refunded": format_money(doc.refunded_minor, doc.currency) if doc.refunds else "",
+            "net": format_money(doc.net_minor, doc.currency),
+        },
+        attachments=(_pdf(receipts.receipt_file(doc)),),
+        payment_id=locked.id,  # a resend, as often as the cooldown allows: no once-key
         now=now,
     )
     db.commit()
