@@ -349,6 +349,8 @@ def payment_success_page() -> rx.Component:
                         color_scheme="orange",
                         role="alert",
                     ),
+                    _row("Doctor", r.doctor_name),
+                    _row("Appointment", r.when),
                     _row("Amount paid", r.amount_display, id="confirmation-amount"),
                     _row("Payment", r.status_label, id="confirmation-status"),
                     rx.separator(size="4"),

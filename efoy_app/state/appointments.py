@@ -230,9 +230,12 @@ class ReceiptActions(rx.State, mixin=True):
 
     async def _receipt_action(self, key: str, about: int, work, *args):  # type: ignore[no-untyped-def]
         """Run `work(user, *args)` in a worker thread with the button `key` busy; a PdfFile is
-        downloaded, a str shown as sent; TooSoon shown as a notice, other refusals as errors."""
-        if self.receipt_busy:
-            return  # the same click queued twice: the first is on its way
+        downloaded, a str shown as sent; TooSoon shown as a notice, other refusals as errors.
+
+        The button is disabled from the first `yield` on; a second click that left the browser
+        before that runs after the first one (Reflex handles one event of a tab at a time): a
+        second download of the same file, or for an email the domain's "ask again in N
+        seconds" (it queues at most one a minute)."""
         user = await self.current_user()  # type: ignore[attr-defined]
         if user is None:
             yield self.login_redirect()  # type: ignore[attr-defined]

@@ -14,17 +14,22 @@ import email.policy
 import io
 import re
 import time
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import httpx
 import pypdf
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
+from efoy_app.domain.bookings import expire_lapsed_holds
 from efoy_app.domain.money import format_money
-from efoy_app.models import Booking, Payment, Refund, User
+from efoy_app.models import Booking, Payment, Refund, User, utcnow
 from tests.e2e.axe import report, serious_violations
+from tests.e2e.bookings import PASSWORD, new_patient
 from tests.e2e.conftest import AppServer
+from tests.e2e.test_admin import _book, _pay, _start_checkout
 from tests.e2e.test_payments import CONFIRMED, _fill_card, _patient_with_booking
 from tests.e2e.ui import DEMO_ADMIN, log_in
 
@@ -220,3 +225,60 @@ def test_no_receipt_buttons_before_money_is_taken(app_server: AppServer, page: P
     expect(card.get_by_role("link", name="Pay")).to_be_visible()
     expect(card.get_by_role("button", name="Download receipt (PDF)")).to_have_count(0)
     expect(card.get_by_role("button", name="Email receipt")).to_have_count(0)
+
+
+def test_receipt_of_a_late_payment_that_was_refunded(
+    app_server: AppServer, page: Page, screenshots_dir: Path
+) -> None:
+    """Money taken after the hold lapsed and the slot was retaken: refunded at once, and the
+    confirmation page still offers the receipt (with its refund on it) and the email."""
+    email_address, headers = new_patient(app_server, name="Derartu Tulu")
+    booking = _book(app_server, headers, "USD")
+    session_id = _start_checkout(app_server, headers, booking["id"])
+    with app_server.session() as s:
+        row = s.get(Booking, booking["id"])
+        assert row is not None
+        row.hold_expires_at = utcnow() - timedelta(seconds=1)
+        s.add(row)
+        s.flush()
+        assert booking["id"] in expire_lapsed_holds(s)
+        s.commit()
+    _rival, rival = new_patient(app_server, name="Meseret Defar")
+    taken = _book_at(app_server, rival, booking)
+    assert taken == 201
+    _pay(app_server, session_id)
+    deadline = time.monotonic() + 30
+    while True:
+        payment = _payment(app_server, booking["id"])
+        if payment.status == "refunded" and payment.flagged:
+            break
+        assert time.monotonic() < deadline, payment
+        time.sleep(0.2)
+    refund = _succeeded_refund(app_server, payment.id)
+    number = payment.receipt_number
+    assert number is not None and RECEIPT.match(number), number
+
+    page.set_viewport_size(DESKTOP)
+    log_in(page, app_server.url, email_address, PASSWORD)
+    page.goto(f"{app_server.url}/payment/success?session_id={session_id}")
+    expect(page.get_by_text("We received your payment but could not confirm")).to_be_visible()
+    expect(page.locator("#confirmation-amount")).to_have_text(
+        format_money(payment.amount_minor, payment.currency)
+    )
+    filename, data = _download(page, page.get_by_role("button", name="Download receipt (PDF)"))
+    assert filename == f"{number}.pdf"
+    text = _pdf_text(data)
+    assert number in text and (refund.note_number or "-") in text, text
+    page.get_by_role("button", name="Email receipt").click()
+    expect(page.locator("#receipt-status")).to_have_text(
+        f"Receipt {number} is on its way to {email_address}."
+    )
+    _look(page, screenshots_dir, "receipt-confirmation-refunded")
+
+
+def _book_at(server: AppServer, headers: dict[str, str], booking: dict) -> int:
+    """Another patient books the same time; the status code."""
+    same = {"doctorId": booking["doctorId"], "startsAt": booking["startsAt"]}
+    return httpx.post(
+        f"{server.url}/api/v1/bookings", headers=headers, json=same, timeout=30
+    ).status_code
