@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from efoy_app.domain.bookings import expire_lapsed_holds
 from efoy_app.domain.money import format_money
-from efoy_app.models import Booking, Payment, Refund, User, utcnow
+from efoy_app.models import EMAIL_RECEIPT, Booking, OutboxEmail, Payment, Refund, User, utcnow
 from tests.e2e.axe import report, serious_violations
 from tests.e2e.bookings import PASSWORD, new_patient
 from tests.e2e.conftest import AppServer
@@ -160,6 +160,13 @@ def test_receipt_on_every_page_that_shows_a_paid_payment(
     expect(status).to_contain_text("The receipt was emailed moments ago; you can ask again in ")
     expect(status).to_have_text(re.compile(r"ask again in \d+ seconds\.$"))
     expect(page.get_by_role("alert")).to_have_count(0)
+    with app_server.session() as s:
+        sent = s.exec(
+            select(OutboxEmail.id).where(
+                OutboxEmail.payment_id == payment.id, OutboxEmail.kind == EMAIL_RECEIPT
+            )
+        ).all()
+        assert len(sent) == 1, sent
     _look(page, screenshots_dir, "receipt-confirmation")
 
     # 2. My appointments: the same booking, both buttons, the same receipt.
