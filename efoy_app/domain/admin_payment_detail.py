@@ -58,6 +58,7 @@ class RefundLine:
     queued: bool = False  # reserved, but Stripe has not answered yet: it will be sent again
     attempts: int = 0
     last_error: str | None = None
+    note_number: str | None = None  # its refund note's, once the refund succeeded
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class PaymentDetail:
     can_refund: bool
     refunds: list[RefundLine]
     audit: list[AuditLine]
+    receipt_number: str | None = None  # once paid (older payments: when first asked for)
 
 
 def payment_for_admin(session: Session, viewer: User, payment_id: int) -> Payment:

@@ -1,4 +1,5 @@
-"""/admin/payments/[payment_id]: everything about one payment, its refunds and audit, `Refund`."""
+"""/admin/payments/[payment_id]: everything about one payment, its refunds and audit, `Refund`,
+`Download receipt (PDF)` and each succeeded refund's note."""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ from efoy_app.components.layout import (
     notice_callout,
     stack_card,
 )
+from efoy_app.components.receipt_buttons import (
+    download_receipt_button,
+    receipt_status,
+    refund_note_button,
+)
 from efoy_app.state.admin_payment import AdminPaymentState, AuditEntry, RefundEntry
 
 S = AdminPaymentState
 F = AdminPaymentState.facts
-REFUND_COLUMNS = ["#", "Amount", "Status", "Reason", "Asked by", "When", "Stripe refund"]
+REFUND_COLUMNS = [
+    "#", "Amount", "Status", "Refund note", "Reason", "Asked by", "When", "Stripe refund",
+]  # fmt: skip
 # What happened and why first; on a phone the rest scrolls.
 AUDIT_COLUMNS = ["When", "Action", "Why", "Who", "Status", "What"]
 
@@ -69,8 +77,19 @@ def payment_facts() -> rx.Component:
             code_fact("Checkout Session", F.checkout_session_id, id="stripe-session-id"),
             code_fact("PaymentIntent", F.payment_intent_id, id="stripe-payment-intent-id"),
             code_fact("Charge", F.charge_id, id="stripe-charge-id"),
+            fact("Receipt", F.receipt_number, id="payment-receipt-number"),
             orientation="horizontal",
             size="2",
+        ),
+        rx.cond(
+            F.has_receipt,
+            rx.vstack(
+                download_receipt_button(S.download_receipt, S.receipt_busy == "receipt"),
+                receipt_status(S.receipt_message, S.receipt_tone, width="100%"),
+                spacing="2",
+                width="100%",
+                id="receipt-actions",
+            ),
         ),
     )
 
@@ -270,6 +289,21 @@ def refund_row(r: RefundEntry) -> rx.Component:
                 align="start",
             ),
             class_name="status",
+        ),
+        rx.table.cell(
+            rx.cond(
+                r.has_note,
+                refund_note_button(
+                    rx.cond(r.note_number != "", r.note_number, "Download"),
+                    S.download_refund_note(r.id),
+                    S.receipt_busy == "note-" + r.id.to_string(),
+                    aria_label=r.note_label,
+                    size="1",
+                    white_space="nowrap",
+                ),
+                rx.text("—", color=MUTED),
+            ),
+            class_name="refund-note",
         ),
         rx.table.cell(r.reason, class_name="reason", min_width="12em"),
         rx.table.cell(rx.text(r.requested_by, title=r.requested_by_detail), class_name="asked-by"),

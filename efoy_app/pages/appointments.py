@@ -1,6 +1,7 @@
 """/appointments: My appointments, upcoming first, then past, then cancelled and expired; `Pay`
 for held ones, `Cancel` (after a confirm step that shows what comes back) for upcoming ones, and
-the refund of each cancelled paid booking."""
+the refund of each cancelled paid booking; for every booking that took money `Download receipt
+(PDF)`, `Email receipt` and a `Refund note …` per succeeded refund."""
 
 from __future__ import annotations
 
@@ -18,7 +19,59 @@ from efoy_app.components.layout import (
     page_shell,
     stack_card,
 )
-from efoy_app.state.appointments import AppointmentsState, BookingRow
+from efoy_app.components.receipt_buttons import (
+    download_receipt_button,
+    email_receipt_button,
+    receipt_status,
+    refund_note_button,
+)
+from efoy_app.state.appointments import AppointmentsState, BookingRow, RefundNoteLink
+
+S = AppointmentsState
+
+
+def receipt_actions(row: BookingRow) -> rx.Component:
+    """A paid booking's receipt buttons, its refund notes, and how the last action went."""
+    pid = row.payment_id.to_string()
+
+    def note(link: RefundNoteLink) -> rx.Component:
+        return refund_note_button(
+            link.label,
+            S.download_refund_note(link.refund_id, row.payment_id),
+            S.receipt_busy == "note-" + link.refund_id.to_string(),
+            class_name="refund-note-button",
+        )
+
+    return rx.cond(
+        row.payment_id != 0,
+        rx.vstack(
+            rx.flex(
+                download_receipt_button(
+                    S.download_receipt(row.payment_id), S.receipt_busy == "receipt-" + pid
+                ),
+                email_receipt_button(
+                    S.email_receipt(row.payment_id), S.receipt_busy == "email-" + pid
+                ),
+                spacing="3",
+                wrap="wrap",
+                align="center",
+            ),
+            rx.cond(
+                row.refund_notes.length() > 0,
+                rx.flex(rx.foreach(row.refund_notes, note), spacing="3", wrap="wrap"),
+            ),
+            rx.cond(
+                S.receipt_about == row.payment_id,
+                receipt_status(S.receipt_message, S.receipt_tone, class_name="receipt-status"),
+            ),
+            spacing="2",
+            width="100%",
+            margin_top="0.9em",
+            padding_top="0.9em",
+            border_top=f"1px solid {rx.color('gray', 4)}",
+            class_name="receipt-actions",
+        ),
+    )
 
 
 def booking_card(row: BookingRow) -> rx.Component:
@@ -85,6 +138,7 @@ def booking_card(row: BookingRow) -> rx.Component:
             align="start",
             wrap="wrap",
         ),
+        receipt_actions(row),
         size="3",
         width="100%",
         class_name="booking-card",

@@ -13,6 +13,11 @@ from efoy_app.components.layout import (
     page_shell,
     stack_card,
 )
+from efoy_app.components.receipt_buttons import (
+    download_receipt_button,
+    email_receipt_button,
+    receipt_status,
+)
 from efoy_app.components.stripe_elements import stripe_card_form
 from efoy_app.domain.card_page import payment_element_enabled
 from efoy_app.state.payment import (
@@ -257,6 +262,23 @@ def payment_page() -> rx.Component:
     )
 
 
+def _receipt() -> rx.Component:
+    """The receipt of the payment shown: download it, or have it emailed to the patient."""
+    R = PaymentResultState
+    return rx.vstack(
+        rx.flex(
+            download_receipt_button(R.download_receipt, R.receipt_busy == "receipt", size="3"),
+            email_receipt_button(R.email_receipt, R.receipt_busy == "email", size="3"),
+            spacing="3",
+            wrap="wrap",
+        ),
+        receipt_status(R.receipt_message, R.receipt_tone, id="receipt-status", width="100%"),
+        spacing="3",
+        width="100%",
+        id="receipt-actions",
+    )
+
+
 def _confirmation() -> rx.Component:
     r = PaymentResultState.result
     return stack_card(
@@ -273,6 +295,8 @@ def _confirmation() -> rx.Component:
         _row("Card", r.card),
         _id_row("Stripe payment", r.payment_intent_id, id="confirmation-payment-id"),
         _row("Booking", "#" + r.booking_id.to_string()),
+        rx.separator(size="4"),
+        _receipt(),
         rx.link("Go to My appointments", href=routes.APPOINTMENTS),
         column={"width": "100%"},
         width="100%",
@@ -316,13 +340,25 @@ def payment_success_page() -> rx.Component:
             ),
             (
                 PHASE_REFUNDED,
-                rx.callout(
-                    "We received your payment but could not confirm the appointment: "
-                    + r.flag_reason
-                    + " The full amount is being refunded to your card.",
-                    icon="undo-2",
-                    color_scheme="orange",
-                    role="alert",
+                stack_card(
+                    rx.callout(
+                        "We received your payment but could not confirm the appointment: "
+                        + r.flag_reason
+                        + " The full amount is being refunded to your card.",
+                        icon="undo-2",
+                        color_scheme="orange",
+                        role="alert",
+                    ),
+                    _row("Doctor", r.doctor_name),
+                    _row("Appointment", r.when),
+                    _row("Amount paid", r.amount_display, id="confirmation-amount"),
+                    _row("Payment", r.status_label, id="confirmation-status"),
+                    rx.separator(size="4"),
+                    _receipt(),
+                    rx.link("Go to My appointments", href=routes.APPOINTMENTS),
+                    column={"width": "100%"},
+                    width="100%",
+                    max_width="640px",
                 ),
             ),
             (

@@ -5,7 +5,8 @@ policy's amount, the full refund or another amount, and refunds (through the led
 reserves the amount before asking Stripe, so the total never exceeds the payment), cancelling
 the booking too when the admin says so. Against double clicks, each rendering of the form
 carries a one-time token: a second submit of the same form (queued before the button turned
-busy) finds the token spent and does nothing.
+busy) finds the token spent and does nothing. `Download receipt (PDF)` for a payment that took
+money, and each succeeded refund's note, rendered in a worker thread (`ReceiptActions`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ from efoy_app.domain import admin_payment_detail, admin_refund
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import DomainError, Forbidden, NotFound
 from efoy_app.domain.money import format_money
-from efoy_app.models import ROLE_ADMIN
+from efoy_app.domain.receipts import PdfFile
+from efoy_app.models import PAID_STATUSES, REFUND_SUCCEEDED, ROLE_ADMIN
 from efoy_app.state import audit_text, statuses
+from efoy_app.state.appointments import (
+    ReceiptActions,
+    note_label,
+    receipt_of_payment,
+    refund_note_of,
+)
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import card_label, clinic_timezone, when_exact_label, when_label
 from efoy_app.state.page_status import PageStatus
@@ -73,6 +81,8 @@ class PaymentFacts(PaymentLine):
     policy_percent: int = 0
     policy_reason: str = ""
     can_cancel_booking: bool = False
+    has_receipt: bool = False  # the payment took money: its receipt can be downloaded
+    receipt_number: str = ""
 
 
 @dataclasses.dataclass
@@ -86,6 +96,9 @@ class RefundEntry(StatusBadge):
     created_at: str = ""
     created_exact: str = ""
     stripe_refund_id: str = ""
+    has_note: bool = False  # succeeded: its refund note can be downloaded
+    note_number: str = ""
+    note_label: str = ""  # "Refund note EFOY-RN-…": the button's accessible name
 
 
 @dataclasses.dataclass
@@ -126,6 +139,7 @@ def _facts(d: admin_payment_detail.PaymentDetail, tz: str) -> PaymentFacts:
         booking_status_label=booking_status.label,
         booking_status_color=booking_status.color,
         appointment=when_label(b.starts_at, tz),
+        has_receipt=p.status in PAID_STATUSES,
     )
 
 
@@ -143,6 +157,8 @@ def _refund_entry(r: admin_payment_detail.RefundLine, tz: str) -> RefundEntry:
         requested_by=r.requested_by_name,
         requested_by_detail=r.requested_by_email,
         created_exact=when_exact_label(r.created_at, tz),
+        has_note=r.status == REFUND_SUCCEEDED,
+        note_label=note_label(r.note_number),
     )
 
 
@@ -259,7 +275,20 @@ def _refund(user: SessionUser, payment_id: int, form: RefundForm) -> tuple[str, 
         return done.message, done.queued
 
 
-class AdminPaymentState(AuthState, PageStatus):
+def _admin_receipt(user: SessionUser, payment_id: int) -> PdfFile:
+    """The receipt as the admin downloads it (the admin role checked first)."""
+    with session_scope() as session:
+        require_role(db_user(session, user), ROLE_ADMIN)
+    return receipt_of_payment(user, payment_id)
+
+
+def _admin_refund_note(user: SessionUser, refund_id: int) -> PdfFile:
+    with session_scope() as session:
+        require_role(db_user(session, user), ROLE_ADMIN)
+    return refund_note_of(user, refund_id)
+
+
+class AdminPaymentState(AuthState, PageStatus, ReceiptActions):
     """State of /admin/payments/[payment_id]."""
 
     facts: PaymentFacts = PaymentFacts()
@@ -309,6 +338,7 @@ class AdminPaymentState(AuthState, PageStatus):
     @rx.event
     async def load_page(self) -> EventSpec | None:
         self.loaded, self.busy, self.error, self.notice = False, False, "", ""
+        self.receipt_busy, self.receipt_message, self.receipt_tone = "", "", ""
         self._close_confirm()
         self.form_token = secrets.token_urlsafe(16)
         user = await self.current_user()
@@ -403,3 +433,21 @@ class AdminPaymentState(AuthState, PageStatus):
         finally:
             self.busy = False
         await self._reload(user)
+
+    @rx.event
+    async def download_receipt(self):  # type: ignore[no-untyped-def]
+        """`Download receipt (PDF)` of this page's payment."""
+        payment_id = self._requested_id()
+        if payment_id is None:
+            return
+        async for update in self._receipt_action("receipt", payment_id, _admin_receipt, payment_id):
+            yield update
+
+    @rx.event
+    async def download_refund_note(self, refund_id: int):  # type: ignore[no-untyped-def]
+        """A succeeded refund's `Refund note …` in the ledger."""
+        refund_id = int(refund_id)
+        async for update in self._receipt_action(
+            f"note-{refund_id}", self._requested_id() or 0, _admin_refund_note, refund_id
+        ):
+            yield update

@@ -1,6 +1,11 @@
 """My appointments: the signed-in patient's bookings, upcoming first (soonest first), then past,
 then cancelled and expired (domain.appointment_list); `Pay` for held ones, `Cancel` for upcoming
-ones (a paid one shows what comes back by the policy first), and where each refund stands."""
+ones (a paid one shows what comes back by the policy first), where each refund stands, and for
+every booking that took money its receipt (download or email) and its refund notes.
+
+`ReceiptActions` is the receipt buttons' half of a page state, shared by the confirmation page
+and the admin's payment page: the PDF is read and rendered in a worker thread (reportlab must
+never hold up the event loop), through the domain functions that check whose payment it is."""
 
 from __future__ import annotations
 
@@ -12,12 +17,12 @@ from reflex.event import EventSpec
 
 from efoy_app import routes
 from efoy_app.db import session_scope
-from efoy_app.domain import booking_cancel
-from efoy_app.domain.appointment_list import split_appointments
+from efoy_app.domain import booking_cancel, messages, receipts
+from efoy_app.domain.appointment_list import ReceiptRef, receipts_by_booking, split_appointments
 from efoy_app.domain.bookings import BookingView, get_booking_for, list_bookings_for
 from efoy_app.domain.cancellation import quote_cancellation
 from efoy_app.domain.cancellation_policy import CancellationQuote
-from efoy_app.domain.errors import DomainError
+from efoy_app.domain.errors import DomainError, TooSoon
 from efoy_app.domain.money import format_money
 from efoy_app.domain.timezones import zone_display_name as zone_name
 from efoy_app.models import (
@@ -49,6 +54,20 @@ class BookingLine:
 
 
 @dataclasses.dataclass
+class RefundNoteLink:
+    """One succeeded refund's note as its button names it."""
+
+    refund_id: int = 0
+    label: str = ""
+
+
+def note_label(note_number: str | None) -> str:
+    """`Refund note EFOY-RN-2026-000007`; a refund from before numbering gets its number when
+    first downloaded."""
+    return f"Refund note {note_number}" if note_number else "Refund note"
+
+
+@dataclasses.dataclass
 class BookingRow(BookingLine, StatusBadge):
     """One booking as a patient (or an admin) sees it."""
 
@@ -62,10 +81,18 @@ class BookingRow(BookingLine, StatusBadge):
     pay_href: str = ""
     refund_note: str = ""
     refund_color: str = "gray"
+    # The payment that took money (0: none): its receipt buttons, and a button per refund note.
+    payment_id: int = 0
+    receipt_number: str = ""
+    refund_notes: list[RefundNoteLink] = dataclasses.field(default_factory=list)
 
     @classmethod
     def of(
-        cls, view: BookingView, tz: str, refund: booking_cancel.RefundState | None = None
+        cls,
+        view: BookingView,
+        tz: str,
+        refund: booking_cancel.RefundState | None = None,
+        receipt: ReceiptRef | None = None,
     ) -> BookingRow:
         held = view.status == BOOKING_HELD
         paid = view.status == BOOKING_CONFIRMED and view.starts_at > utcnow()
@@ -90,6 +117,12 @@ class BookingRow(BookingLine, StatusBadge):
             pay_href=routes.payment(view.id),
             refund_note=note,
             refund_color=color,
+            payment_id=receipt.payment_id if receipt else 0,
+            receipt_number=(receipt.receipt_number or "") if receipt else "",
+            refund_notes=[
+                RefundNoteLink(n.refund_id, note_label(n.note_number))
+                for n in (receipt.refund_notes if receipt else ())
+            ],
         )
 
 
@@ -130,8 +163,11 @@ def _my_bookings(
     with session_scope() as session:
         views = list_bookings_for(session, db_user(session, user))
         refunds = booking_cancel.refund_states(session, [v.id for v in views])
+        paid = receipts_by_booking(session, [v.id for v in views])
     sections = split_appointments(views)
-    rows = lambda vs: [BookingRow.of(v, user.timezone, refunds.get(v.id)) for v in vs]  # noqa: E731
+    rows = lambda vs: [  # noqa: E731
+        BookingRow.of(v, user.timezone, refunds.get(v.id), paid.get(v.id)) for v in vs
+    ]
     return rows(sections.upcoming), rows(sections.past), rows(sections.closed)
 
 
@@ -153,7 +189,78 @@ def _cancel(user: SessionUser, booking_id: int, expected_minor: int | None) -> s
         return outcome.message
 
 
-class AppointmentsState(AuthState, PageStatus):
+def receipt_of_payment(user: SessionUser, payment_id: int) -> receipts.PdfFile:
+    """The receipt of our payment `payment_id`, if this user paid it (or is an admin); read in a
+    transaction, rendered after it."""
+    with session_scope() as session:
+        payment = receipts.payment_receipt_for(session, payment_id, db_user(session, user))
+        doc = receipts.receipt_doc(session, payment)
+    return receipts.receipt_file(doc)
+
+
+def refund_note_of(user: SessionUser, refund_id: int) -> receipts.PdfFile:
+    """The note of our succeeded refund `refund_id`, if its payment is this user's."""
+    with session_scope() as session:
+        refund = receipts.succeeded_refund_for(session, str(refund_id), db_user(session, user))
+        doc = receipts.refund_note_doc(session, refund)
+    return receipts.refund_note_file(doc)
+
+
+def email_receipt_of(user: SessionUser, payment_id: int) -> str:
+    """Queue the receipt of our payment `payment_id` to its patient; what to tell the user."""
+    with session_scope() as session:
+        payment = receipts.payment_receipt_for(session, payment_id, db_user(session, user))
+        _email, message = messages.email_receipt(session, payment)
+        return message
+
+
+# What the last receipt action came to (`ReceiptActions.receipt_tone`).
+TONE_SENT, TONE_WAIT, TONE_ERROR = "sent", "wait", "error"
+
+
+class ReceiptActions(rx.State, mixin=True):
+    """The receipt buttons' vars: which one works (its `loading`), and how the last one went.
+
+    Taken by a state that is also an `AuthState`."""
+
+    receipt_busy: str = ""  # e.g. "receipt-12", "email-12", "note-5": the button at work
+    receipt_message: str = ""
+    receipt_tone: str = ""
+    receipt_about: int = 0  # the payment the message is about (a page may list several)
+
+    async def _receipt_action(self, key: str, about: int, work, *args):  # type: ignore[no-untyped-def]
+        """Run `work(user, *args)` in a worker thread with the button `key` busy; a PdfFile is
+        downloaded, a str shown as sent; TooSoon shown as a notice, other refusals as errors.
+
+        The button is disabled from the first `yield` on; a second click that left the browser
+        before that runs after the first one (Reflex handles one event of a tab at a time): a
+        second download of the same file, or for an email the domain's "ask again in N
+        seconds" (it queues at most one a minute)."""
+        user = await self.current_user()  # type: ignore[attr-defined]
+        if user is None:
+            yield self.login_redirect()  # type: ignore[attr-defined]
+            return
+        self.receipt_busy, self.receipt_about = key, about
+        self.receipt_message, self.receipt_tone = "", ""
+        yield
+        try:
+            result = await asyncio.to_thread(work, user, *args)
+        except TooSoon as exc:
+            self.receipt_busy, self.receipt_message, self.receipt_tone = "", exc.message, TONE_WAIT
+            return
+        except DomainError as exc:
+            self.receipt_busy, self.receipt_message, self.receipt_tone = "", exc.message, TONE_ERROR
+            return
+        self.receipt_busy = ""
+        if isinstance(result, receipts.PdfFile):
+            yield rx.download(
+                data=result.data, filename=result.filename, mime_type=result.content_type
+            )
+            return
+        self.receipt_message, self.receipt_tone = str(result), TONE_SENT
+
+
+class AppointmentsState(AuthState, PageStatus, ReceiptActions):
     """State of /appointments."""
 
     upcoming: list[BookingRow] = []
@@ -178,6 +285,7 @@ class AppointmentsState(AuthState, PageStatus):
     @rx.event
     async def load_page(self) -> EventSpec | None:
         self.notice, self.error = "", ""
+        self.receipt_busy, self.receipt_message, self.receipt_about = "", "", 0
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
@@ -215,9 +323,37 @@ class AppointmentsState(AuthState, PageStatus):
         # The amount the dialog showed: if it no longer holds, nothing is cancelled.
         expected = self.quote_minor if paid and self.dialog_for == booking_id else None
         self.notice, self.error, self.dialog_for = "", "", 0
+        self.receipt_message = ""
         try:
             self.notice = await asyncio.to_thread(_cancel, user, booking_id, expected)
         except DomainError as exc:
             self.error = exc.message
         await self._reload(user)
         return None
+
+    @rx.event
+    async def download_receipt(self, payment_id: int):  # type: ignore[no-untyped-def]
+        """`Download receipt (PDF)` of a row: by our payment id, checked to be the user's."""
+        payment_id = int(payment_id)
+        async for update in self._receipt_action(
+            f"receipt-{payment_id}", payment_id, receipt_of_payment, payment_id
+        ):
+            yield update
+
+    @rx.event
+    async def email_receipt(self, payment_id: int):  # type: ignore[no-untyped-def]
+        """`Email receipt` of a row: queued to the patient, at most once a minute."""
+        payment_id = int(payment_id)
+        async for update in self._receipt_action(
+            f"email-{payment_id}", payment_id, email_receipt_of, payment_id
+        ):
+            yield update
+
+    @rx.event
+    async def download_refund_note(self, refund_id: int, payment_id: int = 0):  # type: ignore[no-untyped-def]
+        """A row's `Refund note …`: by our refund id, checked to be the user's."""
+        refund_id = int(refund_id)
+        async for update in self._receipt_action(
+            f"note-{refund_id}", int(payment_id), refund_note_of, refund_id
+        ):
+            yield update

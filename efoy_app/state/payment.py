@@ -15,7 +15,7 @@ from reflex.event import EventSpec
 
 from efoy_app import models, routes
 from efoy_app.db import session_scope
-from efoy_app.domain import payment_fulfil, payment_start, payment_views
+from efoy_app.domain import messages, payment_fulfil, payment_start, payment_views, receipts
 from efoy_app.domain.bookings import (
     booking_view,
     get_booking_for,
@@ -28,7 +28,7 @@ from efoy_app.domain.money import format_money
 from efoy_app.models import OPEN_STATUSES, User, utcnow
 from efoy_app.settings import get_settings
 from efoy_app.state import statuses
-from efoy_app.state.appointments import BookingLine
+from efoy_app.state.appointments import BookingLine, ReceiptActions
 from efoy_app.state.auth import AuthState, SessionUser
 from efoy_app.state.display import card_label, when_label
 from efoy_app.state.page_status import PageStatus
@@ -339,8 +339,25 @@ def _latest_reference(user: SessionUser) -> tuple[str, str] | None:
         return "", payment.stripe_payment_intent_id or ""
 
 
-class PaymentResultState(AuthState, PageStatus):
-    """/payment/success: verify with Stripe, then confirm (or say honestly what happened)."""
+def _receipt_by_reference(user: SessionUser, session_id: str, pi: str) -> receipts.PdfFile:
+    """The receipt of the payment this page verified (its Stripe reference stays on the server),
+    if it is the user's."""
+    with session_scope() as db:
+        payment = receipts.paid_payment_for(db, session_id or pi, db.get(User, user.id))
+        doc = receipts.receipt_doc(db, payment)
+    return receipts.receipt_file(doc)
+
+
+def _email_by_reference(user: SessionUser, session_id: str, pi: str) -> str:
+    with session_scope() as db:
+        payment = receipts.paid_payment_for(db, session_id or pi, db.get(User, user.id))
+        _email, message = messages.email_receipt(db, payment)
+        return message
+
+
+class PaymentResultState(AuthState, PageStatus, ReceiptActions):
+    """/payment/success: verify with Stripe, then confirm (or say honestly what happened), and
+    offer the receipt once money was taken."""
 
     phase: str = PHASE_VERIFYING
     result: Confirmation = Confirmation()
@@ -353,6 +370,7 @@ class PaymentResultState(AuthState, PageStatus):
     async def load_page(self) -> EventSpec | None:
         self.phase, self.error, self.result = PHASE_VERIFYING, "", Confirmation()
         self.from_latest = False
+        self.receipt_busy, self.receipt_message, self.receipt_tone = "", "", ""
         user = await self.current_user()
         if user is None:
             return self.login_redirect()
@@ -389,6 +407,24 @@ class PaymentResultState(AuthState, PageStatus):
             if phase != PHASE_PROCESSING:
                 return
             await asyncio.sleep(VERIFY_INTERVAL_SECONDS)
+
+    @rx.event
+    async def download_receipt(self):  # type: ignore[no-untyped-def]
+        """`Download receipt (PDF)` of the payment this page shows."""
+        reference = (self._session_id, self._payment_intent_id)
+        if not any(reference):
+            return
+        async for update in self._receipt_action("receipt", 0, _receipt_by_reference, *reference):
+            yield update
+
+    @rx.event
+    async def email_receipt(self):  # type: ignore[no-untyped-def]
+        """`Email receipt`: queued to the patient, at most once a minute."""
+        reference = (self._session_id, self._payment_intent_id)
+        if not any(reference):
+            return
+        async for update in self._receipt_action("email", 0, _email_by_reference, *reference):
+            yield update
 
 
 def _phase_of(result: Confirmation) -> str:

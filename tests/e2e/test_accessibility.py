@@ -2,9 +2,11 @@
 
 Visited as a visitor, as the demo patient and as the demo admin (each signed in once, its
 browser storage reused), with real data behind the pages: a held booking, a paid Checkout
-Session and its payment. Each page is also photographed (for the README with `make screenshots`:
-`<page>-desktop.png` / `<page>-phone.png`). The keyboard checks walk the frame every page
-shares: the skip link, the phone menu, focus on the heading after a client-side navigation.
+Session and its payment (so the confirmation page, My appointments and the admin's payment
+page show their receipt buttons). Each page is also photographed (for the README with
+`make screenshots`: `<page>-desktop.png` / `<page>-phone.png`). The keyboard checks walk the
+frame every page shares: the skip link, the phone menu, focus on the heading after a
+client-side navigation.
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ VISITS = [
     Visit("admin-webhooks", ADMIN, lambda d: "/admin/webhooks"),
     Visit("admin-cancellations", ADMIN, lambda d: "/admin/cancellations?status=all"),
     Visit("admin-audit", ADMIN, lambda d: "/admin/audit"),
+    Visit("admin-outbox", ADMIN, lambda d: "/admin/outbox"),
 ]
 
 

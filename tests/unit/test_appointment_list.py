@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from efoy_app.domain.appointment_list import split_appointments
+from efoy_app.domain import booking_cancel
+from efoy_app.domain.appointment_list import (
+    ReceiptRef,
+    RefundNoteRef,
+    receipts_by_booking,
+    split_appointments,
+)
 from efoy_app.domain.bookings import BookingView
+from efoy_app.models import Payment
+from tests.unit.payment_setup import fresh, hold, paid_by_checkout, refund_rows, slot
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -46,3 +54,29 @@ def test_nothing_is_lost_or_shown_twice() -> None:
     sections = split_appointments(views, now=NOW)
     shown = ids(sections.upcoming) + ids(sections.past) + ids(sections.closed)
     assert sorted(shown) == list(range(len(views)))
+
+
+def test_receipts_of_the_bookings_that_took_money(
+    session, stripe_double, make_doctor, patient
+) -> None:
+    """A paid then cancelled booking: its payment, receipt number and refund note; a held one
+    and an unknown id: nothing."""
+    doctor = make_doctor()
+    booking, payment = paid_by_checkout(session, stripe_double, doctor, patient)
+    held = hold(session, doctor, patient, starts_at=slot(hour=14))
+    booking_cancel.cancel(session, booking_id=booking.id, actor=patient)
+    [refund] = refund_rows(session, payment.id)
+    payment = fresh(session, Payment, payment.id)
+    assert refund.status == "succeeded" and refund.note_number is not None
+    assert payment.receipt_number is not None
+
+    found = receipts_by_booking(session, [booking.id, held.id, 99_999])
+
+    assert found == {
+        booking.id: ReceiptRef(
+            payment_id=payment.id,
+            receipt_number=payment.receipt_number,
+            refund_notes=(RefundNoteRef(refund.id, refund.note_number),),
+        )
+    }
+    assert receipts_by_booking(session, []) == {}
