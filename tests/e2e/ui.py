@@ -54,9 +54,13 @@ def show_a_day_away(page: Page) -> None:
     today_first = page.locator("[data-slot]").first.get_attribute("data-slot")
     open_days = page.locator("input[name=day]:not([disabled])")
     expect(open_days.first).to_be_attached()
+    # A second visit in the same tab may open on the day chosen before: already the last one.
+    already_there = open_days.last.is_checked()
     open_days.last.dispatch_event("click")
     expect(open_days.last).to_be_checked()
-    expect(page.locator("[data-slot]").first).not_to_have_attribute("data-slot", today_first or "")
+    if not already_there:
+        first_slot = page.locator("[data-slot]").first
+        expect(first_slot).not_to_have_attribute("data-slot", today_first or "")
 
 
 def choose_a_time_days_away(page: Page) -> None:
