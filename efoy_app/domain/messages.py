@@ -308,7 +308,9 @@ def email_receipt(
         {
             "receipt_number": doc.number,
             "amount": format_money(doc.amount_minor, doc.currency),
-            "refunded": format_money(doc.refunded_minor, doc.currency) if doc.refunds else "",
+            "refunded_amount": format_money(doc.refunded_minor, doc.currency)
+            if doc.refunds
+            else "",
             "net": format_money(doc.net_minor, doc.currency),
         },
         attachments=(_pdf(receipts.receipt_file(doc)),),

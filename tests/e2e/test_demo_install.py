@@ -114,7 +114,9 @@ def test_no_secret_on_a_command_line_and_private_files(app_server: AppServer) ->
         "sandbox.db": 0o600,
         "sandbox.db-wal": 0o600,
         "sandbox.db-shm": 0o600,
+        "mail": 0o700,  # the demo SMTP server's messages: patients' names, receipts
     }
+    assert {mode(p) for p in (var / "mail").iterdir()} <= {0o600}
     db = Path(app_server.db_url.removeprefix("sqlite:///"))
     files = {p.name: mode(p) for p in db.parent.glob("efoy.db*")}  # -wal/-shm while connected
     assert "efoy.db" in files and set(files.values()) == {0o600}, files
