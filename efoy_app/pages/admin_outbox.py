@@ -83,17 +83,17 @@ def email_row(e: OutboxEntry) -> rx.Component:
                 ),
                 spacing="0",
             ),
-            min_width="10em",
+            min_width="14em",
         ),
         rx.table.cell(status_badge(e.status_label, e.status_color, e.status), class_name="status"),
         rx.table.cell(e.to_address, class_name="recipient"),
-        rx.table.cell(rx.text(e.created_at, title=e.created_exact), white_space="nowrap"),
+        rx.table.cell(rx.text(e.created_at, title=e.created_exact), min_width="8em"),
         rx.table.cell(e.kind, class_name="kind", white_space="nowrap"),
         rx.table.cell(e.attempts.to_string(), class_name="attempts"),
         rx.table.cell(
             rx.cond(e.next_or_sent != "", rx.text(e.next_or_sent), rx.text("—", color=MUTED)),
             class_name="next-or-sent",
-            white_space="nowrap",
+            min_width="8em",
         ),
         rx.table.cell(
             rx.cond(
