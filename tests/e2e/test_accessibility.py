@@ -294,9 +294,18 @@ def test_desktop_shows_the_links_without_a_menu(app_server: AppServer, page: Pag
     expect(nav.get_by_role("button", name="Menu")).to_be_hidden()
     expect(nav.get_by_role("link", name="My appointments")).to_be_visible()
     expect(nav.get_by_role("link", name="Admin")).to_have_count(0)
-    # The links stand apart, not glued into one word ("DoctorsMy appointments").
-    doctors = nav.get_by_role("link", name="Doctors", exact=True).bounding_box()
-    mine = nav.get_by_role("link", name="My appointments").bounding_box()
+    # The links stand apart, not glued into one word ("DoctorsMy appointments"). Measured once
+    # both are laid out: the navbar is drawn again as the signed-in account arrives.
+    doctors_link = nav.get_by_role("link", name="Doctors", exact=True)
+    mine_link = nav.get_by_role("link", name="My appointments")
+    deadline = time.monotonic() + 10
+    while True:
+        expect(doctors_link).to_be_visible()
+        expect(mine_link).to_be_visible()
+        doctors, mine = doctors_link.bounding_box(), mine_link.bounding_box()
+        if (doctors is not None and mine is not None) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)
     assert doctors is not None and mine is not None
     assert mine["x"] - (doctors["x"] + doctors["width"]) >= 16
     nav.get_by_role("link", name="My appointments").click()

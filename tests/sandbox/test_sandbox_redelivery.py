@@ -47,7 +47,13 @@ def test_a_receiver_that_was_down_gets_the_event_when_it_comes_up(
         receiver.secrets["/hook"] = endpoint.secret
         got = wait_for(lambda: receiver.records(object_id=intent.id), timeout=5)
         assert [(r["type"], r["valid"]) for r in got] == [("payment_intent.created", True)]
-        log = deliveries(sandbox, event.id, endpoint.id)
+        # The sandbox writes the delivery down once the receiver's answer is back: wait for it.
+        log = wait_for(
+            lambda: (
+                (found := deliveries(sandbox, event.id, endpoint.id))[-1]["delivered"] and found
+            ),
+            timeout=5,
+        )
         assert [d["delivered"] for d in log] == [False] * (len(log) - 1) + [True]
         assert all(d["error"].startswith("ConnectError") for d in log[:-1])
         assert [d["attempt"] for d in log] == list(range(1, len(log) + 1))
