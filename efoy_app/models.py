@@ -118,6 +118,23 @@ class Doctor(SQLModel, table=True):
     # This doctor's own cancellation policy ("hours:percent,..."); None: the clinic's
     # (EFOY_CANCELLATION_POLICY). Read through cancellation_policy.policy_for.
     cancellation_policy: str | None = Field(default=None, max_length=120)
+    # When the photo in `doctor_photos` last changed (None: no photo, initials are shown); the
+    # photo's URL carries it so browsers fetch a new one only after a change.
+    photo_updated_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class DoctorPhoto(SQLModel, table=True):
+    """A doctor's photo as the clinic uploaded it, re-encoded (square JPEG, no metadata)."""
+
+    __tablename__ = "doctor_photos"
+    __table_args__ = {"extend_existing": True}
+
+    doctor_id: int = Field(
+        foreign_key="doctors.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    content_type: str = Field(max_length=40)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    updated_at: datetime = _now_ts()
 
 
 class WorkingHours(SQLModel, table=True):
@@ -143,6 +160,24 @@ class DayOff(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     doctor_id: int = Field(foreign_key="doctors.id", index=True)
     day: date
+    reason: str = Field(default="", max_length=200)
+
+
+class ExtraHours(SQLModel, table=True):
+    """One-off working hours on one date, beside the week's (a Saturday clinic, a late evening),
+    in the doctor's timezone; an end of 00:00 is midnight."""
+
+    __tablename__ = "extra_hours"
+    __table_args__ = (
+        sa.Index("ix_extra_hours_doctor_day", "doctor_id", "day"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    doctor_id: int = Field(foreign_key="doctors.id")
+    day: date
+    start_time: time
+    end_time: time
     reason: str = Field(default="", max_length=200)
 
 

@@ -26,7 +26,7 @@ import httpx
 from sqlmodel import Session, select
 
 from efoy_app.domain import audit, bookings, payment_fulfil, payment_start, refunds, webhooks
-from efoy_app.domain.auth import hash_password
+from efoy_app.domain.auth import NO_LOGIN_HASH, hash_password
 from efoy_app.domain.errors import DomainError
 from efoy_app.domain.scheduling import local_today, to_local, upcoming_free_slots
 from efoy_app.models import (
@@ -52,8 +52,6 @@ DEMO_PATIENT_EMAIL = "patient@example.com"
 DEMO_PATIENT_PASSWORD = "patient-demo-pass"
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_ADMIN_PASSWORD = "admin-demo-pass"
-# Doctors do not log in in this version: their hash is not an argon2 hash, so nothing matches it.
-NO_LOGIN_HASH = "!no-login"
 
 WEEKDAYS = (0, 1, 2, 3, 4)
 MORNING = (time(9, 0), time(12, 0))

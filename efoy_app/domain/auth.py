@@ -35,6 +35,8 @@ from efoy_app.settings import get_settings
 JWT_ALGORITHM = "HS256"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
+# Doctors do not log in in this version: their hash is not an argon2 hash, so nothing matches it.
+NO_LOGIN_HASH = "!no-login"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # OWASP's argon2id baseline (19 MiB, 2 passes): sound, and cheap enough that fifty concurrent

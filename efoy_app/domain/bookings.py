@@ -128,7 +128,7 @@ def hold_slot(
     if len(reason) > MAX_REASON_LENGTH:
         raise ValidationFailed(f"Reason must be at most {MAX_REASON_LENGTH} characters.")
     try:
-        doctor = get_active_doctor(session, doctor_id)
+        doctor = get_active_doctor(session, doctor_id, share_lock=True)
         if not is_bookable_slot(session, doctor, starts_at, now, ignore_busy=True):
             raise ValidationFailed("That time is not one of this doctor's free slots.")
         ends_at = starts_at + timedelta(minutes=doctor.slot_minutes)

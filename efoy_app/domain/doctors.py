@@ -66,9 +66,22 @@ def list_doctors(
     return [doctor_view(doctor, user) for doctor, user in session.exec(query).all()]
 
 
-def get_active_doctor(session: Session, doctor_id: int) -> Doctor:
-    """The Doctor row; NotFound when unknown or inactive."""
-    doctor = session.get(Doctor, doctor_id)
+def get_active_doctor(session: Session, doctor_id: int, *, share_lock: bool = False) -> Doctor:
+    """The Doctor row; NotFound when unknown or inactive.
+
+    With `share_lock` the row is held (PostgreSQL FOR SHARE) until the transaction ends, so a
+    hold and an admin's change of the doctor's hours, fee or days off (which lock it for
+    update) happen one after the other: a slot is never sold in hours that were just removed.
+    """
+    if share_lock:
+        doctor = session.exec(
+            select(Doctor)
+            .where(Doctor.id == doctor_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        ).first()
+    else:
+        doctor = session.get(Doctor, doctor_id)
     if doctor is None or not doctor.active:
         raise NotFound("Doctor not found.")
     return doctor

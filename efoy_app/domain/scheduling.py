@@ -29,6 +29,7 @@ from efoy_app.models import (
     Booking,
     DayOff,
     Doctor,
+    ExtraHours,
     WorkingHours,
     utcnow,
 )
@@ -81,11 +82,30 @@ def _instant(day: date, at: time, tz: ZoneInfo) -> datetime:
     return cursor
 
 
-def _window_instants(day: date, wh: WorkingHours, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = _instant(day, wh.start_time, tz)
-    # An end of 00:00 means "until midnight".
-    end_day = day + timedelta(days=1) if wh.end_time == time(0) else day
-    return start, _instant(end_day, wh.end_time, tz)
+def window_instants(
+    day: date, start_time: time, end_time: time, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
+    """The UTC instants a wall-clock range of that day begins and ends; an end of 00:00 means
+    "until midnight"."""
+    start = _instant(day, start_time, tz)
+    end_day = day + timedelta(days=1) if end_time == time(0) else day
+    return start, _instant(end_day, end_time, tz)
+
+
+def day_windows(
+    day: date,
+    working_hours: Iterable[WorkingHours],
+    days_off: Iterable[date],
+    extra_hours: Iterable[ExtraHours],
+    tz: ZoneInfo,
+) -> list[tuple[datetime, datetime]]:
+    """The working windows of one local day: the week's hours for its weekday and that date's
+    extra hours, none on a day off (a day off closes its extra hours too)."""
+    if day in set(days_off):
+        return []
+    ranges = [(wh.start_time, wh.end_time) for wh in working_hours if wh.weekday == day.weekday()]
+    ranges += [(x.start_time, x.end_time) for x in extra_hours if x.day == day]
+    return sorted(window_instants(day, start, end, tz) for start, end in ranges)
 
 
 def compute_free_slots(
@@ -98,12 +118,14 @@ def compute_free_slots(
     window_end: datetime,
     now: datetime,
     busy_intervals: Iterable[tuple[datetime, datetime]] = (),
+    extra_hours: Iterable[ExtraHours] = (),
 ) -> list[Slot]:
     """Free slots starting in [window_start, window_end), later than `now`, sorted.
 
     Pure: no database. `busy_starts` removes slots starting at those instants; `busy_intervals`
     (start, end) also removes any slot overlapping them, for bookings that do not line up with
-    the current grid (e.g. the doctor changed slot length).
+    the current grid (e.g. the doctor changed slot length). `extra_hours` add one-off windows
+    on their dates.
     """
     window_start = _aware_utc(window_start, "window_start")
     window_end = _aware_utc(window_end, "window_end")
@@ -115,9 +137,8 @@ def compute_free_slots(
     intervals = sorted(
         (_aware_utc(s, "busy start"), _aware_utc(e, "busy end")) for s, e in busy_intervals
     )
-    by_weekday: dict[int, list[WorkingHours]] = {}
-    for wh in working_hours:
-        by_weekday.setdefault(wh.weekday, []).append(wh)
+    hours = list(working_hours)
+    extras = list(extra_hours)
 
     first_day = window_start.astimezone(tz).date() - timedelta(days=1)
     last_day = window_end.astimezone(tz).date()
@@ -125,8 +146,7 @@ def compute_free_slots(
     day = first_day
     while day <= last_day:
         if day not in off:
-            for wh in by_weekday.get(day.weekday(), ()):
-                start, end = _window_instants(day, wh, tz)
+            for start, end in day_windows(day, hours, (), extras, tz):
                 cursor = start
                 while cursor + step <= end:
                     if (
@@ -169,20 +189,10 @@ def _load(
     now: datetime,
     *,
     with_busy: bool = True,
-) -> tuple[list[WorkingHours], list[date], list[tuple[datetime, datetime]]]:
-    hours = list(session.exec(select(WorkingHours).where(WorkingHours.doctor_id == doctor.id)))
-    tz = ZoneInfo(doctor.timezone)
-    first = start.astimezone(tz).date() - timedelta(days=1)
-    last = end.astimezone(tz).date()
-    days_off = list(
-        session.exec(
-            select(DayOff.day).where(
-                DayOff.doctor_id == doctor.id, DayOff.day >= first, DayOff.day <= last
-            )
-        )
-    )
+) -> tuple[Plan, list[tuple[datetime, datetime]]]:
+    plan = load_plan(session, doctor, start, end)
     if not with_busy:
-        return hours, days_off, []
+        return plan, []
     busy = [
         (row[0], row[1])
         for row in session.exec(
@@ -194,17 +204,51 @@ def _load(
             )
         )
     ]
-    return hours, days_off, busy
+    return plan, busy
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A doctor's schedule over some days: the weekly hours, and the days off and extra hours
+    of those days."""
+
+    hours: list[WorkingHours]
+    days_off: list[date]
+    extra_hours: list[ExtraHours]
+
+
+def load_plan(session: Session, doctor: Doctor, start: datetime, end: datetime) -> Plan:
+    """The schedule that decides the slots between two instants."""
+    hours = list(session.exec(select(WorkingHours).where(WorkingHours.doctor_id == doctor.id)))
+    tz = ZoneInfo(doctor.timezone)
+    first = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    days_off = list(
+        session.exec(
+            select(DayOff.day).where(
+                DayOff.doctor_id == doctor.id, DayOff.day >= first, DayOff.day <= last
+            )
+        )
+    )
+    extra = list(
+        session.exec(
+            select(ExtraHours).where(
+                ExtraHours.doctor_id == doctor.id, ExtraHours.day >= first, ExtraHours.day <= last
+            )
+        )
+    )
+    return Plan(hours, days_off, extra)
 
 
 def _slots_between(
     session: Session, doctor: Doctor, start: datetime, end: datetime, now: datetime
 ) -> list[Slot]:
-    hours, days_off, busy = _load(session, doctor, start, end, now)
+    plan, busy = _load(session, doctor, start, end, now)
     return compute_free_slots(
         doctor=doctor,
-        working_hours=hours,
-        days_off=days_off,
+        working_hours=plan.hours,
+        days_off=plan.days_off,
+        extra_hours=plan.extra_hours,
         busy_starts={s for s, _ in busy},
         busy_intervals=busy,
         window_start=start,
@@ -273,11 +317,12 @@ def is_bookable_slot(
         return False
     start, end = local_day_bounds(day, doctor.timezone)
     if ignore_busy:
-        hours, days_off, _ = _load(session, doctor, start, end, now, with_busy=False)
+        plan, _ = _load(session, doctor, start, end, now, with_busy=False)
         slots = compute_free_slots(
             doctor=doctor,
-            working_hours=hours,
-            days_off=days_off,
+            working_hours=plan.hours,
+            days_off=plan.days_off,
+            extra_hours=plan.extra_hours,
             busy_starts=set(),
             window_start=start,
             window_end=end,
@@ -294,7 +339,8 @@ def slots_version(session: Session, doctor_id: int, now: datetime | None = None)
 
     One aggregate over the doctor's bookings that have not ended: a new booking raises the
     highest id, a status change moves the latest `updated_at` (audit.change_status sets it),
-    and a hold that lapses leaves the busy count. Working hours and days off are not in it.
+    and a hold that lapses leaves the busy count. Working hours and days off are not in it:
+    an admin's edit reaches a page that is open when it next loads its slots.
     """
     now = _aware_utc(now or utcnow(), "now")
     busy = sa.case((busy_clause(now), 1), else_=0)
