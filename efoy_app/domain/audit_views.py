@@ -26,6 +26,7 @@ from efoy_app.models import (
     ROLE_ADMIN,
     AuditLog,
     Booking,
+    Doctor,
     Payment,
     Refund,
     User,
@@ -34,7 +35,7 @@ from efoy_app.routes import MAX_ID
 
 ACTOR_ADMIN, ACTOR_PATIENT, ACTOR_SYSTEM, ACTOR_STRIPE = "admin", "patient", "system", "stripe"
 ACTOR_KINDS = (ACTOR_ADMIN, ACTOR_PATIENT, ACTOR_SYSTEM, ACTOR_STRIPE)
-OBJECT_TYPES = ("booking", "payment", "refund", "webhook_event", "outbox_email")
+OBJECT_TYPES = ("booking", "payment", "refund", "webhook_event", "outbox_email", "doctor")
 PAGE_SIZE = 50
 MAX_PAGE = 200
 OBJECT_MAX = 60  # characters of an object typed in the filter ("booking 12")
@@ -141,9 +142,10 @@ def audit_conditions(f: AuditFilter) -> list[Any]:
 
 
 def _currencies(session: Session, rows: list[AuditLog]) -> dict[tuple[str, int], str]:
-    """The currency of each payment, booking and refund the page names (three small lookups)."""
+    """The currency of each payment, booking, refund and doctor the page names (small lookups)."""
     found: dict[tuple[str, int], str] = {}
-    for kind, table in (("payment", Payment), ("booking", Booking), ("refund", Refund)):
+    kinds = (("payment", Payment), ("booking", Booking), ("refund", Refund), ("doctor", Doctor))
+    for kind, table in kinds:
         ids = {r.entity_id for r in rows if r.entity_type == kind}
         if ids:
             pairs = session.exec(

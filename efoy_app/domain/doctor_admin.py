@@ -359,15 +359,17 @@ def _saved_sentence(db: Session, doctor: Doctor, changed: dict[str, Any], now: d
             )
         ).one()
         fee = format_money(doctor.fee_minor, doctor.currency)
-        parts.append(
-            f"New bookings cost {fee}; "
-            + (
-                f"the {kept} booked appointment{'s' if kept != 1 else ''} keep the price "
-                "they were booked at."
-                if kept
-                else "no booked appointment changes price."
+        if not kept:
+            parts.append(f"New bookings cost {fee}; no booked appointment changes price.")
+        elif kept == 1:
+            parts.append(
+                f"New bookings cost {fee}; the booked appointment keeps the price it was booked at."
             )
-        )
+        else:
+            parts.append(
+                f"New bookings cost {fee}; the {kept} booked appointments keep the prices "
+                "they were booked at."
+            )
     if "active" in changed:
         parts.append(
             "Patients see this doctor again."

@@ -34,6 +34,27 @@ ACTIONS = {
     "refund_queued": "Refund queued",
     "refund_retry_requested": "Refund sent again",
     "refund_seen_in_stripe": "Refund found at Stripe",
+    "doctor_created": "Doctor added",
+    "doctor_updated": "Doctor changed",
+    "hours_changed": "Weekly hours changed",
+    "day_off_added": "Day off added",
+    "day_off_removed": "Day off removed",
+    "extra_hours_added": "Extra hours added",
+    "extra_hours_removed": "Extra hours removed",
+    "photo_changed": "Photo changed",
+    "photo_removed": "Photo removed",
+}
+# The doctor's fields as the set-up page names them.
+DOCTOR_FIELDS = {
+    "full_name": "name",
+    "email": "email",
+    "speciality": "speciality",
+    "bio": "bio",
+    "fee_minor": "fee",
+    "currency": "currency",
+    "slot_minutes": "appointment length",
+    "timezone": "timezone",
+    "active": "active",
 }
 # The short reasons the domain writes, as sentences.
 REASONS = {
@@ -134,6 +155,40 @@ def _detail_lines(details: Mapping[str, Any], currency: str) -> str:
     return "; ".join(parts)
 
 
+def _field_value(key: str, value: Any, currency: str) -> str:
+    if key == "fee_minor":
+        return _money(value, currency)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    if key == "bio" and isinstance(value, str) and len(value) > 60:
+        return f"“{value[:57]}…”"
+    return str(value) if value not in (None, "") else "none"
+
+
+def _doctor_change(action: str, d: Mapping[str, Any], currency: str) -> str:
+    """A doctor's creation or edit as "fee: €50.00 → €60.00; active: yes → no"."""
+    if action == "doctor_created":
+        fields = "; ".join(
+            f"{DOCTOR_FIELDS.get(k, k)}: {_field_value(k, v, str(d.get('currency') or currency))}"
+            for k, v in d.items()
+            if k != "bio"
+        )
+        return f"Added with {fields}."
+    parts = []
+    for key, change in d.items():
+        if not isinstance(change, Mapping):
+            continue
+        name = DOCTOR_FIELDS.get(key, key)
+        was = d.get("currency")
+        old_currency = str(was.get("from")) if isinstance(was, Mapping) else currency
+        old = _field_value(key, change.get("from"), old_currency)
+        new = _field_value(key, change.get("to"), currency)
+        parts.append(f"{name}: {old} → {new}")
+    return "; ".join(parts) + "." if parts else "Nothing changed."
+
+
 def why(
     action: str,
     reason: str | None,
@@ -168,5 +223,16 @@ def why(
         return "Cancelled" + (f": {_clause(reason)}" if said else " without a reason given.")
     if action == "hold_expired":
         return "The hold lapsed before payment; the slot is free again."
+    if action in ("doctor_created", "doctor_updated", "hours_changed"):
+        return _doctor_change(action, d, currency)
+    if action in ("day_off_added", "day_off_removed"):
+        what = "closed" if action == "day_off_added" else "opened again"
+        text = f"{d.get('day', 'A day')} {what}" + (f": {_clause(reason)}" if said else ".")
+        gone = d.get("extra_hours_removed")
+        return text + (f" Its extra hours went with it: {', '.join(gone)}." if gone else "")
+    if action in ("extra_hours_added", "extra_hours_removed"):
+        what = "added" if action == "extra_hours_added" else "removed"
+        text = f"Extra hours {d.get('hours', '')} on {d.get('day', '')} {what}"
+        return text + (f": {_clause(reason)}" if said else ".")
     extra = _detail_lines(d, currency) if d else ""
     return " ".join(part for part in (said, extra) if part)
