@@ -216,7 +216,7 @@ def _cancel_one(db: Session, booking_id: int, admin: User, reason: str) -> Cance
             log_kv(log, "stranded.cancel_failed", booking_id=booking_id, error=exc.code)
             return CancelResult(booking_id, False, exc.message)
         booking = db.get(Booking, booking_id, populate_existing=True)
-        return CancelResult(booking_id, booking.status == BOOKING_CANCELLED, "cancelled")
+        return CancelResult(booking_id, booking.status == BOOKING_CANCELLED, "done")
     return CancelResult(booking_id, False, last)
 
 
