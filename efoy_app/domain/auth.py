@@ -29,7 +29,7 @@ from efoy_app.domain.errors import (
     ValidationFailed,
 )
 from efoy_app.domain.text import clean_text
-from efoy_app.models import ROLE_PATIENT, ROLES, User, utcnow
+from efoy_app.models import ROLE_ADMIN, ROLE_PATIENT, ROLES, User, utcnow
 from efoy_app.settings import get_settings
 
 JWT_ALGORITHM = "HS256"
@@ -95,6 +95,26 @@ def register_patient(
     timezone: str = "UTC",
 ) -> User:
     """Create a patient account (commits); EmailTaken when the email already has one."""
+    return _new_account(session, email, password, full_name, phone, timezone, ROLE_PATIENT)
+
+
+def create_admin(
+    session: Session, *, email: str, password: str, full_name: str, timezone: str = "UTC"
+) -> User:
+    """An admin account (commits), for the first admin of a new clinic (no demo data in
+    production) and for the ones after: the same checks as a patient's sign-up."""
+    return _new_account(session, email, password, full_name, None, timezone, ROLE_ADMIN)
+
+
+def _new_account(
+    session: Session,
+    email: str,
+    password: str,
+    full_name: str,
+    phone: str | None,
+    timezone: str,
+    role: str,
+) -> User:
     email = normalize_email(email)
     # An address with bidi controls would display as another one: refused, not rewritten
     # (removing them would name a different mailbox).
@@ -118,7 +138,7 @@ def register_patient(
     user = User(
         email=email,
         password_hash=password_hash,
-        role=ROLE_PATIENT,
+        role=role,
         full_name=full_name,
         phone=phone,
         timezone=tz,
