@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from efoy_app.state.appointments import TONE_ERROR, TONE_WAIT
+from efoy_app.state.receipt_actions import TONE_ERROR, TONE_WAIT
 
 
 def download_receipt_button(

@@ -55,9 +55,8 @@ TO_MAX = 100  # characters of the recipient filter; an address part longer is a 
 ENTITY_TYPE = "outbox_email"  # what the audit trail calls a message
 ACTION_RETRIED = "email_retried"
 _SEARCH = re.compile(SEARCH_PATTERN)
-# The outbox tables' ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger
-# number in the query (an error, not a miss). An id past it is simply not found.
-ROW_ID_MAX = MAX_ID
+# Ids are INTEGER columns (32 bits on PostgreSQL, which refuses a larger number in a query):
+# an id past `MAX_ID` is simply not found.
 
 
 @dataclass(frozen=True)
@@ -214,7 +213,7 @@ def outbox_list(
 
 
 def _email(session: Session, email_id: int, *, for_update: bool = False) -> OutboxEmail:
-    if not 1 <= email_id <= ROW_ID_MAX:
+    if not 1 <= email_id <= MAX_ID:
         raise NotFound("There is no such email.")
     query = select(OutboxEmail).where(OutboxEmail.id == email_id)
     email = session.exec(query.with_for_update() if for_update else query).first()
@@ -268,7 +267,7 @@ def attachment_file(
 ) -> AttachmentFile:
     """The bytes of one attachment of one message (NotFound when it is another's)."""
     require_role(viewer, ROLE_ADMIN)
-    if not (1 <= email_id <= ROW_ID_MAX and 1 <= attachment_id <= ROW_ID_MAX):
+    if not (1 <= email_id <= MAX_ID and 1 <= attachment_id <= MAX_ID):
         raise NotFound("There is no such attachment.")
     found = session.exec(
         select(OutboxAttachment).where(

@@ -28,7 +28,6 @@ from efoy_app.domain.receipts import PdfFile
 from efoy_app.models import PAID_STATUSES, REFUND_SUCCEEDED, ROLE_ADMIN
 from efoy_app.state import audit_text, statuses
 from efoy_app.state.appointments import (
-    ReceiptActions,
     note_label,
     receipt_of_payment,
     refund_note_of,
@@ -36,6 +35,7 @@ from efoy_app.state.appointments import (
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import card_label, clinic_timezone, when_exact_label, when_label
 from efoy_app.state.page_status import PageStatus
+from efoy_app.state.receipt_actions import ReceiptActions
 from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look
 

@@ -22,7 +22,7 @@ from efoy_app.domain.appointment_list import ReceiptRef, receipts_by_booking, sp
 from efoy_app.domain.bookings import BookingView, get_booking_for, list_bookings_for
 from efoy_app.domain.cancellation import quote_cancellation
 from efoy_app.domain.cancellation_policy import CancellationQuote
-from efoy_app.domain.errors import DomainError, TooSoon
+from efoy_app.domain.errors import DomainError
 from efoy_app.domain.money import format_money
 from efoy_app.domain.timezones import zone_display_name as zone_name
 from efoy_app.models import (
@@ -39,6 +39,7 @@ from efoy_app.state import statuses
 from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.display import when_label
 from efoy_app.state.page_status import PageStatus
+from efoy_app.state.receipt_actions import ReceiptActions
 from efoy_app.state.rows import StatusBadge, row_from
 from efoy_app.state.statuses import look
 
@@ -212,52 +213,6 @@ def email_receipt_of(user: SessionUser, payment_id: int) -> str:
         payment = receipts.payment_receipt_for(session, payment_id, db_user(session, user))
         _email, message = messages.email_receipt(session, payment)
         return message
-
-
-# What the last receipt action came to (`ReceiptActions.receipt_tone`).
-TONE_SENT, TONE_WAIT, TONE_ERROR = "sent", "wait", "error"
-
-
-class ReceiptActions(rx.State, mixin=True):
-    """The receipt buttons' vars: which one works (its `loading`), and how the last one went.
-
-    Taken by a state that is also an `AuthState`."""
-
-    receipt_busy: str = ""  # e.g. "receipt-12", "email-12", "note-5": the button at work
-    receipt_message: str = ""
-    receipt_tone: str = ""
-    receipt_about: int = 0  # the payment the message is about (a page may list several)
-
-    async def _receipt_action(self, key: str, about: int, work, *args):  # type: ignore[no-untyped-def]
-        """Run `work(user, *args)` in a worker thread with the button `key` busy; a PdfFile is
-        downloaded, a str shown as sent; TooSoon shown as a notice, other refusals as errors.
-
-        The button is disabled from the first `yield` on; a second click that left the browser
-        before that runs after the first one (Reflex handles one event of a tab at a time): a
-        second download of the same file, or for an email the domain's "ask again in N
-        seconds" (it queues at most one a minute)."""
-        user = await self.current_user()  # type: ignore[attr-defined]
-        if user is None:
-            yield self.login_redirect()  # type: ignore[attr-defined]
-            return
-        self.receipt_busy, self.receipt_about = key, about
-        self.receipt_message, self.receipt_tone = "", ""
-        yield
-        try:
-            result = await asyncio.to_thread(work, user, *args)
-        except TooSoon as exc:
-            self.receipt_busy, self.receipt_message, self.receipt_tone = "", exc.message, TONE_WAIT
-            return
-        except DomainError as exc:
-            self.receipt_busy, self.receipt_message, self.receipt_tone = "", exc.message, TONE_ERROR
-            return
-        self.receipt_busy = ""
-        if isinstance(result, receipts.PdfFile):
-            yield rx.download(
-                data=result.data, filename=result.filename, mime_type=result.content_type
-            )
-            return
-        self.receipt_message, self.receipt_tone = str(result), TONE_SENT
 
 
 class AppointmentsState(AuthState, PageStatus, ReceiptActions):

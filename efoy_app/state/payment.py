@@ -28,10 +28,11 @@ from efoy_app.domain.money import format_money
 from efoy_app.models import OPEN_STATUSES, User, utcnow
 from efoy_app.settings import get_settings
 from efoy_app.state import statuses
-from efoy_app.state.appointments import BookingLine, ReceiptActions
+from efoy_app.state.appointments import BookingLine
 from efoy_app.state.auth import AuthState, SessionUser
 from efoy_app.state.display import card_label, when_label
 from efoy_app.state.page_status import PageStatus
+from efoy_app.state.receipt_actions import ReceiptActions
 from efoy_app.state.rows import row_from
 from efoy_app.state.statuses import look
 
