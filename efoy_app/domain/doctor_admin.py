@@ -359,15 +359,13 @@ def _saved_sentence(db: Session, doctor: Doctor, changed: dict[str, Any], now: d
             )
         ).one()
         fee = format_money(doctor.fee_minor, doctor.currency)
-        parts.append(
-            f"New bookings cost {fee}; "
-            + (
-                f"the {kept} booked appointment{'s' if kept != 1 else ''} keep the price "
-                "they were booked at."
-                if kept
-                else "no booked appointment changes price."
-            )
-        )
+        if kept == 0:
+            said = "no booked appointment changes price."
+        elif kept == 1:
+            said = "the 1 booked appointment keeps the price it was booked at."
+        else:
+            said = f"the {kept} booked appointments keep the price they were booked at."
+        parts.append(f"New bookings cost {fee}; {said}")
     if "active" in changed:
         parts.append(
             "Patients see this doctor again."

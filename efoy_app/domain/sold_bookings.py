@@ -66,8 +66,9 @@ class BookingsAffected(Conflict):
 
     def __init__(self, bookings: list[AffectedBooking]) -> None:
         n = len(bookings)
+        they = f"{n} bookings fall" if n != 1 else "1 booking falls"
         super().__init__(
-            f"{n} booking{'s' if n != 1 else ''} fall outside the new hours. Nothing was saved: "
+            f"{they} outside the new hours. Nothing was saved: "
             "choose to keep them or to cancel them with a full refund."
         )
         self.bookings = bookings
