@@ -12,6 +12,7 @@ from starlette.routing import Match
 from efoy_app.api import (
     admin,
     admin_cancellations,
+    admin_doctors,
     admin_monitor,
     admin_outbox,
     auth,
@@ -50,6 +51,8 @@ def create_api() -> FastAPI:
     app.include_router(receipts.router)
     app.include_router(admin.router)
     app.include_router(admin_cancellations.router)
+    app.include_router(admin_doctors.router)
+    app.add_exception_handler(admin_doctors.StrandedBookings, admin_doctors.answer_stranded)
     app.include_router(admin_monitor.router)
     app.include_router(admin_outbox.router)
 

@@ -66,8 +66,9 @@ class BookingsAffected(Conflict):
 
     def __init__(self, bookings: list[AffectedBooking]) -> None:
         n = len(bookings)
+        they = f"{n} bookings fall" if n != 1 else "1 booking falls"
         super().__init__(
-            f"{n} booking{'s' if n != 1 else ''} fall outside the new hours. Nothing was saved: "
+            f"{they} outside the new hours. Nothing was saved: "
             "choose to keep them or to cancel them with a full refund."
         )
         self.bookings = bookings
@@ -196,7 +197,7 @@ def settle(
 
 
 def _cancel_one(db: Session, booking_id: int, admin: User, reason: str) -> CancelResult:
-    attempts: list[Callable[[], None]] = [
+    attempts: list[Callable[[], str]] = [
         lambda: _cancel_held(db, booking_id, admin, reason),
         lambda: _cancel_paid(db, booking_id, admin, reason),
     ]
@@ -206,7 +207,7 @@ def _cancel_one(db: Session, booking_id: int, admin: User, reason: str) -> Cance
     last = "it could not be cancelled"
     for attempt in attempts:
         try:
-            attempt()
+            said = attempt()
         except Conflict as exc:  # paid meanwhile, or released meanwhile: try the other way
             db.rollback()
             last = exc.message
@@ -216,11 +217,11 @@ def _cancel_one(db: Session, booking_id: int, admin: User, reason: str) -> Cance
             log_kv(log, "stranded.cancel_failed", booking_id=booking_id, error=exc.code)
             return CancelResult(booking_id, False, exc.message)
         booking = db.get(Booking, booking_id, populate_existing=True)
-        return CancelResult(booking_id, booking.status == BOOKING_CANCELLED, "done")
+        return CancelResult(booking_id, booking.status == BOOKING_CANCELLED, said)
     return CancelResult(booking_id, False, last)
 
 
-def _cancel_held(db: Session, booking_id: int, admin: User, reason: str) -> None:
+def _cancel_held(db: Session, booking_id: int, admin: User, reason: str) -> str:
     booking = db.get(Booking, booking_id, populate_existing=True)
     if booking is None or booking.status != BOOKING_HELD:
         raise Conflict("It is no longer held.")
@@ -230,9 +231,11 @@ def _cancel_held(db: Session, booking_id: int, admin: User, reason: str) -> None
         db, booking, by_clinic=True, reason=reason, refund_line="Nothing had been paid."
     )
     db.commit()
+    return "The appointment is cancelled and the time is free again; nothing had been paid."
 
 
-def _cancel_paid(db: Session, booking_id: int, admin: User, reason: str) -> None:
-    booking_cancel.cancel_paid_booking(
+def _cancel_paid(db: Session, booking_id: int, admin: User, reason: str) -> str:
+    outcome = booking_cancel.cancel_paid_booking(
         db, booking_id=booking_id, actor=admin, reason=reason, by=booking_cancel.BY_CLINIC
     )
+    return outcome.clinic_message
