@@ -104,10 +104,14 @@ def photo_editor() -> rx.Component:
             notice_callout(S.notice, width="100%", id="doctor-photo-notice"),
             spacing="3",
             width="100%",
+            on_mount=S.load,
         ),
         role="region",
         aria_labelledby="doctor-photo-heading",
         id="doctor-photo",
         width="100%",
-        on_mount=S.load,
+        # Drawn again when the address names another doctor, even if the page around it stays
+        # mounted: the content (whose on_mount loads it) is then mounted afresh. The key must be
+        # on this outer element, not beside on_mount, whose effect lives in the element's wrapper.
+        key=S.router.url.path,
     )
