@@ -17,6 +17,7 @@ from efoy_app.api import (
     admin_outbox,
     auth,
     bookings,
+    doctor_photos,
     doctors,
     payments,
     receipts,
@@ -46,6 +47,7 @@ def create_api() -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(auth.router)
     app.include_router(doctors.router)
+    app.include_router(doctor_photos.router)
     app.include_router(bookings.router)
     app.include_router(payments.router)
     app.include_router(receipts.router)

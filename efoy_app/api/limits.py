@@ -8,14 +8,20 @@ The webhook has its own, larger cap: Stripe's events can be bigger than our own 
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from efoy_app.api.errors import send_error
-from efoy_app.domain import webhooks
-from efoy_app.routes import API_AREA, API_WEBHOOK
+from efoy_app.domain import doctor_photo, webhooks
+from efoy_app.routes import API_ADMIN, API_AREA, API_WEBHOOK
 
 API_BODY_LIMIT = 64 * 1024
+# A doctor's photo upload (PUT /api/v1/admin/doctors/{id}/photo): the 5 MB picture and its
+# multipart envelope; a picture over 5 MB that still fits is refused with a sentence (422).
+PHOTO_BODY_LIMIT = doctor_photo.MAX_PHOTO_BYTES + 64 * 1024
+_PHOTO_UPLOAD = re.compile(rf"^{re.escape(API_ADMIN)}/doctors/[^/]+/photo/?$")
 _TOO_LARGE = "Request body too large: at most {limit} bytes."
 
 
@@ -23,6 +29,8 @@ def body_limit_for(path: str) -> int | None:
     """The byte cap for a path; None outside the API (Reflex has its own limits)."""
     if path == API_WEBHOOK:
         return webhooks.MAX_BODY_BYTES
+    if _PHOTO_UPLOAD.match(path):
+        return PHOTO_BODY_LIMIT
     if path.startswith(API_AREA):
         return API_BODY_LIMIT
     return None

@@ -174,6 +174,9 @@ class DoctorOut(CamelModel):
     )
     slot_minutes: int
     timezone: str = Field(description="The doctor's IANA timezone; working hours are in it")
+    photo_url: str | None = Field(
+        description="GET it for the doctor's photo (400x400 JPEG); null: show initials"
+    )
 
 
 class SlotOut(CamelModel):

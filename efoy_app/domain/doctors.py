@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from efoy_app.domain.doctor_photo import photo_url
 from efoy_app.domain.errors import NotFound
 from efoy_app.domain.money import format_money
 from efoy_app.domain.read_models import build
@@ -24,6 +25,8 @@ class DoctorView:
     fee_display: str
     slot_minutes: int
     timezone: str
+    # Where the photo is fetched (versioned by its change), None: the page shows initials.
+    photo_url: str | None = None
 
 
 def doctor_view(doctor: Doctor, user: User) -> DoctorView:
@@ -32,6 +35,7 @@ def doctor_view(doctor: Doctor, user: User) -> DoctorView:
         doctor,
         full_name=user.full_name,
         fee_display=format_money(doctor.fee_minor, doctor.currency),
+        photo_url=photo_url(doctor.id, doctor.photo_updated_at),
     )
 
 

@@ -121,7 +121,7 @@ def doctor_header() -> rx.Component:
     return rx.card(
         rx.flex(
             rx.hstack(
-                avatar(doc.initials, size="72px"),
+                avatar(doc.initials, size="72px", photo_url=doc.photo_url, photo_alt=doc.photo_alt),
                 rx.vstack(
                     rx.heading(doc.full_name, size="7", as_="h1"),
                     rx.flex(

@@ -21,7 +21,7 @@ from efoy_app.state.doctors import ALL_SPECIALITIES, DoctorCard, DoctorsState
 def doctor_card(doc: DoctorCard) -> rx.Component:
     return stack_card(
         rx.hstack(
-            avatar(doc.initials),
+            avatar(doc.initials, photo_url=doc.photo_url, photo_alt=doc.photo_alt),
             rx.vstack(
                 rx.heading(doc.full_name, size="4", as_="h2"),
                 rx.badge(doc.speciality, color_scheme="teal", variant="soft"),

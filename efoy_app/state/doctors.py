@@ -32,6 +32,19 @@ def directory_url(search: str, speciality: str) -> str:
     return f"{routes.DOCTORS}?{urlencode(query)}" if query else routes.DOCTORS
 
 
+def initials_of(full_name: str) -> str:
+    """ "Dr. Anna Schmidt" -> "AS": what stands in for a doctor without a photo."""
+    words = [w for w in full_name.replace("Dr.", "").split() if w[:1].isalpha()]
+    return "".join(w[0] for w in words[:2]).upper()
+
+
+def photo_alt(full_name: str) -> str:
+    """The photo's text alternative: "Photo of Dr. Anna Schmidt" (a name typed without the
+    title gets it)."""
+    name = full_name.strip()
+    return f"Photo of {name}" if name.startswith(("Dr.", "Dr ")) else f"Photo of Dr. {name}"
+
+
 @dataclasses.dataclass
 class DoctorCard:
     """One doctor as the directory shows them."""
@@ -47,15 +60,15 @@ class DoctorCard:
     zone_name: str = ""
     slot_minutes: int = 30
     href: str = ""
+    photo_url: str = ""  # "" when the doctor has no photo: the initials are shown
+    photo_alt: str = ""
 
     @classmethod
     def of(cls, view: DoctorView) -> DoctorCard:
-        words = [w for w in view.full_name.replace("Dr.", "").split() if w[:1].isalpha()]
-        initials = "".join(w[0] for w in words[:2]).upper()
         return cls(
             id=view.id,
             full_name=view.full_name,
-            initials=initials,
+            initials=initials_of(view.full_name),
             speciality=view.speciality,
             bio=view.bio,
             fee_display=view.fee_display,
@@ -64,6 +77,8 @@ class DoctorCard:
             zone_name=zone_name(view.timezone),
             slot_minutes=view.slot_minutes,
             href=routes.doctor(view.id),
+            photo_url=view.photo_url or "",
+            photo_alt=photo_alt(view.full_name),
         )
 
 
