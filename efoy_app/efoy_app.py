@@ -17,6 +17,7 @@ from efoy_app.pages import (  # noqa: F401  (each page registers itself)
     admin,
     admin_audit,
     admin_cancellations,
+    admin_doctors,
     admin_outbox,
     admin_payment,
     admin_webhooks,

@@ -18,6 +18,8 @@ ADMIN_CANCELLATIONS = "/admin/cancellations"
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_OUTBOX = "/admin/outbox"
 ADMIN_OUTBOX_EMAIL = "/admin/outbox/[email_id]"
+ADMIN_DOCTORS = "/admin/doctors"
+ADMIN_DOCTOR = "/admin/doctors/[doctor_id]"
 # The payments list filtered to pending ones (the alert banner links there).
 ADMIN_PENDING_PAYMENTS = "/admin?tab=payments&status=pending"
 # Built by the payment work; linked from here.
@@ -69,6 +71,11 @@ def admin_webhooks(status: str | None = None) -> str:
 def admin_outbox_email(email_id: int | str) -> str:
     """One outbox message: its headers, bodies, attachments and delivery."""
     return f"{ADMIN_OUTBOX}/{email_id}"
+
+
+def admin_doctor(doctor_id: int | str) -> str:
+    """One doctor's profile, weekly hours, days off and extra hours, for admins."""
+    return f"{ADMIN_DOCTORS}/{doctor_id}"
 
 
 # Ids that fit every database's id column (PostgreSQL's INTEGER is 32-bit): a larger one is

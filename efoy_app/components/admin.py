@@ -46,6 +46,9 @@ def admin_nav() -> rx.Component:
             weight="medium",
             high_contrast=True,
         ),
+        rx.link(
+            "Doctors", href=routes.ADMIN_DOCTORS, size="2", weight="medium", high_contrast=True
+        ),
         rx.link("Audit", href=routes.ADMIN_AUDIT, size="2", weight="medium", high_contrast=True),
         rx.link("Outbox", href=routes.ADMIN_OUTBOX, size="2", weight="medium", high_contrast=True),
         spacing="4",

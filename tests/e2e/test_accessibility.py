@@ -151,6 +151,8 @@ VISITS = [
     Visit("admin-cancellations", ADMIN, lambda d: "/admin/cancellations?status=all"),
     Visit("admin-audit", ADMIN, lambda d: "/admin/audit"),
     Visit("admin-outbox", ADMIN, lambda d: "/admin/outbox"),
+    Visit("admin-doctors", ADMIN, lambda d: "/admin/doctors"),
+    Visit("admin-doctor", ADMIN, lambda d: f"/admin/doctors/{d.doctor_id}"),
 ]
 
 
