@@ -39,7 +39,8 @@ from efoy_app.state.admin_doctors import AdminDoctorsState, DoctorEntry
 
 L = AdminDoctorsState
 D = AdminDoctorState
-COLUMNS = ["Doctor", "Speciality", "Fee", "Slot", "Timezone", "Status", "Upcoming"]
+# Who, status and fee first: on a phone the rest scroll sideways.
+COLUMNS = ["Doctor", "Status", "Fee", "Speciality", "Slot", "Timezone", "Upcoming"]
 FULL = {"width": "100%"}
 TIME_INPUT = {"width": "5.5em", "max_length": 5, "placeholder": "09:00", "auto_complete": "off"}
 
@@ -132,11 +133,11 @@ def doctor_row(d: DoctorEntry) -> rx.Component:
             ),
             min_width="12em",
         ),
-        rx.table.cell(d.speciality),
+        rx.table.cell(active_badge(d.active)),
         rx.table.cell(d.fee_display, white_space="nowrap", class_name="doctor-fee"),
+        rx.table.cell(d.speciality),
         rx.table.cell(d.slot_minutes.to_string() + " min", white_space="nowrap"),
         rx.table.cell(d.timezone),
-        rx.table.cell(active_badge(d.active)),
         rx.table.cell(d.upcoming_bookings, class_name="upcoming"),
         custom_attrs={"data-doctor-id": d.id},
     )

@@ -20,9 +20,10 @@ from efoy_app.domain import doctor_admin, working_plan
 from efoy_app.domain.money import format_money
 from efoy_app.domain.times import when_label, zone
 from efoy_app.models import Booking, Doctor, Payment, Refund, User, WorkingHours
+from efoy_app.routes import ADMIN_DOCTORS
 from tests.e2e.bookings import PASSWORD, new_patient, pay_on_hosted_page
 from tests.e2e.conftest import AppServer
-from tests.e2e.ui import DEMO_ADMIN, log_in
+from tests.e2e.ui import DEMO_ADMIN, DEMO_PATIENT, log_in
 
 DESKTOP = {"width": 1280, "height": 900}
 ZONE = "Africa/Nairobi"
@@ -49,7 +50,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     app_server: AppServer, page: Page, browser: Browser, screenshots_dir: Path
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    name, email = f"Selam Tadesse {tag}", f"selam.{tag}@clinic.example"
+    name, email = "Dr. Selam Tadesse", f"selam.{tag}@clinic.example"
     page.set_viewport_size(DESKTOP)
     log_in(page, app_server.url, *DEMO_ADMIN)
     page.goto(f"{app_server.url}/admin")
@@ -72,7 +73,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     form.get_by_role("button", name="Add doctor").click()
     added = page.locator("#doctor-added")
     expect(added).to_contain_text(f"{name} added; give them working hours so patients can book.")
-    row = page.locator("tr[data-doctor-id]", has_text=name)
+    row = page.locator("tr[data-doctor-id]", has_text=email)
     expect(row).to_contain_text("€75.50")
     expect(row).to_contain_text(ZONE)
     added.get_by_role("link", name=f"Set {name}'s hours").click()
@@ -152,7 +153,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     assert (status, refund.amount_minor) == ("cancelled", 7550)
 
     page.goto(f"{app_server.url}/admin/doctors")
-    expect(page.locator("tr[data-doctor-id]", has_text=name).locator(".upcoming")).to_have_text("0")
+    expect(page.locator(f'tr[data-doctor-id="{doctor_id}"] .upcoming')).to_have_text("0")
     _photograph(page, screenshots_dir / "admin-doctors.png")
 
     context = browser.new_context(viewport=DESKTOP)
@@ -170,7 +171,7 @@ def test_a_deactivated_doctor_leaves_the_doctors_page(
     app_server: AppServer, page: Page, browser: Browser
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    name = f"Hana Girma {tag}"
+    name = "Dr. Hana Girma"
     with app_server.session() as s:
         admin = s.exec(select(User).where(User.email == DEMO_ADMIN[0])).one()
         view, _ = doctor_admin.create_doctor(
@@ -188,6 +189,28 @@ def test_a_deactivated_doctor_leaves_the_doctors_page(
     log_in(page, app_server.url, *DEMO_ADMIN)
     page.goto(f"{app_server.url}/admin/doctors/{view.id}")
     profile = page.locator("#profile")
+    profile.get_by_label("Fee").fill("65")
+    profile.get_by_role("button", name="Save profile").click()
+    expect(profile.get_by_role("status")).to_have_text(
+        "Saved. New bookings cost €65.00; no booked appointment changes price."
+    )
+    expect(profile.get_by_label("Fee")).to_have_value("65.00")
+
+    # One-off evening hours two days ahead appear in the preview, then go again.
+    day = (datetime.now(zone(ZONE)) + timedelta(days=2)).date()
+    extra = page.locator("#extra-hours")
+    extra.get_by_label("Date").fill(day.isoformat())
+    extra.get_by_label("From").fill("18:00")
+    extra.get_by_label("To").fill("19:00")
+    extra.get_by_role("button", name="Add extra hours").click()
+    label = f"{day:%A} {day.day} {day:%B %Y}"
+    expect(extra.get_by_role("status")).to_have_text(f"Extra hours 18:00–19:00 on {label} added.")
+    preview = page.locator(f'[data-preview-day="{day}"]')
+    expect(preview).to_have_attribute("data-slots", "8")  # 6 from 09:00–12:00, 2 in the evening
+    extra.get_by_role("button", name=re.compile(r"^Remove the extra hours 18:00–19:00")).click()
+    expect(extra.get_by_role("status")).to_have_text(f"Extra hours 18:00–19:00 on {label} removed.")
+    expect(preview).to_have_attribute("data-slots", "6")
+
     profile.get_by_role("button", name="Deactivate doctor").click()
     expect(profile.get_by_role("status")).to_have_text(
         "Saved. Patients no longer see this doctor and no new slots are offered."
@@ -205,3 +228,20 @@ def test_a_deactivated_doctor_leaves_the_doctors_page(
     expect(page.locator("tr[data-doctor-id]")).to_have_count(1)
     expect(page.locator(f'tr[data-doctor-id="{view.id}"] [data-status]')).to_have_text("Inactive")
     visitor.context.close()
+
+
+def test_patients_and_visitors_never_reach_the_doctor_pages(
+    app_server: AppServer, page: Page
+) -> None:
+    with app_server.session() as s:
+        doctor_id = s.exec(select(Doctor.id).order_by(Doctor.id)).first()
+    page.goto(f"{app_server.url}{ADMIN_DOCTORS}/{doctor_id}")
+    expect(page).to_have_url(re.compile(rf"/login\?next=%2Fadmin%2Fdoctors%2F{doctor_id}$"))
+    log_in(page, app_server.url, *DEMO_PATIENT)
+    for path in (ADMIN_DOCTORS, f"{ADMIN_DOCTORS}/{doctor_id}"):
+        page.goto(f"{app_server.url}{path}")
+        expect(page.locator("#forbidden-message")).to_have_text(
+            "You do not have access to this page."
+        )
+        expect(page.get_by_role("table")).to_have_count(0)
+        expect(page.get_by_role("button", name="Save weekly hours")).to_have_count(0)
