@@ -112,6 +112,32 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     page.reload()
     expect(page.locator(f'[data-preview-day="{day}"]')).to_have_attribute("data-slots", "13")
 
+    # Shorter hours that day of the week leave the 09:00 booking outside: listed, then kept.
+    weekday = f"{day:%A}"
+    page.get_by_role("button", name=f"Remove {weekday} range 1").click()
+    page.get_by_role("button", name="Save weekly hours").click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog.locator(f'tr[data-booking-id="{booking["id"]}"]')).to_be_visible()
+    dialog.get_by_role("button", name="Change nothing").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#weekly-hours").get_by_role("status")).to_have_text("Nothing was changed.")
+    with app_server.session() as s:
+        assert (
+            len(s.exec(select(WorkingHours).where(WorkingHours.doctor_id == doctor_id)).all()) == 14
+        )
+    page.get_by_role("button", name="Save weekly hours").click()
+    dialog.get_by_role("button", name="Keep these bookings").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#weekly-hours").get_by_role("status")).to_have_text(
+        "Weekly hours saved. 1 booking outside the new hours kept as booked."
+    )
+    expect(page.locator(f'[data-preview-day="{day}"]')).to_have_attribute("data-slots", "8")
+    with app_server.session() as s:
+        assert s.get(Booking, booking["id"]).status == "confirmed"
+        assert (
+            len(s.exec(select(WorkingHours).where(WorkingHours.doctor_id == doctor_id)).all()) == 13
+        )
+
     # The admin closes that day: the booking is listed first, nothing saved yet.
     days_off = page.locator("#days-off")
     days_off.get_by_label("Date").fill(day.isoformat())
