@@ -12,6 +12,7 @@ import reflex as rx
 from efoy_app import routes
 from efoy_app.components.admin import MUTED, admin_nav, admin_page, data_table, note, table_card
 from efoy_app.components.badges import status_badge
+from efoy_app.components.doctor_photo import photo_editor
 from efoy_app.components.forms import form_field
 from efoy_app.components.layout import (
     error_callout,
@@ -369,8 +370,7 @@ def profile_section() -> rx.Component:
     return section(
         "Profile",
         "profile",
-        # TODO(photo): place `photo_editor()` from efoy_app/components/doctor_photo.py here
-        # once that component is on main (another helper writes it).
+        photo_editor(),  # its own state, from the doctor in the address
         rx.form(
             rx.vstack(
                 two_columns(

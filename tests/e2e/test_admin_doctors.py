@@ -145,7 +145,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     days_off.get_by_role("button", name="Add day off").click()
     dialog = page.get_by_role("alertdialog")
     expect(dialog.locator("#affected-message")).to_have_text(
-        "1 booking fall outside the new hours. Nothing was saved: choose to keep them or to "
+        "1 booking falls outside the new hours. Nothing was saved: choose to keep them or to "
         "cancel them with a full refund."
     )
     listed = dialog.locator(f'tr[data-booking-id="{booking["id"]}"]')
