@@ -27,8 +27,6 @@ from efoy_app.state.auth import AuthState, SessionUser, db_user
 from efoy_app.state.doctors import initials_of, photo_alt
 from efoy_app.state.page_status import PageStatus
 
-# The admin doctor page's path (routes.ADMIN_DOCTORS once that page is merged).
-ADMIN_DOCTORS = "/admin/doctors"
 UPLOAD_ID = "doctor_photo_upload"
 ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]}
 
@@ -97,7 +95,7 @@ class DoctorPhotoState(AuthState, PageStatus):
         return self.photo_src != ""
 
     def _requested_id(self) -> int | None:
-        return routes.path_id(self.router.url.path, ADMIN_DOCTORS)
+        return routes.path_id(self.router.url.path, routes.ADMIN_DOCTORS)
 
     def _show(self, doctor_id: int, shown: tuple[str, str]) -> None:
         self.doctor_id = doctor_id
