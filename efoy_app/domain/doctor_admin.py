@@ -298,6 +298,7 @@ def update_doctor(
     now = utcnow()
     try:
         doctor = locked_doctor(db, doctor_id)
+        already = sold_bookings.outside_hours(db, doctor, now) if "timezone" in v else frozenset()
         user = db.get(User, doctor.user_id, populate_existing=True)
         before = {
             "full_name": user.full_name, "email": user.email, "speciality": doctor.speciality,
@@ -327,7 +328,7 @@ def update_doctor(
         message = _saved_sentence(db, doctor, changed, now)
         strands = "active" in changed and not doctor.active or "timezone" in changed
         affected = (
-            sold_bookings.stranded(db, doctor, now, everything=not doctor.active)
+            sold_bookings.stranded(db, doctor, now, everything=not doctor.active, already=already)
             if strands else []
         )  # fmt: skip
         sold_bookings.save_or_list(db, affected, on_bookings)

@@ -133,17 +133,35 @@ def covered(booking: Booking, plan: Plan, timezone: str) -> bool:
     return any(start <= booking.starts_at and booking.ends_at <= end for start, end in windows)
 
 
-def stranded(
-    db: Session, doctor: Doctor, now: datetime, *, everything: bool = False
-) -> list[AffectedBooking]:
-    """The upcoming bookings the doctor's schedule (as flushed in this session) leaves outside
-    its hours; with `everything`, all of them (the doctor no longer sees patients)."""
-    rows = upcoming(db, doctor.id, now)
+def _outside(db: Session, doctor: Doctor, rows: list[Booking]) -> list[Booking]:
     if not rows:
         return []
+    plan = load_plan(db, doctor, rows[0].starts_at, rows[-1].ends_at)
+    return [b for b in rows if not covered(b, plan, doctor.timezone)]
+
+
+def outside_hours(db: Session, doctor: Doctor, now: datetime) -> frozenset[int]:
+    """The upcoming bookings already outside the doctor's hours before a change (ones an admin
+    chose to keep earlier): a later change does not list them again."""
+    return frozenset(b.id for b in _outside(db, doctor, upcoming(db, doctor.id, now)))
+
+
+def stranded(
+    db: Session,
+    doctor: Doctor,
+    now: datetime,
+    *,
+    everything: bool = False,
+    already: frozenset[int] = frozenset(),
+) -> list[AffectedBooking]:
+    """The upcoming bookings the doctor's schedule (as flushed in this session) leaves outside
+    its hours, less those `already` outside before the change; with `everything`, all of them
+    (the doctor no longer sees patients)."""
+    rows = upcoming(db, doctor.id, now)
     if not everything:
-        plan = load_plan(db, doctor, rows[0].starts_at, rows[-1].ends_at)
-        rows = [b for b in rows if not covered(b, plan, doctor.timezone)]
+        rows = [b for b in _outside(db, doctor, rows) if b.id not in already]
+    if not rows:
+        return []
     if len(rows) > MAX_LISTED:
         raise ValidationFailed(
             f"This change would strand {len(rows)} bookings; make it for fewer days at a time."

@@ -291,8 +291,9 @@ def _finish(
     reason: str,
     message: str,
     now: datetime,
+    already: frozenset[int],
 ) -> PlanSaved:
-    affected: list[AffectedBooking] = sold_bookings.stranded(db, doctor, now)
+    affected: list[AffectedBooking] = sold_bookings.stranded(db, doctor, now, already=already)
     sold_bookings.save_or_list(db, affected, on_bookings)
     return PlanSaved(message, sold_bookings.settle(db, affected, on_bookings, admin, reason))
 
@@ -316,6 +317,7 @@ def set_week(
     now = utcnow()
     try:
         doctor = locked_doctor(db, doctor_id)
+        already = sold_bookings.outside_hours(db, doctor, now)
         new = check_week(week, doctor.slot_minutes)
         old = week_of(db, doctor.id)
         db.exec(delete(WorkingHours).where(WorkingHours.doctor_id == doctor.id))
@@ -340,7 +342,7 @@ def set_week(
         message = "Weekly hours saved." if changed else "The weekly hours were already so."
         return _finish(
             db, doctor, admin, on_bookings,
-            cancel_reason or "The doctor's working hours changed.", message, now,
+            cancel_reason or "The doctor's working hours changed.", message, now, already,
         )  # fmt: skip
     except BaseException:
         db.rollback()
@@ -378,6 +380,7 @@ def add_day_off(
     now = utcnow()
     try:
         doctor = locked_doctor(db, doctor_id)
+        already = sold_bookings.outside_hours(db, doctor, now)
         _check_future_day(doctor, day, now)
         existing = db.exec(
             select(DayOff).where(DayOff.doctor_id == doctor.id, DayOff.day == day)
@@ -402,7 +405,7 @@ def add_day_off(
         if extras:
             message += " Its extra hours were removed."
         said = cancel_reason or f"The doctor is not available on {_day_label(day)}."
-        return _finish(db, doctor, admin, on_bookings, said, message, now)
+        return _finish(db, doctor, admin, on_bookings, said, message, now, already)
     except BaseException:
         db.rollback()
         raise
@@ -485,6 +488,7 @@ def remove_extra_hours(
     now = utcnow()
     try:
         doctor = locked_doctor(db, doctor_id)
+        already = sold_bookings.outside_hours(db, doctor, now)
         row = db.get(ExtraHours, extra_id)
         if row is None or row.doctor_id != doctor.id:
             raise NotFound("Those extra hours are not found.")
@@ -499,7 +503,7 @@ def remove_extra_hours(
         said = cancel_reason or f"The doctor's extra hours on {_day_label(day)} were cancelled."
         return _finish(
             db, doctor, admin, on_bookings, said,
-            f"Extra hours {label} on {_day_label(day)} removed.", now,
+            f"Extra hours {label} on {_day_label(day)} removed.", now, already,
         )  # fmt: skip
     except BaseException:
         db.rollback()

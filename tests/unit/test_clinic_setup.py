@@ -460,3 +460,24 @@ def test_an_unknown_doctor_is_not_found_everywhere(session: Session, admin: User
     ):
         with pytest.raises(NotFound):
             call()
+
+
+def test_a_booking_kept_outside_the_hours_is_not_listed_again_by_the_next_change(
+    session: Session, admin: User, patient: User, make_doctor
+) -> None:
+    doctor = make_doctor()
+    booking = hold(session, doctor, patient, starts_at=slot(16))
+    shorter = {d: [R("09:00-12:00"), R("13:00-15:00")] for d in range(5)}
+    wp.set_week(session, doctor.id, shorter, admin, on_bookings=sold_bookings.KEEP)
+    other_day = slot(days_ahead=9).date()
+    assert other_day != booking.starts_at.date()
+    saved = wp.add_day_off(session, doctor.id, other_day, admin)  # no choice needed
+    assert saved.sentence.endswith("is a day off.")
+    again = wp.set_week(session, doctor.id, {d: [R("09:00-12:00")] for d in range(5)}, admin,
+                        on_bookings=sold_bookings.KEEP)  # fmt: skip
+    assert "outside the new hours kept" not in again.sentence
+    # Closing the kept booking's own day still lists nothing new (it is outside already), and
+    # deactivating the doctor lists it with every other booking.
+    with pytest.raises(sold_bookings.BookingsAffected) as listed:
+        da.update_doctor(session, doctor.id, da.DoctorFields(active=False), admin)
+    assert [a.booking_id for a in listed.value.bookings] == [booking.id]
