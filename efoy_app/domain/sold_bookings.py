@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -140,10 +140,18 @@ def _outside(db: Session, doctor: Doctor, rows: list[Booking]) -> list[Booking]:
     return [b for b in rows if not covered(b, plan, doctor.timezone)]
 
 
-def outside_hours(db: Session, doctor: Doctor, now: datetime) -> frozenset[int]:
+def outside_hours(
+    db: Session, doctor: Doctor, now: datetime, *, closing: date | None = None
+) -> frozenset[int]:
     """The upcoming bookings already outside the doctor's hours before a change (ones an admin
-    chose to keep earlier): a later change does not list them again."""
-    return frozenset(b.id for b in _outside(db, doctor, upcoming(db, doctor.id, now)))
+    chose to keep earlier): a later change does not list them again, except a day off, which
+    lists every booking of the day it `closing`."""
+    tz = ZoneInfo(doctor.timezone)
+    return frozenset(
+        b.id
+        for b in _outside(db, doctor, upcoming(db, doctor.id, now))
+        if b.starts_at.astimezone(tz).date() != closing
+    )
 
 
 def stranded(

@@ -380,7 +380,7 @@ def add_day_off(
     now = utcnow()
     try:
         doctor = locked_doctor(db, doctor_id)
-        already = sold_bookings.outside_hours(db, doctor, now)
+        already = sold_bookings.outside_hours(db, doctor, now, closing=day)
         _check_future_day(doctor, day, now)
         existing = db.exec(
             select(DayOff).where(DayOff.doctor_id == doctor.id, DayOff.day == day)

@@ -7,6 +7,8 @@ bookings" and "Cancel them with a full refund"; nothing is saved until one is pr
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from efoy_app import routes
@@ -590,11 +592,14 @@ def week_section() -> rx.Component:
     )
 
 
-def day_off_item(d: DayOffEntry) -> rx.Component:
+def dated_item(
+    title: rx.Var, reason: rx.Var, on_remove: Any, what: rx.Var, attrs: dict[str, Any]
+) -> rx.Component:
+    """One day off or one extra-hours entry: what and why, and its Remove button."""
     return rx.hstack(
         rx.vstack(
-            rx.text(d.label, weight="medium", size="2"),
-            rx.cond(d.reason != "", rx.text(d.reason, size="1", color=MUTED)),
+            rx.text(title, weight="medium", size="2"),
+            rx.cond(reason != "", rx.text(reason, size="1", color=MUTED)),
             spacing="0",
         ),
         rx.spacer(),
@@ -604,14 +609,20 @@ def day_off_item(d: DayOffEntry) -> rx.Component:
             variant="soft",
             color_scheme="gray",
             type="button",
-            on_click=D.remove_day_off(d.day),
-            aria_label="Remove the day off on " + d.label,
+            on_click=on_remove,
+            aria_label="Remove the " + what,
         ),
         align="center",
         padding_y="0.4em",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
-        custom_attrs={"data-day-off": d.day},
+        custom_attrs=attrs,
         **FULL,
+    )
+
+
+def day_off_item(d: DayOffEntry) -> rx.Component:
+    return dated_item(
+        d.label, d.reason, D.remove_day_off(d.day), "day off on " + d.label, {"data-day-off": d.day}
     )
 
 
@@ -654,27 +665,12 @@ def days_off_section() -> rx.Component:
 
 
 def extra_item(x: ExtraEntry) -> rx.Component:
-    return rx.hstack(
-        rx.vstack(
-            rx.text(x.label, " · ", x.hours, weight="medium", size="2"),
-            rx.cond(x.reason != "", rx.text(x.reason, size="1", color=MUTED)),
-            spacing="0",
-        ),
-        rx.spacer(),
-        rx.button(
-            "Remove",
-            size="1",
-            variant="soft",
-            color_scheme="gray",
-            type="button",
-            on_click=D.remove_extra(x.id),
-            aria_label="Remove the extra hours " + x.hours + " on " + x.label,
-        ),
-        align="center",
-        padding_y="0.4em",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
-        custom_attrs={"data-extra-id": x.id},
-        **FULL,
+    return dated_item(
+        x.label + " · " + x.hours,
+        x.reason,
+        D.remove_extra(x.id),
+        "extra hours " + x.hours + " on " + x.label,
+        {"data-extra-id": x.id},
     )
 
 

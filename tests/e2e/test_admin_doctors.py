@@ -66,7 +66,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     form.get_by_role("button", name="Add doctor").click()
     expect(page.locator("#add-doctor-error")).to_contain_text("amount")
     form.get_by_label("Fee").fill("75.50")
-    form.get_by_label("Currency").select_option("EUR")
+    form.get_by_label("Currency").select_option("KES")
     form.get_by_label("Appointment length").select_option("30")
     form.get_by_label("Search timezones").fill("Nairobi")
     expect(form.get_by_label("Timezone", exact=True)).to_have_value(ZONE)
@@ -74,7 +74,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     added = page.locator("#doctor-added")
     expect(added).to_contain_text(f"{name} added; give them working hours so patients can book.")
     row = page.locator("tr[data-doctor-id]", has_text=email)
-    expect(row).to_contain_text("€75.50")
+    expect(row).to_contain_text("KES75.50")
     expect(row).to_contain_text(ZONE)
     added.get_by_role("link", name=f"Set {name}'s hours").click()
     expect(page).to_have_url(re.compile(r"/admin/doctors/\d+$"))
@@ -107,7 +107,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     # A patient books the first slot of that day and pays it on the hosted page.
     patient_email, headers = new_patient(app_server, name="Abebe Bikila")
     booking = _book_first_slot(app_server, headers, doctor_id, day.isoformat())
-    assert (booking["priceMinor"], booking["currency"]) == (7550, "EUR")
+    assert (booking["priceMinor"], booking["currency"]) == (7550, "KES")
     pay_on_hosted_page(app_server, headers, booking["id"])
     page.reload()
     expect(page.locator(f'[data-preview-day="{day}"]')).to_have_attribute("data-slots", "13")
@@ -153,7 +153,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     expect(listed).to_contain_text("Abebe Bikila")
     expect(listed).to_contain_text(when_label(starts, ZONE))
     expect(listed).to_contain_text("Confirmed")
-    expect(listed).to_contain_text("€75.50")
+    expect(listed).to_contain_text("KES75.50")
     with app_server.session() as s:
         assert s.get(Booking, booking["id"]).status == "confirmed"
     dialog.get_by_role("button", name="Cancel them with a full refund").click()
@@ -188,7 +188,7 @@ def test_admin_adds_a_doctor_a_patient_books_then_the_day_is_closed_with_a_refun
     patient.goto(f"{app_server.url}/appointments")
     closed = patient.locator(f'#closed .booking-card[data-booking-id="{booking["id"]}"]')
     expect(closed).to_have_attribute("data-status", "cancelled")
-    amount = format_money(7550, "EUR")
+    amount = format_money(7550, "KES")
     expect(closed.locator(".refund-note")).to_have_text(f"Refunded {amount} (100 %) to your card.")
     context.close()
 
@@ -203,7 +203,7 @@ def test_a_deactivated_doctor_leaves_the_doctors_page(
         view, _ = doctor_admin.create_doctor(
             s, doctor_admin.DoctorFields(full_name=name, email=f"hana.{tag}@clinic.example",
                                          speciality="Cardiology", fee_minor=6000,
-                                         currency="EUR", timezone=ZONE), admin)  # fmt: skip
+                                         currency="KES", timezone=ZONE), admin)  # fmt: skip
         nine = working_plan.parse_range("09:00-12:00")
         working_plan.set_week(s, view.id, {d: [nine] for d in range(7)}, admin)
     visitor = browser.new_context(viewport=DESKTOP).new_page()
@@ -218,7 +218,7 @@ def test_a_deactivated_doctor_leaves_the_doctors_page(
     profile.get_by_label("Fee").fill("65")
     profile.get_by_role("button", name="Save profile").click()
     expect(profile.get_by_role("status")).to_have_text(
-        "Saved. New bookings cost €65.00; no booked appointment changes price."
+        "Saved. New bookings cost KES65.00; no booked appointment changes price."
     )
     expect(profile.get_by_label("Fee")).to_have_value("65.00")
 

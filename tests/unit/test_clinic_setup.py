@@ -476,8 +476,11 @@ def test_a_booking_kept_outside_the_hours_is_not_listed_again_by_the_next_change
     again = wp.set_week(session, doctor.id, {d: [R("09:00-12:00")] for d in range(5)}, admin,
                         on_bookings=sold_bookings.KEEP)  # fmt: skip
     assert "outside the new hours kept" not in again.sentence
-    # Closing the kept booking's own day still lists nothing new (it is outside already), and
-    # deactivating the doctor lists it with every other booking.
+    # Closing the kept booking's own day lists it again (the whole day is off now), and so
+    # does deactivating the doctor.
+    with pytest.raises(sold_bookings.BookingsAffected) as listed:
+        wp.add_day_off(session, doctor.id, booking.starts_at.date(), admin)
+    assert [a.booking_id for a in listed.value.bookings] == [booking.id]
     with pytest.raises(sold_bookings.BookingsAffected) as listed:
         da.update_doctor(session, doctor.id, da.DoctorFields(active=False), admin)
     assert [a.booking_id for a in listed.value.bookings] == [booking.id]
