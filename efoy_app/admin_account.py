@@ -14,9 +14,12 @@ import argparse
 import getpass
 import sys
 
+from pydantic import ValidationError
+
 from efoy_app.db import session_scope
 from efoy_app.domain.auth import create_admin
 from efoy_app.domain.errors import DomainError
+from efoy_app.settings import get_settings
 
 
 def _password(from_stdin: bool) -> str:
@@ -35,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timezone", default="UTC", help="IANA name, e.g. Africa/Addis_Ababa")
     parser.add_argument("--password-stdin", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        get_settings()  # the app's own settings: run it with the environment the app has
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        print(f"efoy: the settings are not usable: {reasons}", file=sys.stderr)
+        return 2
     password = _password(args.password_stdin)
     try:
         with session_scope() as session:

@@ -33,9 +33,18 @@ from efoy_app.settings import get_settings
 router = APIRouter(prefix=API_ADMIN, tags=["admin"], responses=AUTH_ERRORS)
 
 ObjectType = Literal[*audit_views.OBJECT_TYPES]  # type: ignore[valid-type]
-# What `audit_views.parse_object` reads, so clients know before they ask: a type, an id, or both.
+
+
+def _type_pattern(kind: str) -> str:
+    """ "webhook_event" → "[Ww]ebhook[ _][Ee]vent" (JSON Schema patterns have no flags)."""
+    return "[ _]".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in kind.split("_"))
+
+
+# What `audit_views.parse_object` reads, so clients know before they ask: a type, an id, or
+# both; built from the same list of types.
 OBJECT_PATTERN = (
-    r"^ *(([Bb]ooking|[Pp]ayment|[Rr]efund|[Ww]ebhook[ _][Ee]vent) *)?(#? *[0-9]{1,30})? *$"
+    r"^ *((" + "|".join(map(_type_pattern, audit_views.OBJECT_TYPES)) + r") *)?"
+    r"(#? *[0-9]{1,30})? *$"
 )
 
 

@@ -18,7 +18,8 @@ from tests.integration.test_migrations import alembic
 
 
 def make_admin(db_url: str, *args: str, password: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REFLEX_DB_URL": db_url, "EFOY_ENV": "production"}
+    env = {**os.environ, "REFLEX_DB_URL": db_url, "EFOY_ENV": "production",
+           "EFOY_JWT_SECRET": "k" * 40}  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "efoy_app.admin_account", "--password-stdin", *args],
         cwd=ROOT, env=env, input=password + "\n", capture_output=True, text=True, timeout=60,
@@ -55,3 +56,17 @@ def test_the_first_admin_of_an_empty_clinic_is_made_from_the_command_line(
     bad = make_admin(url, "--email", "not an email", "--name", "Bob", password="long enough pw")
     assert bad.returncode == 1 and "valid email" in bad.stderr
     engine.dispose()
+
+
+def test_without_the_apps_settings_it_says_which_and_creates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    env = {**os.environ, "REFLEX_DB_URL": url, "EFOY_ENV": "production"}
+    env.pop("EFOY_JWT_SECRET", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "efoy_app.admin_account", "--password-stdin",
+         "--email", "ada@clinic.example", "--name", "Ada"],
+        cwd=ROOT, env=env, input="a long enough secret\n", capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "EFOY_JWT_SECRET is not set" in done.stderr and "Traceback" not in done.stderr

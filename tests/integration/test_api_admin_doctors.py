@@ -653,3 +653,17 @@ def test_a_query_that_is_not_utf8_finds_nothing_and_breaks_nothing(world: World)
     assert ok(r) == {"data": [], "count": 0}
     r = call(world, "GET", "?search=" + "x" * 101)
     assert_error(r, 422, "validation_error")
+
+
+def test_the_audit_trail_of_one_doctor_is_asked_for_as_doctor_and_its_id(world: World) -> None:
+    doc = new_doctor(world)
+    ok(call(world, "PATCH", f"/{doc['id']}", json={"slotMinutes": 20}))
+    r = httpx.get(f"{world.url}/api/v1/admin/audit", params={"object": f"Doctor #{doc['id']}"},
+                  headers=world.admin, timeout=TIMEOUT)  # fmt: skip
+    rows = ok(r)["data"]
+    assert {row["entityType"] for row in rows} == {"doctor"}
+    assert {row["entityId"] for row in rows} == {doc["id"]}
+    assert "doctor_updated" in [row["action"] for row in rows]
+    r = httpx.get(f"{world.url}/api/v1/admin/audit", params={"object": "outbox email"},
+                  headers=world.admin, timeout=TIMEOUT)  # fmt: skip
+    assert r.status_code == 200, r.text
