@@ -45,6 +45,14 @@ CURRENCIES = (
 )  # fmt: skip
 SLOT_LENGTHS = (10, 15, 20, 30, 45, 60, 90, 120)
 MAX_FEE_MINOR = 99_999_999  # Stripe's largest amount for a single charge
+# Stripe's smallest card charge where it publishes one, in minor units
+# (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts); a fee below it could
+# never be paid. Other currencies are converted by Stripe, so only zero is refused for them.
+MIN_FEE_MINOR = {
+    "AED": 200, "AUD": 50, "BRL": 50, "CAD": 50, "CHF": 50, "CZK": 1500, "DKK": 250,
+    "EUR": 50, "GBP": 30, "HKD": 400, "HUF": 17500, "INR": 50, "JPY": 50, "MXN": 1000,
+    "NOK": 300, "NZD": 50, "PLN": 200, "SEK": 300, "SGD": 50, "USD": 50,
+}  # fmt: skip
 _LIMITS = {"full_name": 200, "speciality": 100, "bio": 2000}
 
 
@@ -83,6 +91,16 @@ def check_currency(currency: str) -> str:
     if code not in CURRENCIES:
         raise ValidationFailed(f"Efoy does not take payments in {code}; choose one from the list.")
     return code
+
+
+def check_fee_payable(fee_minor: int, currency: str) -> None:
+    """A fee a card can pay: not under Stripe's minimum charge for its currency."""
+    least = MIN_FEE_MINOR.get(currency, 1)
+    if fee_minor < least:
+        raise ValidationFailed(
+            f"The fee must be at least {format_money(least, currency)}: Stripe takes no smaller "
+            "card payment."
+        )
 
 
 def _text(name: str, value: str, *, required: bool) -> str:
@@ -257,6 +275,7 @@ def create_doctor(db: Session, values: DoctorFields, admin: User) -> tuple[Admin
     if missing:
         raise ValidationFailed(f"{missing[0].replace('_', ' ').capitalize()} is required.")
     v = _check(given)
+    check_fee_payable(v["fee_minor"], v["currency"])
     try:
         user, said = _account_for(db, v["email"], v["full_name"])
         doctor = Doctor(
@@ -317,6 +336,8 @@ def update_doctor(
                      "active"):  # fmt: skip
             if name in changed:
                 setattr(doctor, name, v[name])
+        if "fee_minor" in changed or "currency" in changed:
+            check_fee_payable(doctor.fee_minor, doctor.currency)
         db.add_all([user, doctor])
         db.flush()
         if changed:

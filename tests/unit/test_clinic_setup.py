@@ -358,6 +358,8 @@ def test_an_email_in_use_is_linked_or_refused(session: Session, admin: User, pat
         ({"fee_minor": 0}, "more than zero"),
         ({"fee_minor": 2**63}, "larger than a card payment"),
         ({"fee_minor": True}, "more than zero"),
+        ({"fee_minor": 49}, "at least €0.50: Stripe takes no smaller card payment"),
+        ({"fee_minor": 49, "currency": "JPY"}, "at least ¥50"),
         ({"currency": "XAU"}, "does not take payments in XAU"),
         ({"currency": "ABC"}, "Unknown currency"),
         ({"slot_minutes": 7}, "An appointment lasts"),
@@ -484,3 +486,14 @@ def test_a_booking_kept_outside_the_hours_is_not_listed_again_by_the_next_change
     with pytest.raises(sold_bookings.BookingsAffected) as listed:
         da.update_doctor(session, doctor.id, da.DoctorFields(active=False), admin)
     assert [a.booking_id for a in listed.value.bookings] == [booking.id]
+
+
+def test_a_fee_edit_under_stripes_minimum_for_the_currency_is_refused(
+    session: Session, admin: User
+) -> None:
+    doc = _new_doctor(session, admin, fee_minor=5000, currency="EUR")
+    with pytest.raises(ValidationFailed, match="at least HUF175.00"):
+        da.update_doctor(session, doc.id, da.DoctorFields(currency="HUF"), admin)
+    assert da.get_doctor(session, doc.id).currency == "EUR"
+    view, _ = da.update_doctor(session, doc.id, da.DoctorFields(fee_minor=50), admin)
+    assert view.fee_display == "€0.50"
