@@ -59,17 +59,30 @@ def auth_page(title: str, subtitle: str, form: rx.Component, other: rx.Component
 def auth_form(
     *fields: rx.Component, error: rx.Var, submit: str, on_submit: rx.EventHandler
 ) -> rx.Component:
-    """The fields, the error of the last try, and the submit button that spins while it runs."""
+    """The fields, the error of the last try, and the submit button that spins while it runs.
+
+    Until the page is hydrated the form is plain HTML, and a click (or Enter) would submit it
+    natively: as a GET, with the email and password in the address, the history and the access
+    log. So the button stays disabled until then (a disabled default button also stops Enter),
+    and the form says POST, so even a browser without JavaScript never puts them in a URL."""
     return rx.form(
         rx.vstack(
             *fields,
             error_callout(error, width="100%"),
-            rx.button(submit, type="submit", size="3", width="100%", loading=AuthState.auth_busy),
+            rx.button(
+                submit,
+                type="submit",
+                size="3",
+                width="100%",
+                loading=AuthState.auth_busy,
+                disabled=~rx.State.is_hydrated,
+            ),
             spacing="4",
             width="100%",
         ),
         on_submit=on_submit,
         reset_on_submit=False,
+        method="post",
         width="100%",
     )
 

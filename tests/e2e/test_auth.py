@@ -259,3 +259,28 @@ def test_register_lists_each_zone_once_grouped_and_searchable(
         assert user.timezone == "Africa/Mogadishu"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/login", "/register"])
+def test_before_the_page_runs_its_script_no_password_can_reach_a_url(
+    app_server: AppServer, browser: Browser, path: str
+) -> None:
+    """A click or Enter before hydration would submit the plain HTML form natively (a GET with
+    the password in the address): the page as served, without JavaScript, cannot do that."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{app_server.url}{path}")
+    button = page.locator("form button[type=submit]")
+    expect(button).to_be_disabled()
+    assert page.locator("form").get_attribute("method") == "post"
+    page.get_by_label("Email").fill("someone@example.com")
+    page.get_by_label("Password").fill("a-secret-typed-early")
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_timeout(300)
+    assert "a-secret-typed-early" not in page.url
+    context.close()
+    # Once the page runs, the button works (the log-in helper clicks it).
+    hydrated = browser.new_page()
+    hydrated.goto(f"{app_server.url}{path}")
+    expect(hydrated.locator("form button[type=submit]")).to_be_enabled()
+    hydrated.close()

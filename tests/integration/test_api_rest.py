@@ -190,7 +190,7 @@ def test_doctors_are_public_and_camel_case(api_server) -> None:
     assert sato == {
         "id": sato["id"], "fullName": "Dr. Haruto Sato", "speciality": "Dermatology",
         "bio": sato["bio"], "feeMinor": 5000, "currency": "JPY", "fee": "¥5,000",
-        "slotMinutes": 30, "timezone": "Asia/Tokyo",
+        "slotMinutes": 30, "timezone": "Asia/Tokyo", "photoUrl": None,
     }  # fmt: skip
     assert [d["fullName"] for d in doctors(api_server.url, speciality="Cardiology")] == [
         "Dr. Anna Schmidt"
