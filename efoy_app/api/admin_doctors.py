@@ -54,6 +54,10 @@ ON_BOOKINGS_TEXT = (
     "`keep` them as booked, or `cancel` them (paid ones refunded in full, patients emailed). "
     "Without it, such a change saves nothing and answers 409 bookings_affected listing them."
 )
+SEEN_TEXT = (
+    "The `bookingId`s the 409 listed, sent back with `onBookings`: `cancel` then refuses (409 "
+    "again, the new list) if the change would now cancel a booking not among them"
+)
 DAY_TEXT = "A calendar day in the doctor's timezone, YYYY-MM-DD"
 # Text bounds: generous on purpose. The domain's own limits (200 characters for a name...) are
 # checked after cleaning and answered with its sentence; these only keep huge inputs out.
@@ -142,6 +146,11 @@ class DoctorCreateIn(DoctorFieldsIn):
 
 class Choice(CamelIn):
     on_bookings: OnBookings | None = Field(default=None, description=ON_BOOKINGS_TEXT)
+    booking_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None,
+        max_length=sold_bookings.MAX_LISTED,
+        description=SEEN_TEXT,
+    )
     cancel_reason: str | None = Field(
         default=None,
         max_length=_SHORT,
@@ -455,6 +464,7 @@ def update_doctor(
             admin,
             on_bookings=body.on_bookings,
             cancel_reason=body.cancel_reason or "",
+            seen=body.booking_ids,
         ),
     )
     out = AdminDoctorSavedOut.model_validate(
@@ -486,6 +496,7 @@ def set_hours(doctor_id: DoctorId, body: HoursIn, admin: AdminUser, db: DbSessio
             admin,
             on_bookings=body.on_bookings,
             cancel_reason=body.cancel_reason or "",
+            seen=body.booking_ids,
         ),
     )
     return _plan_saved(db, admin, doctor_id, saved)
@@ -512,6 +523,7 @@ def add_day_off(
             reason=body.reason,
             on_bookings=body.on_bookings,
             cancel_reason=body.cancel_reason or "",
+            seen=body.booking_ids,
         ),
     )
     return _plan_saved(db, admin, doctor_id, saved)
@@ -567,12 +579,17 @@ def remove_extra_hours(
         OnBookings | None, Query(alias="onBookings", description=ON_BOOKINGS_TEXT)
     ] = None,
     cancel_reason: Annotated[str, Query(alias="cancelReason", max_length=_SHORT)] = "",
+    booking_ids: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None,
+        Query(alias="bookingIds", max_length=sold_bookings.MAX_LISTED, description=SEEN_TEXT),
+    ] = None,
 ) -> PlanSavedOut:
     """Take one-off hours away; bookings in them are listed first."""
     saved = _listing(
         admin,
         lambda: working_plan.remove_extra_hours(
-            db, doctor_id, extra_id, admin, on_bookings=on_bookings, cancel_reason=cancel_reason
+            db, doctor_id, extra_id, admin, on_bookings=on_bookings, cancel_reason=cancel_reason,
+            seen=booking_ids,
         ),
-    )
+    )  # fmt: skip
     return _plan_saved(db, admin, doctor_id, saved)

@@ -12,6 +12,7 @@ it would strand first (`sold_bookings`). Every change is in the audit trail, fie
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -309,6 +310,7 @@ def update_doctor(
     *,
     on_bookings: str | None = None,
     cancel_reason: str = "",
+    seen: Collection[int] | None = None,
 ) -> tuple[AdminDoctor, PlanSaved]:
     """Change the given fields (commits). A fee change applies to new bookings only; a
     deactivation or new timezone lists the bookings it strands unless `on_bookings` says."""
@@ -352,7 +354,7 @@ def update_doctor(
             sold_bookings.stranded(db, doctor, now, everything=not doctor.active, already=already)
             if strands else []
         )  # fmt: skip
-        sold_bookings.save_or_list(db, affected, on_bookings)
+        sold_bookings.save_or_list(db, affected, on_bookings, seen)
     except sa.exc.IntegrityError:
         db.rollback()
         raise Conflict("That email belongs to another account.", code="email_taken") from None

@@ -15,7 +15,7 @@ same email.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -64,11 +64,12 @@ class BookingsAffected(Conflict):
 
     code = "bookings_affected"
 
-    def __init__(self, bookings: list[AffectedBooking]) -> None:
+    def __init__(self, bookings: list[AffectedBooking], *, changed: bool = False) -> None:
         n = len(bookings)
         they = f"{n} bookings fall" if n != 1 else "1 booking falls"
+        since = "The bookings changed since they were listed: " if changed else ""
         super().__init__(
-            f"{they} outside the new hours. Nothing was saved: "
+            f"{since}{they} outside the new hours. Nothing was saved: "
             "choose to keep them or to cancel them with a full refund."
         )
         self.bookings = bookings
@@ -196,11 +197,24 @@ def save_or_list(
     db: Session,
     affected: list[AffectedBooking],
     on_bookings: str | None,
+    seen: Collection[int] | None = None,
 ) -> None:
-    """Commit the change, or roll it back and list the bookings when nobody chose for them."""
+    """Commit the change, or roll it back and list the bookings when nobody chose for them.
+
+    `seen` are the bookings the admin was shown: a cancel that would now take one more (a
+    patient booked meanwhile) saves nothing and lists them all again, so nobody's appointment
+    is cancelled without the admin having seen it."""
     if affected and on_bookings is None:
         db.rollback()
         raise BookingsAffected(affected)
+    shown = set(seen) if seen is not None else None
+    if (
+        on_bookings == CANCEL
+        and shown is not None
+        and any(a.booking_id not in shown for a in affected)
+    ):
+        db.rollback()
+        raise BookingsAffected(affected, changed=True)
     db.commit()
 
 

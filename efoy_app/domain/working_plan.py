@@ -11,7 +11,7 @@ would strand before it commits (`sold_bookings`); each lands in the audit trail.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -292,9 +292,10 @@ def _finish(
     message: str,
     now: datetime,
     already: frozenset[int],
+    seen: Collection[int] | None,
 ) -> PlanSaved:
     affected: list[AffectedBooking] = sold_bookings.stranded(db, doctor, now, already=already)
-    sold_bookings.save_or_list(db, affected, on_bookings)
+    sold_bookings.save_or_list(db, affected, on_bookings, seen)
     return PlanSaved(message, sold_bookings.settle(db, affected, on_bookings, admin, reason))
 
 
@@ -310,6 +311,7 @@ def set_week(
     *,
     on_bookings: str | None = None,
     cancel_reason: str = "",
+    seen: Collection[int] | None = None,
 ) -> PlanSaved:
     """Replace the doctor's weekly hours (commits). BookingsAffected when the new hours leave
     booked appointments outside and `on_bookings` is not given."""
@@ -342,7 +344,7 @@ def set_week(
         message = "Weekly hours saved." if changed else "The weekly hours were already so."
         return _finish(
             db, doctor, admin, on_bookings,
-            cancel_reason or "The doctor's working hours changed.", message, now, already,
+            cancel_reason or "The doctor's working hours changed.", message, now, already, seen,
         )  # fmt: skip
     except BaseException:
         db.rollback()
@@ -370,6 +372,7 @@ def add_day_off(
     reason: str = "",
     on_bookings: str | None = None,
     cancel_reason: str = "",
+    seen: Collection[int] | None = None,
 ) -> PlanSaved:
     """Close a date (commits); that date's extra hours go with it. BookingsAffected lists the
     appointments booked that day unless `on_bookings` says what to do with them."""
@@ -405,7 +408,7 @@ def add_day_off(
         if extras:
             message += " Its extra hours were removed."
         said = cancel_reason or f"The doctor is not available on {_day_label(day)}."
-        return _finish(db, doctor, admin, on_bookings, said, message, now, already)
+        return _finish(db, doctor, admin, on_bookings, said, message, now, already, seen)
     except BaseException:
         db.rollback()
         raise
@@ -482,6 +485,7 @@ def remove_extra_hours(
     *,
     on_bookings: str | None = None,
     cancel_reason: str = "",
+    seen: Collection[int] | None = None,
 ) -> PlanSaved:
     """Take one-off hours away again (commits); bookings in them are listed first."""
     on_bookings = sold_bookings.check_choice(on_bookings)
@@ -503,7 +507,7 @@ def remove_extra_hours(
         said = cancel_reason or f"The doctor's extra hours on {_day_label(day)} were cancelled."
         return _finish(
             db, doctor, admin, on_bookings, said,
-            f"Extra hours {label} on {_day_label(day)} removed.", now, already,
+            f"Extra hours {label} on {_day_label(day)} removed.", now, already, seen,
         )  # fmt: skip
     except BaseException:
         db.rollback()

@@ -207,10 +207,15 @@ def _small_int(value: object) -> int | None:
 
 
 def _apply(
-    user: SessionUser, doctor_id: int, kind: str, args: dict[str, Any], on_bookings: str | None
+    user: SessionUser,
+    doctor_id: int,
+    kind: str,
+    args: dict[str, Any],
+    on_bookings: str | None,
+    seen: list[int] | None = None,
 ) -> str:
     """Make one change (commits) and return its sentence; BookingsAffected lists what it would
-    strand while `on_bookings` is None."""
+    strand while `on_bookings` is None, or when a cancel would take a booking not `seen`."""
     with session_scope() as session:
         admin = checked_admin(session, user)
         if kind in (PROFILE, ACTIVE):
@@ -219,20 +224,21 @@ def _apply(
             else:
                 fields = doctor_admin.DoctorFields(active=bool(args["active"]))
             _, saved = doctor_admin.update_doctor(
-                session, doctor_id, fields, admin, on_bookings=on_bookings
+                session, doctor_id, fields, admin, on_bookings=on_bookings, seen=seen
             )
         elif kind == WEEK:
             saved = working_plan.set_week(
-                session, doctor_id, parse_week(args["week"]), admin, on_bookings=on_bookings
-            )
+                session, doctor_id, parse_week(args["week"]), admin, on_bookings=on_bookings,
+                seen=seen,
+            )  # fmt: skip
         elif kind == DAY_OFF:
             saved = working_plan.add_day_off(
                 session, doctor_id, parse_day(args["day"]), admin,
-                reason=str(args.get("reason") or ""), on_bookings=on_bookings,
+                reason=str(args.get("reason") or ""), on_bookings=on_bookings, seen=seen,
             )  # fmt: skip
         elif kind == REMOVE_EXTRA:
             saved = working_plan.remove_extra_hours(
-                session, doctor_id, int(args["id"]), admin, on_bookings=on_bookings
+                session, doctor_id, int(args["id"]), admin, on_bookings=on_bookings, seen=seen
             )
         else:
             raise ValidationFailed("Unknown change.")
@@ -354,7 +360,11 @@ class AdminDoctorState(AuthState, PageStatus, TimezonePicker, DoctorChoices):
         self._pending_kind, self._pending_args = "", {}
 
     async def _change(
-        self, kind: str, args: dict[str, Any], on_bookings: str | None = None
+        self,
+        kind: str,
+        args: dict[str, Any],
+        on_bookings: str | None = None,
+        seen: list[int] | None = None,
     ) -> EventSpec | None:
         """Send one change to the domain; its sentence becomes the notice, a refusal the error
         of its section, and stranded bookings the panel (the change kept for the choice)."""
@@ -368,7 +378,9 @@ class AdminDoctorState(AuthState, PageStatus, TimezonePicker, DoctorChoices):
         self.busy = True
         tz = self.facts.timezone
         try:
-            self.notice = await asyncio.to_thread(_apply, user, doctor_id, kind, args, on_bookings)
+            self.notice = await asyncio.to_thread(
+                _apply, user, doctor_id, kind, args, on_bookings, seen
+            )
         except sold_bookings.BookingsAffected as exc:
             self.affected, self.affected_message = _affected(exc.bookings, tz), exc.message
             self._pending_kind, self._pending_args = kind, args
@@ -440,7 +452,8 @@ class AdminDoctorState(AuthState, PageStatus, TimezonePicker, DoctorChoices):
         """The panel's buttons: the pending change again, keeping or cancelling the bookings."""
         if choice not in sold_bookings.CHOICES or not self._pending_kind:
             return None
-        return await self._change(self._pending_kind, dict(self._pending_args), choice)
+        seen = [a.booking_id for a in self.affected]
+        return await self._change(self._pending_kind, dict(self._pending_args), choice, seen)
 
     @rx.event
     def dialog_open_changed(self, is_open: bool) -> None:

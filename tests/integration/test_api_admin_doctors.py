@@ -667,3 +667,25 @@ def test_the_audit_trail_of_one_doctor_is_asked_for_as_doctor_and_its_id(world: 
     r = httpx.get(f"{world.url}/api/v1/admin/audit", params={"object": "outbox email"},
                   headers=world.admin, timeout=TIMEOUT)  # fmt: skip
     assert r.status_code == 200, r.text
+
+
+def test_a_cancel_sent_with_the_listed_ids_refuses_a_booking_made_since(world: World) -> None:
+    doctor = new_doctor(world, [NINE_TO_FIVE] * 7)
+    i = doctor["id"]
+    first = book_from_day(world, world.patient, i, 3)
+    day = local_day(first["startsAt"])
+    r = call(world, "POST", f"/{i}/days-off", json={"date": day.isoformat()})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bookings_affected", r.text
+    shown = [b["bookingId"] for b in r.json()["bookings"]]
+    second = book_from_day(world, world.patient, i, 3)  # booked while the admin read the list
+    assert local_day(second["startsAt"]) == day
+    cancel = {"date": day.isoformat(), "onBookings": "cancel", "bookingIds": shown}
+    r = call(world, "POST", f"/{i}/days-off", json=cancel)
+    assert r.status_code == 409, r.text
+    again = r.json()["error"]
+    assert again["message"].startswith("The bookings changed since they were listed: 2 bookings")
+    assert {b["bookingId"] for b in r.json()["bookings"]} == {first["id"], second["id"]}
+    assert booking_of(world, second["id"]).status == "held"
+    cancel["bookingIds"] = [first["id"], second["id"]]
+    done = ok(call(world, "POST", f"/{i}/days-off", json=cancel), 201)
+    assert [c["bookingId"] for c in done["cancelled"]] == [first["id"], second["id"]]

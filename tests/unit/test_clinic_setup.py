@@ -497,3 +497,32 @@ def test_a_fee_edit_under_stripes_minimum_for_the_currency_is_refused(
     assert da.get_doctor(session, doc.id).currency == "EUR"
     view, _ = da.update_doctor(session, doc.id, da.DoctorFields(fee_minor=50), admin)
     assert view.fee_display == "€0.50"
+
+
+def test_a_cancel_that_would_take_a_booking_the_admin_was_not_shown_saves_nothing(
+    session: Session, admin: User, patient: User, other_patient: User, make_doctor
+) -> None:
+    doctor = make_doctor()
+    first = hold(session, doctor, patient, starts_at=slot(10))
+    day = first.starts_at.date()
+    with pytest.raises(sold_bookings.BookingsAffected) as listed:
+        wp.add_day_off(session, doctor.id, day, admin)
+    shown = [a.booking_id for a in listed.value.bookings]
+    later = hold(session, doctor, other_patient, starts_at=slot(11))  # booked meanwhile
+    with pytest.raises(sold_bookings.BookingsAffected) as again:
+        wp.add_day_off(session, doctor.id, day, admin, on_bookings=sold_bookings.CANCEL, seen=shown)
+    assert again.value.message.startswith("The bookings changed since they were listed: 2 ")
+    assert {a.booking_id for a in again.value.bookings} == {first.id, later.id}
+    assert fresh(session, Booking, later.id).status == BOOKING_HELD
+    assert session.exec(select(DayOff).where(DayOff.doctor_id == doctor.id)).first() is None
+    saved = wp.add_day_off(
+        session, doctor.id, day, admin, on_bookings=sold_bookings.CANCEL,
+        seen=[a.booking_id for a in again.value.bookings],
+    )  # fmt: skip
+    assert "2 bookings cancelled" in saved.sentence
+    # Keeping needs no list: keeping a booking nobody saw harms no one.
+    doctor2 = make_doctor()
+    kept = hold(session, doctor2, patient, starts_at=slot(10))
+    wp.add_day_off(session, doctor2.id, kept.starts_at.date(), admin,
+                   on_bookings=sold_bookings.KEEP, seen=[])  # fmt: skip
+    assert fresh(session, Booking, kept.id).status == BOOKING_HELD
