@@ -23,11 +23,12 @@ from sqlmodel import Session, col, func, select
 
 from efoy_app.domain import audit, sold_bookings
 from efoy_app.domain.auth import EMAIL_RE, NO_LOGIN_HASH, normalize_email, validate_timezone
+from efoy_app.domain.doctors import locked_doctor
 from efoy_app.domain.errors import Conflict, NotFound, ValidationFailed
 from efoy_app.domain.money import format_money, normalize_currency, parse_amount
 from efoy_app.domain.scheduling import busy_clause
 from efoy_app.domain.text import clean_text
-from efoy_app.domain.working_plan import PlanSaved, locked_doctor
+from efoy_app.domain.working_plan import PlanSaved
 from efoy_app.models import (
     ROLE_ADMIN,
     ROLE_DOCTOR,

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PIL import Image, ImageCms, ImageOps
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from efoy_app.domain import audit
 from efoy_app.domain.auth import require_role
+from efoy_app.domain.doctors import locked_doctor, photo_url
 from efoy_app.domain.errors import NotFound, ValidationFailed
 from efoy_app.models import ROLE_ADMIN, Doctor, DoctorPhoto, User, utcnow
-from efoy_app.routes import API_DOCTORS
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 # A 40-megapixel picture decodes to 120 MB of RGB: the most a photo worth keeping needs, and
@@ -49,15 +49,6 @@ class StoredPhoto:
     updated_at: datetime
     photo_url: str
     size: int
-
-
-def photo_url(doctor_id: int, photo_updated_at: datetime | None) -> str | None:
-    """The photo's public address, versioned by when it changed; None when there is none.
-
-    Milliseconds, so two uploads within one second still get two addresses."""
-    if photo_updated_at is None:
-        return None
-    return f"{API_DOCTORS}/{doctor_id}/photo?v={int(photo_updated_at.timestamp() * 1000)}"
 
 
 def photo_etag(data: bytes) -> str:
@@ -143,20 +134,6 @@ class _TooManyPixels(Exception):
         self.width, self.height = width, height
 
 
-def _locked_doctor(db: Session, doctor_id: int) -> Doctor:
-    """The doctor's row for update (as `working_plan.locked_doctor`, which this module cannot
-    import: `doctors` imports `photo_url` from here): one change to a doctor at a time."""
-    doctor = db.exec(
-        select(Doctor)
-        .where(Doctor.id == doctor_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if doctor is None:
-        raise NotFound("Doctor not found.")
-    return doctor
-
-
 def set_photo(db: Session, doctor_id: int, data: bytes, admin: User) -> StoredPhoto:
     """Check, re-encode and store a doctor's photo (commits, audited); the old one is replaced.
 
@@ -166,7 +143,7 @@ def set_photo(db: Session, doctor_id: int, data: bytes, admin: User) -> StoredPh
     jpeg = normalize_photo(data)
     now = utcnow()
     try:
-        doctor = _locked_doctor(db, doctor_id)
+        doctor = locked_doctor(db, doctor_id)
         photo = db.get(DoctorPhoto, doctor_id)
         replaced = photo is not None
         if photo is None:
@@ -192,7 +169,7 @@ def remove_photo(db: Session, doctor_id: int, admin: User) -> bool:
     False when there was none (nothing changes, nothing is audited): removing twice is fine."""
     require_role(admin, ROLE_ADMIN)
     try:
-        doctor = _locked_doctor(db, doctor_id)
+        doctor = locked_doctor(db, doctor_id)
         photo = db.get(DoctorPhoto, doctor_id)
         if photo is None and doctor.photo_updated_at is None:
             db.rollback()

@@ -1,17 +1,19 @@
-"""Doctors as patients see them: active ones only, with the fee already formatted."""
+"""Doctors as patients see them (active ones only, the fee formatted, the photo's URL), and the
+locks on a doctor's row that keep a patient's hold and an admin's change apart."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from efoy_app.domain.doctor_photo import photo_url
 from efoy_app.domain.errors import NotFound
 from efoy_app.domain.money import format_money
 from efoy_app.domain.read_models import build
 from efoy_app.models import Doctor, User
+from efoy_app.routes import API_DOCTORS
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,26 @@ def list_specialities(session: Session) -> list[str]:
         select(Doctor.speciality).where(Doctor.active == sa.true()).distinct()
     ).all()
     return sorted(rows)
+
+
+def locked_doctor(db: Session, doctor_id: int) -> Doctor:
+    """The doctor's row for update (any doctor, active or not): one admin change at a time,
+    and no hold while it is made (a hold takes it for share, `get_active_doctor`)."""
+    doctor = db.exec(
+        select(Doctor)
+        .where(Doctor.id == doctor_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if doctor is None:
+        raise NotFound("Doctor not found.")
+    return doctor
+
+
+def photo_url(doctor_id: int, photo_updated_at: datetime | None) -> str | None:
+    """The photo's public address, versioned by when it changed; None when there is none.
+
+    Milliseconds, so two uploads within one second still get two addresses."""
+    if photo_updated_at is None:
+        return None
+    return f"{API_DOCTORS}/{doctor_id}/photo?v={int(photo_updated_at.timestamp() * 1000)}"

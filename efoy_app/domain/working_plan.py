@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, delete, select
 
 from efoy_app.domain import audit, sold_bookings
+from efoy_app.domain.doctors import locked_doctor
 from efoy_app.domain.errors import Conflict, NotFound, ValidationFailed
 from efoy_app.domain.scheduling import (
     busy_clause,
@@ -268,19 +269,6 @@ class PlanSaved:
     @property
     def sentence(self) -> str:
         return " ".join(t for t in (self.message, self.settled.sentence) if t)
-
-
-def locked_doctor(db: Session, doctor_id: int) -> Doctor:
-    """The doctor's row for update: one change at a time, and no hold while it is made."""
-    doctor = db.exec(
-        select(Doctor)
-        .where(Doctor.id == doctor_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if doctor is None:
-        raise NotFound("Doctor not found.")
-    return doctor
 
 
 def _finish(
