@@ -47,6 +47,10 @@ class Settings(BaseSettings):
 
     # No default: production refuses to start without one; demo uses this install's own key.
     jwt_secret: SecretStr | None = Field(default=None, alias="EFOY_JWT_SECRET")
+    # Production refuses Stripe test keys and SQLite unless told (a staging install, one small
+    # clinic on one machine): see `production_problems`.
+    allow_test_keys: bool = Field(default=False, alias="EFOY_ALLOW_TEST_KEYS")
+    allow_sqlite: bool = Field(default=False, alias="EFOY_ALLOW_SQLITE")
     host: str | None = Field(default=None, alias="EFOY_HOST")
     _demo_jwt_key: str | None = PrivateAttr(default=None)
     jwt_ttl_seconds: int = Field(default=3600, alias="EFOY_JWT_TTL_SECONDS")
@@ -160,6 +164,16 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return self
 
+    @model_validator(mode="after")
+    def _refuse_an_unsafe_production(self) -> Settings:
+        """Production with a setting that would lose money or safety stops at start, naming
+        every setting to fix at once (the JWT key is checked first, above)."""
+        if self.env == "production":
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("production refuses to start: " + "; ".join(problems))
+        return self
+
     def jwt_key(self) -> str:
         """The HS256 key; in demo without EFOY_JWT_SECRET, this install's own from var/demo.env."""
         if self.jwt_secret is not None:
@@ -190,6 +204,39 @@ class Settings(BaseSettings):
     @property
     def is_https(self) -> bool:
         return self.frontend_url.lower().startswith("https://")
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What must change before this configuration may take real patients' money, each naming
+    its setting; empty when none."""
+    problems = []
+    key = settings.stripe_secret_key.get_secret_value() if settings.stripe_secret_key else ""
+    if not key:
+        problems.append("STRIPE_SECRET_KEY is not set (your secret key from the Stripe Dashboard)")
+    elif key.startswith("sk_test_") and not settings.allow_test_keys:
+        problems.append(
+            "STRIPE_SECRET_KEY is a test key (sk_test_...): set a live key, or "
+            "EFOY_ALLOW_TEST_KEYS=1 for a staging install that takes no real money"
+        )
+    elif key.startswith("sk_live_") and not settings.is_https:
+        problems.append(
+            f"FRONTEND_URL is {settings.frontend_url!r}: live payments need an https:// address"
+        )
+    if (
+        settings.stripe_webhook_secret is None
+        or not settings.stripe_webhook_secret.get_secret_value()
+    ):
+        problems.append(
+            "STRIPE_WEBHOOK_SECRET is not set: production verifies every webhook with it (the "
+            "whsec_... of your endpoint in the Stripe Dashboard)"
+        )
+    if settings.db_url.lower().startswith("sqlite") and not settings.allow_sqlite:
+        problems.append(
+            "REFLEX_DB_URL is SQLite: production runs on PostgreSQL "
+            "(postgresql+psycopg://user:pass@host:5432/efoy), or set EFOY_ALLOW_SQLITE=1 for one "
+            "small install on one machine"
+        )
+    return problems
 
 
 def jwt_secret_problem(secret: SecretStr | None, *, production: bool) -> str | None:

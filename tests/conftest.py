@@ -105,4 +105,15 @@ def stripe_world() -> Iterator[StripeWorld]:
         get_stripe.cache_clear()
 
 
+# A production configuration the guard rails accept, for tests that run as production on SQLite
+# against the sandbox (settings.production_problems names what each of these stands in for).
+PRODUCTION_ENV = {
+    "EFOY_ENV": "production",
+    "EFOY_JWT_SECRET": "production-test-key-" + "k" * 32,
+    "STRIPE_SECRET_KEY": "sk_test_production_tests",
+    "EFOY_ALLOW_TEST_KEYS": "1",
+    "STRIPE_WEBHOOK_SECRET": "whsec_production_tests",
+    "EFOY_ALLOW_SQLITE": "1",
+}
+
 STRIPE_ENV = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "EFOY_ENV")

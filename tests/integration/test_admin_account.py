@@ -14,12 +14,12 @@ from efoy_app.db import make_engine
 from efoy_app.domain.auth import authenticate
 from efoy_app.launcher import ROOT
 from efoy_app.models import ROLE_ADMIN, Doctor, User
+from tests.conftest import PRODUCTION_ENV
 from tests.integration.test_migrations import alembic
 
 
 def make_admin(db_url: str, *args: str, password: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REFLEX_DB_URL": db_url, "EFOY_ENV": "production",
-           "EFOY_JWT_SECRET": "k" * 40}  # fmt: skip
+    env = {**os.environ, **PRODUCTION_ENV, "REFLEX_DB_URL": db_url}
     return subprocess.run(
         [sys.executable, "-m", "efoy_app.admin_account", "--password-stdin", *args],
         cwd=ROOT, env=env, input=password + "\n", capture_output=True, text=True, timeout=60,

@@ -16,6 +16,7 @@ from efoy_app.db import make_engine, private_sqlite_file
 from efoy_app.domain import auth
 from efoy_app.models import ROLE_PATIENT, User
 from efoy_app.settings import Settings, get_settings
+from tests.conftest import PRODUCTION_ENV
 
 # The key earlier versions shipped in settings.py (public since): it must open nothing.
 OLD_PUBLISHED_KEY = "demo-only-jwt-secret-change-me-in-production-0123456789"
@@ -52,7 +53,8 @@ def test_production_accepts_a_key_of_32_bytes(
     user = User(email="p@example.com", password_hash="!", role=ROLE_PATIENT, full_name="P")
     session.add(user)
     session.commit()
-    monkeypatch.setenv("EFOY_ENV", "production")
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("EFOY_JWT_SECRET", "k" * 32)
     get_settings.cache_clear()
     token, _ = auth.issue_token(user)
@@ -120,7 +122,8 @@ def test_demo_binds_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("EFOY_HOST", "0.0.0.0")
     assert Settings().bind_host == "0.0.0.0"
     monkeypatch.delenv("EFOY_HOST")
-    monkeypatch.setenv("EFOY_ENV", "production")
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
     assert Settings().bind_host == "0.0.0.0"
 
 

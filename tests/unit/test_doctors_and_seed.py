@@ -13,6 +13,7 @@ from efoy_app.domain.scheduling import upcoming_free_slots
 from efoy_app.models import Booking, DayOff, Doctor, User, WorkingHours
 from efoy_app.seed import DEMO_DOCTORS, has_demo_activity, load_demo_activity, load_demo_data
 from efoy_app.settings import get_settings
+from tests.conftest import PRODUCTION_ENV
 
 
 def test_list_search_and_filter(session: Session, make_doctor) -> None:
@@ -94,7 +95,8 @@ def test_demo_data_is_complete_and_idempotent(session: Session) -> None:
 def test_demo_data_is_refused_in_production(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EFOY_ENV", "production")
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     with pytest.raises(RuntimeError):
         load_demo_data(session)
@@ -110,7 +112,8 @@ def test_demo_activity_needs_the_sandbox_and_is_refused_in_production(
     assert load_demo_activity(session) is None  # no sandbox: nothing made, nothing broken
     assert session.exec(select(func.count()).select_from(Booking)).one() == 0
     assert has_demo_activity(session) is False
-    monkeypatch.setenv("EFOY_ENV", "production")
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     with pytest.raises(RuntimeError):
         load_demo_activity(session)
