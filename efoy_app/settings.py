@@ -171,7 +171,7 @@ class Settings(BaseSettings):
         if self.env == "production":
             problems = production_problems(self)
             if problems:
-                raise ValueError("production refuses to start: " + "; ".join(problems))
+                raise ValueError("not safe for production: " + "; ".join(problems))
         return self
 
     def jwt_key(self) -> str:
