@@ -26,6 +26,7 @@ from efoy_app.domain.errors import ValidationFailed
 from efoy_app.domain.money import format_money
 from efoy_app.domain.paging import page_of_ids
 from efoy_app.domain.read_models import build
+from efoy_app.domain.text import escape_like
 from efoy_app.models import (
     BOOKING_EXPIRED,
     BOOKING_HELD,
@@ -407,10 +408,6 @@ def _day_start(day: date, tz: str) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def payment_conditions(f: PaymentFilter) -> tuple[list[Any], bool]:
     """The WHERE terms of `f`, and whether they need the booking (and patient) joined."""
     terms: list[Any] = []
@@ -460,7 +457,7 @@ def payment_conditions(f: PaymentFilter) -> tuple[list[Any], bool]:
 
 
 def _email_pattern(q: str) -> str:
-    return f"%{_like_escape(q.lower())}%"
+    return f"%{escape_like(q.lower())}%"
 
 
 def check_search(session: Session, f: PaymentFilter) -> None:

@@ -27,7 +27,7 @@ from efoy_app.domain.doctors import locked_doctor
 from efoy_app.domain.errors import Conflict, NotFound, ValidationFailed
 from efoy_app.domain.money import format_money, normalize_currency, parse_amount
 from efoy_app.domain.scheduling import busy_clause
-from efoy_app.domain.text import clean_text
+from efoy_app.domain.text import clean_text, escape_like
 from efoy_app.domain.working_plan import PlanSaved
 from efoy_app.models import (
     ROLE_ADMIN,
@@ -201,10 +201,6 @@ def _view(doctor: Doctor, user: User, upcoming: int) -> AdminDoctor:
     )  # fmt: skip
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_doctors(
     db: Session, *, search: str = "", active: bool | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[AdminDoctor], int]:
@@ -215,7 +211,7 @@ def list_doctors(
     terms = []
     search = clean_text(search)[:100].lower()
     if search:
-        pattern = f"%{_escape_like(search)}%"
+        pattern = f"%{escape_like(search)}%"
         terms.append(
             sa.or_(
                 func.lower(User.full_name).like(pattern, escape="\\"),

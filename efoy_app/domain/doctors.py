@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from efoy_app.domain.errors import NotFound
 from efoy_app.domain.money import format_money
 from efoy_app.domain.read_models import build
+from efoy_app.domain.text import escape_like
 from efoy_app.models import Doctor, User
 from efoy_app.routes import API_DOCTORS
 
@@ -41,10 +42,6 @@ def doctor_view(doctor: Doctor, user: User) -> DoctorView:
     )
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_doctors(
     session: Session, *, search: str = "", speciality: str | None = None
 ) -> list[DoctorView]:
@@ -60,7 +57,7 @@ def list_doctors(
     )
     search = (search or "").strip()
     if search:
-        pattern = f"%{_escape_like(search.lower())}%"
+        pattern = f"%{escape_like(search.lower())}%"
         query = query.where(
             sa.or_(
                 sa.func.lower(User.full_name).like(pattern, escape="\\"),

@@ -20,6 +20,7 @@ from efoy_app.domain.admin_query import SEARCH_PATTERN
 from efoy_app.domain.auth import require_role
 from efoy_app.domain.errors import Conflict, NotFound, ValidationFailed
 from efoy_app.domain.paging import page_of_ids
+from efoy_app.domain.text import escape_like
 from efoy_app.models import (
     EMAIL_CANCELLATION,
     EMAIL_CONFIRMATION,
@@ -133,10 +134,6 @@ class AttachmentFile:
     data: bytes
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def outbox_conditions(f: OutboxFilter) -> list[Any]:
     """The WHERE terms of `f` (ValidationFailed for a value the list does not know)."""
     terms: list[Any] = []
@@ -156,7 +153,7 @@ def outbox_conditions(f: OutboxFilter) -> list[Any]:
     if not _SEARCH.fullmatch(to):
         raise ValidationFailed("A recipient filter cannot contain control characters.")
     if to:
-        pattern = f"%{_like_escape(to.lower())}%"
+        pattern = f"%{escape_like(to.lower())}%"
         terms.append(func.lower(OutboxEmail.to_address).like(pattern, escape="\\"))
     return terms
 

@@ -243,8 +243,16 @@ def load_plan(session: Session, doctor: Doctor, start: datetime, end: datetime) 
 def _slots_between(
     session: Session, doctor: Doctor, start: datetime, end: datetime, now: datetime
 ) -> list[Slot]:
+    return plan_and_free_slots(session, doctor, start, end, now)[1]
+
+
+def plan_and_free_slots(
+    session: Session, doctor: Doctor, start: datetime, end: datetime, now: datetime
+) -> tuple[Plan, list[Slot]]:
+    """The schedule between two instants and the free slots patients are offered in it (an
+    admin's preview shows both: the slots, and why a day has none)."""
     plan, busy = _load(session, doctor, start, end, now)
-    return compute_free_slots(
+    return plan, compute_free_slots(
         doctor=doctor,
         working_hours=plan.hours,
         days_off=plan.days_off,

@@ -22,3 +22,9 @@ def clean_text(value: str | None) -> str:
     """`value` without bidirectional and other control characters, and without surrounding
     whitespace."""
     return (value or "").translate(_REMOVE).strip()
+
+
+def escape_like(text: str) -> str:
+    """`text` for a LIKE pattern with ESCAPE '\\': its %, _ and \\ match themselves, so a
+    search for "%" finds a percent sign, not every row."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

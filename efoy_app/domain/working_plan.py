@@ -16,23 +16,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, delete, select
 
 from efoy_app.domain import audit, sold_bookings
 from efoy_app.domain.doctors import locked_doctor
 from efoy_app.domain.errors import Conflict, NotFound, ValidationFailed
 from efoy_app.domain.scheduling import (
-    busy_clause,
-    compute_free_slots,
     day_windows,
-    load_plan,
     local_day_bounds,
     local_today,
+    plan_and_free_slots,
     to_local,
 )
 from efoy_app.domain.sold_bookings import AffectedBooking, Settled
 from efoy_app.domain.text import clean_text
-from efoy_app.models import Booking, DayOff, Doctor, ExtraHours, User, WorkingHours, utcnow
+from efoy_app.models import DayOff, Doctor, ExtraHours, User, WorkingHours, utcnow
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_RANGES_A_DAY = 6
@@ -205,29 +203,7 @@ def preview(
     today = local_today(doctor.timezone, now)
     start = local_day_bounds(today, doctor.timezone)[0]
     end = local_day_bounds(today + timedelta(days=days - 1), doctor.timezone)[1]
-    plan = load_plan(db, doctor, start, end)
-    busy = [
-        (s, e)
-        for s, e in db.exec(
-            select(Booking.starts_at, Booking.ends_at).where(
-                Booking.doctor_id == doctor.id,
-                col(Booking.starts_at) < end,
-                col(Booking.ends_at) > start,
-                busy_clause(now),
-            )
-        )
-    ]
-    slots = compute_free_slots(
-        doctor=doctor,
-        working_hours=plan.hours,
-        days_off=plan.days_off,
-        extra_hours=plan.extra_hours,
-        busy_starts={s for s, _ in busy},
-        busy_intervals=busy,
-        window_start=start,
-        window_end=end,
-        now=now,
-    )
+    plan, slots = plan_and_free_slots(db, doctor, start, end, now)
     by_day: dict[date, list[str]] = {}
     for s in slots:
         local = to_local(s.starts_at, doctor.timezone)
