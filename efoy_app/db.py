@@ -7,6 +7,7 @@ uses), so the app, the REST API and the migrations always talk to one database.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -94,12 +95,66 @@ def _make_engine(url: str) -> Engine:
             # Let SQLAlchemy emit BEGIN so BEGIN IMMEDIATE can be used for write transactions.
             dbapi_conn.isolation_level = None
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _writers_take_turns(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+# How long a transaction waits for this process's other writers before it asks SQLite anyway
+# (whose own busy timeout, 30 s, then applies).
+WRITER_WAIT_SECONDS = 30.0
+
+
+def _writers_take_turns(engine: Engine) -> None:
+    """Every SQLite transaction is a write transaction (BEGIN IMMEDIATE), and SQLite makes a
+    waiting writer poll, sleeping 1, 2, 5 ... 100 ms between tries: under load, threads that
+    just missed the lock sleep while it is free, and tails reach seconds. The threads of one
+    process queue on a Python lock instead, taken before BEGIN and given back once COMMIT or
+    ROLLBACK has returned, so the next writer starts the moment the last one ends. Other
+    processes on the same file still wait through SQLite's busy timeout."""
+    turn = threading.Lock()
+    holder: list[int | None] = [None]  # id() of the DBAPI connection that has the turn
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def _raw_id(conn: Any) -> int:
+        """The sqlite3 connection under a pool's proxy (SQLAlchemy passes either)."""
+        return id(getattr(conn, "dbapi_connection", None) or conn)
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        raw = _raw_id(conn.connection)
+        if holder[0] != raw and turn.acquire(timeout=WRITER_WAIT_SECONDS):
+            holder[0] = raw
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end_turn(conn.connection)
+            raise
+
+    def _end_turn(conn: Any) -> None:
+        if holder[0] is not None and holder[0] == _raw_id(conn):
+            holder[0] = None
+            turn.release()
+
+    # A connection thrown away mid-transaction gives its turn back too.
+    event.listen(engine, "invalidate", lambda conn, _record, _exc: _end_turn(conn))
+    event.listen(engine, "close", lambda conn, _record: _end_turn(conn))
+
+    def do_commit(dbapi_conn: Any) -> None:
+        try:
+            commit(dbapi_conn)
+        finally:
+            _end_turn(dbapi_conn)
+
+    def do_rollback(dbapi_conn: Any) -> None:
+        try:
+            rollback(dbapi_conn)
+        finally:
+            _end_turn(dbapi_conn)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 @lru_cache

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from efoy_app import webhook_queue
 from efoy_app.api.deps import AdminUser, CurrentUser, DbSession, finish
 from efoy_app.api.errors import error_response
 from efoy_app.api.idempotency import MAX_KEY_LENGTH, Action, Answer, Resume, run_idempotent
@@ -41,6 +42,7 @@ from efoy_app.domain import (
     payment_start,
     payment_views,
     refunds,
+    webhook_inbox,
     webhooks,
 )
 from efoy_app.domain.card_page import card_page_url
@@ -354,10 +356,8 @@ async def webhook(request: Request) -> JSONResponse:
         event = webhooks.verify(bytes(body), signature)
     except webhooks.InvalidWebhook as exc:
         return error_response(400, exc.code, exc.message)
-    try:
-        outcome = await anyio.to_thread.run_sync(webhooks.process_event, event)
-    except webhooks.WebhookProcessingError:
-        return error_response(
-            500, "processing_failed", "The event could not be processed; retry later."
-        )
-    return JSONResponse({"received": True, "outcome": outcome})
+    # Committed before the 2xx, applied after it (domain/webhook_inbox.py says why).
+    stored = await anyio.to_thread.run_sync(webhook_inbox.store, event)
+    if stored.to_process:
+        webhook_queue.submit(event)
+    return JSONResponse({"received": True, "outcome": stored.outcome})

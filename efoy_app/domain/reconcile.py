@@ -137,8 +137,8 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                 except DomainError as exc:
                     db.rollback()
                     report.errors.append(f"booking {booking_id}: {exc.code}")
-            # 3. failed webhook events
-            report.events = webhooks.retry_failed_events()
+            # 3. webhook events that failed, or whose process died before applying them
+            report.events = webhooks.retry_pending_events()
             # 4. refunds Stripe never accepted
             # (not those whose last attempt may still be on its way: it sends the same key
             # anyway, but the admin waiting on it should hear the answer from it)

@@ -1,15 +1,17 @@
-"""Stripe webhooks: verify, store by Stripe's event id, apply, answer.
+"""Stripe webhooks: verify, store by Stripe's event id, answer, then apply.
 
 - The signature is checked on the raw body with `WebhookSignature.verify_header` (300 s
   tolerance) and the JSON parsed here: `construct_event` would build Stripe objects we do not use.
+- The route commits the verified event (`webhook_inbox.store`) and answers; `process_event` then
+  applies it, in the same process right after the answer (`efoy_app.webhook_queue`), or later in
+  reconciliation when that process died first (`retry_pending_events`).
 - Each handler first reads the current truth from Stripe (network, no transaction open), then the
-  event row and its effects are written in ONE transaction. The unique index on the event id makes
-  a duplicate (or the same event arriving on two workers) a no-op.
+  event row (locked) and its effects are written in ONE transaction. A second processing of the
+  same event (a redelivery, another worker's reconciliation) finds it finished and does nothing.
 - Effects are computed from Stripe's current state, not the event's snapshot, so any arrival order
   ends in the same rows.
-- A processing error is recorded on the event row (status failed, error, attempts) and re-raised
-  so the route answers 5xx and Stripe retries; reconciliation retries too. The failure is logged
-  as a warning once per event (`alerts`).
+- A processing error is recorded on the event row (status failed, error, attempts); reconciliation
+  retries it. The failure is logged as a warning once per event (`alerts`).
 - An admin may replay a stored event (`replay_event`): the same handler runs again on the stored
   payload, whatever became of it the first time. Handlers apply Stripe's current state under row
   locks and every `apply_*` is idempotent, so replaying a processed event changes nothing (no
@@ -23,9 +25,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import stripe
+from sqlalchemy import and_, or_
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -43,9 +47,9 @@ from efoy_app.domain.payment_fulfil import (
     retrieve_checkout_session,
     retrieve_payment_intent,
 )
-from efoy_app.domain.redaction import redact_secrets
 from efoy_app.domain.refund_sync import sync_refunds
 from efoy_app.domain.stripe_gateway import call, get_stripe, to_dict
+from efoy_app.domain.webhook_inbox import stored_payload
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.models import (
     ALERT_FAILED_EVENT,
@@ -64,6 +68,9 @@ from efoy_app.settings import get_settings
 log = get_logger("webhook")
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1024 * 1024
+# The event row's columns (`WebhookEvent`); Stripe's ids and types are far shorter.
+MAX_EVENT_ID_CHARS = 255
+MAX_EVENT_TYPE_CHARS = 100
 
 # Applies an event's effects in the caller's transaction; returns the ids of refunds it reserved,
 # to submit once that transaction has committed.
@@ -107,7 +114,15 @@ def verify(raw_body: bytes, signature_header: str | None) -> dict[str, Any]:
         event = json.loads(text)
     except ValueError as exc:
         raise InvalidWebhook("Webhook body is not JSON.") from exc
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event.get("type"):
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+        or not event["id"]
+        or not event["type"]
+        or len(event["id"]) > MAX_EVENT_ID_CHARS
+        or len(event["type"]) > MAX_EVENT_TYPE_CHARS
+    ):
         raise InvalidWebhook("Webhook body is not a Stripe event.")
     return event
 
@@ -194,13 +209,9 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], Apply]] = {
 # --- processing ---
 
 
-def _stored_payload(event: dict[str, Any]) -> str:
-    """What the event row keeps: the event as Stripe sent it, minus client secrets."""
-    return json.dumps(redact_secrets(event))
-
-
-def _existing(db: Session, event_id: str) -> WebhookEvent | None:
-    return db.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == event_id)).first()
+def _existing(db: Session, event_id: str, lock: bool = False) -> WebhookEvent | None:
+    query = select(WebhookEvent).where(WebhookEvent.stripe_event_id == event_id)
+    return db.exec(query.with_for_update() if lock else query).first()
 
 
 def _finished(row: WebhookEvent | None) -> bool:
@@ -232,7 +243,7 @@ def _record_failure(
         row = _existing(db, event["id"])
         if row is None:
             row = WebhookEvent(
-                stripe_event_id=event["id"], type=event["type"], payload=_stored_payload(event)
+                stripe_event_id=event["id"], type=event["type"], payload=stored_payload(event)
             )
         audit.set_event_status(db, row, EVENT_FAILED)
         row.attempts += 1
@@ -250,14 +261,16 @@ def _apply_once(event: dict[str, Any], apply: Apply | None) -> str:
     """Store the event row and its effects in ONE transaction, then submit the refunds they
     reserved; returns processed | ignored | duplicate."""
     with Session(get_engine(), expire_on_commit=False) as db:
-        row = _existing(db, event["id"])
+        # Locked first: a second processing of this event (a redelivery, or reconciliation on
+        # another worker) waits here, then finds it finished. Replays take the same order.
+        row = _existing(db, event["id"], lock=True)
         if _finished(row):
             return DUPLICATE
         if row is None:
             row = WebhookEvent(
                 stripe_event_id=event["id"],
                 type=event["type"],
-                payload=_stored_payload(event),
+                payload=stored_payload(event),
                 status=EVENT_RECEIVED,
             )
             db.add(row)
@@ -362,11 +375,13 @@ def _count_audit_rows(db: Session) -> list[int]:
 
 def _replay_apply(event_id: int, apply: Apply | None, actor: str) -> ReplayResult:
     """`_apply_once` for a stored row, finished or not: the effects applied and the replay
-    audited in one transaction. The event row is written last, as a live delivery writes it
-    (after the payment's row lock), so a replay and a delivery at once cannot deadlock; the
+    audited in one transaction. The event row is locked first, as a live processing locks it
+    (before the payment's row lock), so a replay and a processing at once cannot deadlock; the
     payment's lock is what keeps the second of them from applying anything twice."""
     with Session(get_engine(), expire_on_commit=False) as db:
-        row = db.exec(select(WebhookEvent).where(WebhookEvent.id == event_id)).one()
+        row = db.exec(
+            select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+        ).one()
         before = row.status
         row.attempts = WebhookEvent.attempts + 1  # in SQL: two replays at once count two
         written = _count_audit_rows(db)
@@ -434,12 +449,30 @@ def replay_event(viewer: User, event_id: int) -> ReplayResult:
     return result
 
 
-def retry_failed_events(max_attempts: int = 10, limit: int = 50) -> dict[str, int]:
-    """Reconciliation: reprocess events whose processing failed."""
+# An event stored but still `received` this long after has lost the process that was to apply
+# it (killed, restarted): reconciliation applies it. Past a burst's backlog, well short of
+# what a patient waiting for a confirmation would notice.
+STALE_RECEIVED_SECONDS = 30
+
+
+def retry_pending_events(
+    max_attempts: int = 10, limit: int = 50, stale_seconds: float = STALE_RECEIVED_SECONDS
+) -> dict[str, int]:
+    """Reconciliation: apply events whose processing failed, or never ran (`received` for
+    longer than `stale_seconds`). Safe on every worker at once: processing is idempotent."""
+    stale_before = utcnow() - timedelta(seconds=stale_seconds)
     with Session(get_engine()) as db:
         rows = db.exec(
             select(WebhookEvent)
-            .where(WebhookEvent.status == EVENT_FAILED, WebhookEvent.attempts < max_attempts)
+            .where(
+                or_(
+                    and_(WebhookEvent.status == EVENT_FAILED, WebhookEvent.attempts < max_attempts),
+                    and_(
+                        WebhookEvent.status == EVENT_RECEIVED,
+                        WebhookEvent.received_at < stale_before,
+                    ),
+                )
+            )
             .order_by(WebhookEvent.id)
             .limit(limit)
         ).all()

@@ -1,17 +1,19 @@
 """Webhook processing rules on a real SQLite with Stripe doubled at the gateway (the signature is
 the HTTP tests' business): an event is applied once, an unknown type is stored and ignored, a
-failure is stored and raised for a 500 and retried later, refund events that overtake the
+failure is stored and raised and retried later, an event stored but never applied (its
+process died) is applied by reconciliation, refund events that overtake the
 payment's own event end in the same rows, and no client secret is stored."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from itertools import count
 from typing import Any
 
 import pytest
 
-from efoy_app.domain import payment_start, refunds, webhooks
+from efoy_app.domain import payment_start, refunds, webhook_inbox, webhooks
 from efoy_app.domain.redaction import REDACTED
 from efoy_app.models import Booking, Payment, WebhookEvent
 from tests.unit.payment_setup import (
@@ -128,7 +130,7 @@ def test_a_processing_error_is_stored_raised_and_retried(session, stripe_double,
 
     stripe_double.offline = False
     session.rollback()
-    assert webhooks.retry_failed_events() == {"retried": 1, "still_failing": 0}
+    assert webhooks.retry_pending_events() == {"retried": 1, "still_failing": 0}
     row = stored(session, completed)
     assert (row.status, row.attempts, row.error) == ("processed", 3, None)
     assert fresh(session, Booking, booking.id).status == "confirmed"
@@ -258,3 +260,53 @@ def test_a_failed_event_is_stored_without_its_client_secret(
         deliver(session, failed)
     row = stored(session, failed)
     assert row.status == "failed" and card.client_secret not in row.payload
+
+
+def test_the_inbox_stores_an_event_once_and_knows_what_is_left_to_apply(
+    session, app_engine
+) -> None:
+    evt = event("customer.created", {"id": "cus_1", "object": "customer"})
+    session.rollback()
+    assert webhook_inbox.store(evt) == webhook_inbox.Stored(new=True, to_process=True)
+    # Stored, not applied yet (the queue is on it, or its process died): apply it again.
+    assert webhook_inbox.store(evt) == webhook_inbox.Stored(new=False, to_process=True)
+    assert (stored(session, evt).status, stored(session, evt).attempts) == ("received", 0)
+    assert deliver(session, evt) == "ignored"
+    assert webhook_inbox.store(evt) == webhook_inbox.Stored(new=False, to_process=False)
+    assert deliver(session, evt) == "duplicate"
+    row = stored(session, evt)
+    assert (row.status, row.attempts) == ("ignored", 1)
+
+
+def test_an_event_its_process_never_applied_is_applied_by_reconciliation(
+    session, stripe_double, started
+) -> None:
+    booking, start = started
+    stripe_double.pay_session(start.session_id)
+    completed = event("checkout.session.completed", {"id": start.session_id})
+    session.rollback()
+    assert webhook_inbox.store(completed).new  # ... and the process is killed here
+    # Just stored: its own process may still be applying it, so reconciliation leaves it.
+    assert webhooks.retry_pending_events() == {"retried": 0, "still_failing": 0}
+    assert fresh(session, Booking, booking.id).status == "held"
+    row = stored(session, completed)
+    row.received_at -= timedelta(seconds=webhooks.STALE_RECEIVED_SECONDS + 1)
+    session.add(row)
+    session.commit()
+    session.rollback()
+
+    assert webhooks.retry_pending_events() == {"retried": 1, "still_failing": 0}
+    row = stored(session, completed)
+    assert (row.status, row.attempts) == ("processed", 1)
+    assert fresh(session, Payment, start.payment_id).status == "paid"
+    assert status_moves(session, "booking", booking.id) == [("held", "confirmed")]
+    session.rollback()
+    assert webhooks.retry_pending_events() == {"retried": 0, "still_failing": 0}
+
+
+def test_the_inbox_keeps_no_client_secret(session, app_engine) -> None:
+    evt = event("payment_intent.created", {"id": "pi_1", "client_secret": "pi_1_secret_abc"})
+    session.rollback()
+    webhook_inbox.store(evt)
+    payload = json.loads(stored(session, evt).payload)
+    assert payload["data"]["object"]["client_secret"] == REDACTED

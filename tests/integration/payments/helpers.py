@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlmodel import Session, select
 
-from efoy_app.models import Payment
+from efoy_app.models import Payment, WebhookEvent
 
 T = TypeVar("T")
 WEBHOOK_PATH = "/api/v1/payment/webhook"
@@ -106,6 +106,26 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def post_event(api_url: str, body: bytes, secret: str) -> httpx.Response:
+    """Deliver a body to the webhook route, signed as Stripe signs it."""
+    headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body, secret)}
+    return httpx.post(api_url + WEBHOOK_PATH, content=body, headers=headers, timeout=30)
+
+
+def applied_event(engine: Any, event_id: str, timeout: float = 20.0) -> WebhookEvent:
+    """The stored event once it is applied (processed, ignored) or failed: the route answers
+    as soon as the event is stored, and applies it after."""
+
+    def finished() -> WebhookEvent | None:
+        with Session(engine) as db:
+            row = db.exec(
+                select(WebhookEvent).where(WebhookEvent.stripe_event_id == event_id)
+            ).first()
+            return row if row is not None and row.status != "received" else None
+
+    return wait_for(finished, timeout=timeout)
 
 
 def doctor_in(api_server: Any, currency: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from efoy_app.models import (
 from efoy_app.settings import get_settings
 from tests.integration.payments.helpers import (
     WEBHOOK_PATH,
+    applied_event,
     auth,
     book_slot,
     pay_session,
@@ -102,7 +103,8 @@ def test_replaying_a_processed_completion_twice_changes_nothing(
     checkout = start_checkout(api_server.url, token, booking["id"])
     assert pay_session(sandbox, checkout["sessionId"])["outcome"] == "succeeded"
     wait_for(lambda: _books(api_server, booking["id"])["booking"] == "confirmed")
-    event = _stored(api_server, "checkout.session.completed", checkout["sessionId"])
+    stored = _stored(api_server, "checkout.session.completed", checkout["sessionId"])
+    event = applied_event(api_server.engine, stored.stripe_event_id)
     assert event.status == "processed"
     before = _books(api_server, booking["id"])
     answers = [_replay(api_server, admin_token, event.id) for _ in range(2)]
@@ -144,9 +146,10 @@ def test_replaying_a_failed_event_retries_it_and_the_alert_clears(
             signature = {"Stripe-Signature": sign(body, webhook_secret)}
             first = httpx.post(api_server.url + WEBHOOK_PATH, content=body, headers=signature,
                                timeout=30)  # fmt: skip
+            applied_event(api_server.engine, event["id"])
         finally:
             sandbox.control("/faults/clear")
-        assert first.status_code == 500
+        assert first.status_code == 200
         row = _stored(api_server, "checkout.session.completed", checkout["sessionId"])
         assert (row.status, row.attempts) == ("failed", 1)
         alerts = _get(api_server, admin_token, "/alerts").json()
@@ -339,9 +342,10 @@ def test_five_replays_at_once_of_a_failed_completion_confirm_once(
             signature = {"Stripe-Signature": sign(body, webhook_secret)}
             first = httpx.post(api_server.url + WEBHOOK_PATH, content=body, headers=signature,
                                timeout=30)  # fmt: skip
+            applied_event(api_server.engine, event["id"])
         finally:
             sandbox.control("/faults/clear")
-        assert first.status_code == 500
+        assert first.status_code == 200
         row = _stored(api_server, "checkout.session.completed", checkout["sessionId"])
         with ThreadPoolExecutor(5) as pool:
             answers = list(pool.map(lambda _: _replay(api_server, admin_token, row.id), range(5)))

@@ -74,7 +74,7 @@ def test_payment_intent_succeeded_is_stored_without_its_client_secret(
         timeout=30,
     )
     assert r.status_code == 200, r.text
-    payload = stored_payload(api_server.engine, deeper["id"])
+    payload = wait_for(lambda: stored_payload(api_server.engine, deeper["id"]))
     assert payload is not None and client_secret not in payload and SECRET.search(payload) is None
     stored = json.loads(payload)
     assert stored["data"]["object"]["next_action"]["redirect_to_url"]["url"] == (
