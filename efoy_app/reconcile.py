@@ -7,11 +7,30 @@ import argparse
 import asyncio
 import logging
 
-from efoy_app.domain.reconcile import reconcile_once
+from efoy_app import metrics
+from efoy_app.domain.reconcile import ReconcileReport, reconcile_once
 from efoy_app.logs import get_logger, log_kv
 from efoy_app.settings import get_settings
 
 log = get_logger("reconcile")
+
+
+def run_pass(grace_seconds: int) -> ReconcileReport:
+    """One pass, counted for /api/v1/metrics (runs by outcome, and what it fixed)."""
+    try:
+        report = reconcile_once(grace_seconds=grace_seconds)
+    except Exception:
+        metrics.record_reconcile_error()
+        raise
+    metrics.record_reconcile(
+        skipped=report.skipped,
+        fulfilled=report.fulfilled,
+        holds_released=report.holds_released,
+        events_retried=report.events.get("retried", 0),
+        refunds_submitted=report.refunds_submitted,
+        problems=len(report.errors) + report.events.get("still_failing", 0),
+    )
+    return report
 
 
 async def reconcile_forever(interval_seconds: float | None = None) -> None:
@@ -22,9 +41,7 @@ async def reconcile_forever(interval_seconds: float | None = None) -> None:
         if get_settings().stripe_secret_key is None:
             continue
         try:
-            await asyncio.to_thread(
-                reconcile_once, grace_seconds=get_settings().reconcile_grace_seconds
-            )
+            await asyncio.to_thread(run_pass, get_settings().reconcile_grace_seconds)
         except Exception as exc:  # keep the loop alive; the next pass retries
             log_kv(log, "reconcile.error", level=logging.ERROR, error=type(exc).__name__)
 
@@ -38,7 +55,7 @@ def main() -> None:
     if args.loop:
         asyncio.run(reconcile_forever(args.interval))
         return
-    report = reconcile_once(grace_seconds=args.grace)
+    report = run_pass(args.grace)
     print(report)
 
 

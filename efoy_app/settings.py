@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=60.0, alias="EFOY_RECONCILE_INTERVAL_SECONDS")
     reconcile_grace_seconds: int = Field(default=120, alias="EFOY_RECONCILE_GRACE_SECONDS")
     log_level: str = Field(default="INFO", alias="EFOY_LOG_LEVEL")
+    # "text" (logfmt lines) or "json" (one JSON object a line, for a log shipper): logs.py.
+    log_format: Literal["text", "json"] = Field(default="text", alias="EFOY_LOG_FORMAT")
+    # GET /api/v1/metrics wants `Authorization: Bearer <this>`; unset, it answers the machine
+    # itself only (127.0.0.1 / ::1, not through a proxy): api/monitoring.py.
+    metrics_token: SecretStr | None = Field(default=None, alias="EFOY_METRICS_TOKEN")
+    # GET /api/v1/health: how long each check may take, and how old the oldest unsent email may
+    # grow (with SMTP_HOST set) before the sender counts as down; 0 never.
+    health_timeout_seconds: float = Field(
+        default=2.0, alias="EFOY_HEALTH_TIMEOUT_SECONDS", gt=0, le=30
+    )
+    health_mail_max_age_seconds: int = Field(
+        default=900, alias="EFOY_HEALTH_MAIL_MAX_AGE_SECONDS", ge=0
+    )
     # The clinic's clock: admin pages show every time in it (patients see their own timezone).
     clinic_timezone: str = Field(default="UTC", alias="EFOY_CLINIC_TIMEZONE")
     # How long one Stripe request may take before it counts as unanswered (then retried twice).
@@ -129,6 +142,12 @@ class Settings(BaseSettings):
         if self.host:
             return self.host
         return LOOPBACK if self.is_demo else ALL_INTERFACES
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        """ "JSON" is meant as "json"; anything else still stops the start."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("clinic_timezone")
     @classmethod

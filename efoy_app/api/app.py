@@ -19,6 +19,7 @@ from efoy_app.api import (
     bookings,
     doctor_photos,
     doctors,
+    monitoring,
     payments,
     receipts,
 )
@@ -57,11 +58,7 @@ def create_api() -> FastAPI:
     app.add_exception_handler(admin_doctors.StrandedBookings, admin_doctors.answer_stranded)
     app.include_router(admin_monitor.router)
     app.include_router(admin_outbox.router)
-
-    @app.get(f"{API_PREFIX}/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        """Public. Liveness."""
-        return {"status": "ok"}
+    app.include_router(monitoring.router)
 
     known = list(app.routes)
 
