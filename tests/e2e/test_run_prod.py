@@ -484,6 +484,8 @@ def test_reconciliation_and_the_sender_on_every_worker_act_once(
         time.sleep(5)  # two more passes on each of the three workers
         [confirmed] = _confirmations(prod_server, booking_id)
         assert confirmed.actor == "system:reconcile"
+        passes = re.findall(r"reconcile\.pass .*worker=(\d+)", prod_server.log_path.read_text())
+        assert {int(pid) for pid in passes} == set(_workers(prod_server))  # on all three
         with prod_server.session() as s:
             [payment] = s.exec(select(Payment).where(Payment.booking_id == booking_id)).all()
             assert payment.status == "paid"
