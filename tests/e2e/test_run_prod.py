@@ -461,6 +461,9 @@ def test_one_webhook_sent_to_every_worker_at_once_has_one_effect(
     finally:
         _settle_webhooks(prod_server)  # Stripe's own copies now arrive too: still one effect
     assert len(_confirmations(prod_server, booking_id)) == 1
+    outcomes = re.findall(rf"event_id={event['id']} \S+ outcome=(\w+)", prod_server.log_tail(10**6))
+    assert outcomes.count("processed") == 1  # one worker applied it; the others saw a duplicate
+    assert outcomes.count("duplicate") >= SIMULTANEOUS - 1
     _sent_once(prod_server, booking_id, email)
 
 
