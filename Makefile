@@ -11,10 +11,15 @@ REQ_STAMP := $(VENV)/.requirements.stamp
 DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint screenshots setup setup-dev chromium redis poppler
+.PHONY: run run-prod test lint screenshots setup setup-dev chromium redis poppler
 
 run: setup
 	$(BIN)/python -m efoy_app.launcher
+
+# Production shape on this machine: PostgreSQL, Redis, 3 workers, the Stripe sandbox unless real
+# keys are set (README "make run-prod").
+run-prod: setup redis
+	$(BIN)/python -m efoy_app.run_prod
 
 test: setup-dev chromium redis lint
 	$(BIN)/python -m pytest tests

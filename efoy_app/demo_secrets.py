@@ -36,11 +36,11 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def read_demo_env(var_dir: Path = VAR) -> dict[str, str]:
+def read_demo_env(var_dir: Path = VAR, name: str = DEMO_ENV_NAME) -> dict[str, str]:
     """NAME=value lines of var/demo.env ({} when it does not exist yet)."""
     values: dict[str, str] = {}
     with contextlib.suppress(FileNotFoundError):
-        for line in (var_dir / DEMO_ENV_NAME).read_text().splitlines():
+        for line in (var_dir / name).read_text().splitlines():
             key, sep, value = line.partition("=")
             if sep and key.strip() and value.strip():
                 values[key.strip()] = value.strip()
@@ -53,21 +53,22 @@ def _generate(name: str) -> str:
     return secrets.token_urlsafe(48)  # 64 characters, 384 random bits
 
 
-def ensure_demo_secrets(var_dir: Path = VAR) -> DemoSecrets:
+def ensure_demo_secrets(var_dir: Path = VAR, name: str = DEMO_ENV_NAME) -> DemoSecrets:
     """The install's demo secrets, generating whichever is missing (kept across restarts).
 
     Under an exclusive lock, and written to a 0600 temp file then renamed, so processes that
-    start at once (the launcher, several workers) all end with the same complete file."""
+    start at once (the launcher, several workers) all end with the same complete file. `name`:
+    the file under `var_dir` (`make run-prod` keeps its own, `prod.env`)."""
     private_dir(var_dir)
-    path = var_dir / DEMO_ENV_NAME
-    lock_fd = os.open(var_dir / f".{DEMO_ENV_NAME}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    path = var_dir / name
+    lock_fd = os.open(var_dir / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        values = read_demo_env(var_dir)
+        values = read_demo_env(var_dir, name)
         missing = [n for n in (WEBHOOK_SECRET_NAME, JWT_SECRET_NAME) if n not in values]
         if missing:
             values.update({name: _generate(name) for name in missing})
-            tmp = var_dir / f".{DEMO_ENV_NAME}.{os.getpid()}.tmp"
+            tmp = var_dir / f".{name}.{os.getpid()}.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write("".join(f"{k}={v}\n" for k, v in values.items()))

@@ -16,6 +16,7 @@ transaction-level advisory lock lets one worker run a pass while the others skip
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -172,5 +173,6 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
         events_retried=report.events.get("retried"),
         refunds_submitted=report.refunds_submitted,
         errors=len(report.errors),
+        worker=os.getpid(),  # every worker runs passes; this says whose this was
     )
     return report
