@@ -26,6 +26,7 @@ A fresh web folder has no stamp, so it always gets a full build. Delete the stam
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import hashlib
@@ -138,8 +139,10 @@ def build_facts(config: object) -> dict[str, str]:
         facts[f"package.{dist.metadata['Name'].lower()}"] = dist.version
     bun = os.environ.get("REFLEX_BUN_PATH") or shutil.which("bun")
     if bun:
-        info = Path(bun).resolve().stat()
-        facts["bun"] = f"{Path(bun).resolve()} {info.st_size} {info.st_mtime_ns}"
+        binary = Path(bun).resolve()
+        with contextlib.suppress(OSError):  # no bun: Reflex itself says so
+            info = binary.stat()
+            facts["bun"] = f"{binary} {info.st_size} {info.st_mtime_ns}"
     return facts
 
 
