@@ -3,7 +3,7 @@ changed.
 
 Reflex 0.10.1's `reflex run --env prod` (reflex/reflex.py `_run_prod`) compiles the pages into
 `.web` and then runs `bun run export` (reflex/utils/build.py `build()`, which first deletes
-`.web/build`) on every start, changed or not: 7-11 s of each `make run`. No flag skips it:
+`.web/build`) on every start, changed or not: 10 s and more of each `make run`. No flag skips it:
 `--backend-only` skips both steps but then mounts no pages (`run_backend_prod` is called with
 `mount_frontend_compiled_app=False`, overwriting REFLEX_MOUNT_FRONTEND_COMPILED_APP), and
 REFLEX_SKIP_COMPILE alone skips only the Python compile, never the bun build.
@@ -126,7 +126,7 @@ def config_facts(config: object) -> dict[str, str]:
 def _reflex_distributions() -> Iterable[importlib.metadata.Distribution]:
     for dist in importlib.metadata.distributions():
         name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-        if name.startswith("reflex") or name in {"granian", "starlette", "fastapi"}:
+        if name.startswith("reflex"):  # reflex, reflex-base, the reflex-components-* packages
             yield dist
 
 
