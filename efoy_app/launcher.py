@@ -133,9 +133,11 @@ def seed(env: Mapping[str, str]) -> None:
 def serve_command(port: int, host: str) -> list[str]:
     """`reflex run --env prod`: one port for pages, `/_event` and `/api/*`, bound to `host`.
 
-    Reflex 0.10 binds `--backend-host` (default `rx.Config.backend_host`, 0.0.0.0) in prod."""
+    Reflex 0.10 binds `--backend-host` (default `rx.Config.backend_host`, 0.0.0.0) in prod.
+    Run through `efoy_app.reflex_build`, which reuses the last frontend build if nothing it is
+    built from changed."""
     return [
-        sys.executable, "-m", "reflex", "run", "--env", "prod",
+        sys.executable, "-m", "efoy_app.reflex_build", "run", "--env", "prod",
         "--single-port", "--frontend-port", str(port), "--backend-port", str(port),
         "--backend-host", host,
     ]  # fmt: skip
