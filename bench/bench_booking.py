@@ -89,10 +89,10 @@ def bench_slots(engine: Engine) -> list[tuple[int, Slot]]:
     return everything
 
 
-def make_patients(engine: Engine, n: int) -> list[User]:
+def make_patients(engine: Engine, n: int, prefix: str = "bench") -> list[User]:
     with Session(engine, expire_on_commit=False) as s:
         users = [
-            User(email=f"bench{i}@example.com", password_hash="!", full_name=f"B{i}")
+            User(email=f"{prefix}{i}@example.com", password_hash="!", full_name=f"B{i}")
             for i in range(n)
         ]
         s.add_all(users)
@@ -143,6 +143,43 @@ def bench_holds(engine: Engine, free: list[tuple[int, Slot]]) -> None:
         print(f"  (unexpected: {taken} slot_taken)")
 
 
+CONTENDERS = 100
+
+
+def bench_one_slot(engine: Engine, doctor_id: int, slot: Slot) -> None:
+    """CONTENDERS patients hold the same slot at the same moment, a thread and a session each:
+    exactly one must win; the others hear "slot just taken"."""
+    patients = make_patients(engine, CONTENDERS, "contender")
+    barrier = threading.Barrier(CONTENDERS)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    outcomes: list[str] = []
+
+    def contend(patient: User) -> None:
+        with Session(engine, expire_on_commit=False) as s:
+            barrier.wait()
+            t0 = time.perf_counter()
+            try:
+                hold_slot(s, patient=patient, doctor_id=doctor_id, starts_at=slot.starts_at)
+                outcome = "won"
+            except SlotTaken:
+                outcome = "taken"
+            except Exception as exc:  # counted, so a wrong answer shows in the figures
+                outcome = type(exc).__name__
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=contend, args=(p,)) for p in patients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report(f"{CONTENDERS} holds on one slot at once", latencies)
+    counts = {o: outcomes.count(o) for o in sorted(set(outcomes))}
+    print(f"  outcomes: {counts} (exactly one must win)")
+
+
 def run(name: str, engine_cm: Callable[[], contextmanager]) -> None:  # type: ignore[type-arg]
     print(f"{name}:")
     with engine_cm() as engine:
@@ -150,6 +187,7 @@ def run(name: str, engine_cm: Callable[[], contextmanager]) -> None:  # type: ig
             load_demo_data(s)
         free = bench_slots(engine)
         bench_holds(engine, free)
+        bench_one_slot(engine, *free[-1])
 
 
 def on_both_databases(run: Callable[[str, Callable[[], Any]], None]) -> None:
