@@ -104,14 +104,20 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+SERVER = "granian"  # what `reflex run --env prod` serves with; `--server uvicorn` to compare
+
+
 @contextmanager
 def served(app: str, port: int, workers: int, env: dict[str, str]) -> Iterator[str]:
-    """`uvicorn <app> --workers N` on `port`, as the benchmark serves every contender."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    """`<server> <app>` with N workers on `port`, as the benchmark serves every contender."""
+    if SERVER == "granian":
+        command = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi",
+                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   "--log-level", "warning", app]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers",
+                   str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/", proc)
@@ -345,6 +351,7 @@ def bench_config(kind: str, workers: int, args: argparse.Namespace) -> list[str]
 
 
 def main() -> None:
+    global SERVER
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
@@ -352,11 +359,14 @@ def main() -> None:
     parser.add_argument("--refunds", type=int, default=16)
     parser.add_argument("--events", type=int, default=40000, help="distinct events per run")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default=SERVER)
     args = parser.parse_args()
+    SERVER = args.server
     if shutil.which("wrk") is None:
         sys.exit("bench_webhook_ingest needs wrk: apt-get install wrk")
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, "
           f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}, "
+          f"server {SERVER}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
     configs = [("sqlite", 1)]
     if os.environ.get("TEST_DATABASE_URL"):
