@@ -16,8 +16,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: setup
 	$(BIN)/python -m efoy_app.launcher
 
+# The whole suite on SQLite; then, when TEST_DATABASE_URL names a PostgreSQL server (.ci/run sets
+# it), the tests that reach the app's database again on PostgreSQL (`make test-pg`).
 test: setup-dev chromium redis lint
 	$(BIN)/python -m pytest tests
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-pg; \
+	else echo "make test: TEST_DATABASE_URL is not set: the PostgreSQL pass did not run"; fi
+
+# Integration and e2e servers each on a PostgreSQL database of their own (tests/conftest.py --db).
+.PHONY: test-pg
+test-pg: setup-dev chromium redis
+	$(BIN)/python -m pytest tests/integration tests/e2e --db=postgresql
 
 # Retakes the README's screenshots (docs/screenshots); an ordinary test run keeps its own.
 screenshots: setup-dev chromium poppler
