@@ -21,8 +21,22 @@ run: setup
 run-prod: setup redis
 	$(BIN)/python -m efoy_app.run_prod
 
+# The whole suite on SQLite; then, when TEST_DATABASE_URL names a PostgreSQL server (.ci/run sets
+# it), the tests that reach the app's database again on PostgreSQL (`make test-pg`).
 test: setup-dev chromium redis lint
 	$(BIN)/python -m pytest tests
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-pg; \
+	else echo "make test: TEST_DATABASE_URL is not set: the PostgreSQL pass did not run"; fi
+
+# Integration and e2e servers each on a PostgreSQL database of their own (tests/conftest.py --db):
+# all of integration, and the e2e files whose pages write bookings, payments and refunds, Redis and
+# several workers included (the whole e2e folder on PostgreSQL would not fit CI's time: run it with
+# `make test-pg PG_E2E=tests/e2e`).
+PG_E2E ?= $(addprefix tests/e2e/test_,$(addsuffix .py,booking_flow payments patient_cancel admin \
+	admin_policy_refund admin_lists several_workers))
+.PHONY: test-pg
+test-pg: setup-dev chromium redis
+	$(BIN)/python -m pytest tests/integration $(PG_E2E) --db=postgresql
 
 # Retakes the README's screenshots (docs/screenshots); an ordinary test run keeps its own.
 screenshots: setup-dev chromium poppler

@@ -1,4 +1,13 @@
-"""Fixtures shared by every test folder: Debian's Chromium for Playwright, free ports."""
+"""Fixtures shared by every test folder: Debian's Chromium for Playwright, free ports, and the
+database the app under test runs on.
+
+`--db=sqlite` (the default) or `--db=postgresql` (also `EFOY_TEST_DB=postgresql`) chooses the
+database of the integration `api_server` and of the e2e servers: with `postgresql` each gets a
+database of its own on the server of TEST_DATABASE_URL, migrated with Alembic and dropped after.
+That pass runs only the tests that reach the app's database through those servers (they ask for
+the `db_backend` fixture), less those marked `sqlite_only` and those that already run on both
+databases in the SQLite pass (`both_databases`, see tests/integration/support.py BACKENDS).
+"""
 
 from __future__ import annotations
 
@@ -23,11 +32,57 @@ CHROMIUM_ARGS = [
 ]
 
 
+DB_CHOICES = ("sqlite", "postgresql")
+DB_ENV = "EFOY_TEST_DB"
+PG_URL_ENV = "TEST_DATABASE_URL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=DB_CHOICES,
+        default=None,
+        help=f"database of the app under test (default: ${DB_ENV}, else sqlite); postgresql "
+        f"needs ${PG_URL_ENV} and runs only the tests that use the app's database",
+    )
+
+
+def chosen_db(config: pytest.Config) -> str:
+    """`--db`, else EFOY_TEST_DB, else sqlite."""
+    return config.getoption("--db") or os.environ.get(DB_ENV) or "sqlite"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Every run's logs go to one folder, scanned for secrets at the end (tests/log_scan.py)."""
     from tests.log_scan import LogScanPlugin
 
     config.pluginmanager.register(LogScanPlugin(config), "efoy-log-scan")
+    db = chosen_db(config)
+    if db not in DB_CHOICES:
+        raise pytest.UsageError(f"{DB_ENV}={db!r}: expected one of {', '.join(DB_CHOICES)}")
+    if db == "postgresql" and not os.environ.get(PG_URL_ENV):
+        # A pass that quietly ran nothing would look green.
+        raise pytest.UsageError(f"--db=postgresql needs {PG_URL_ENV} (a PostgreSQL server URL)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass keeps only what runs differently there (see the module docstring)."""
+    if chosen_db(config) != "postgresql":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_app_db = "db_backend" in getattr(item, "fixturenames", ())
+        marked = item.get_closest_marker("sqlite_only") or item.get_closest_marker("both_databases")
+        (keep if uses_app_db and not marked else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql": what the app servers under test run on (`--db`)."""
+    return chosen_db(request.config)
 
 
 @pytest.fixture(scope="session")

@@ -216,6 +216,14 @@ def _create_at_stripe(payment: Payment, refund: Refund, key: str) -> dict[str, A
 
 
 def _lock_refund(db: Session, refund_id: int) -> Refund:
+    """The refund's row lock, taken after its payment's. Every other path that changes both (the
+    webhook's refund sync, an admin's request, refund notes) locks the payment first; a refund
+    locked first deadlocked with them on PostgreSQL (a second update of the refund in one
+    transaction makes its foreign-key check wait for the payment's row)."""
+    payment_id = db.exec(select(Refund.payment_id).where(Refund.id == refund_id)).first()
+    if payment_id is None:
+        raise NotFound("Refund not found.")
+    db.exec(select(Payment.id).where(Payment.id == payment_id).with_for_update()).one()
     refund = db.exec(select(Refund).where(Refund.id == refund_id).with_for_update()).first()
     if refund is None:
         raise NotFound("Refund not found.")

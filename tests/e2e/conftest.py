@@ -3,7 +3,9 @@
 `app_server` runs `python -m efoy_app.launcher` (start the Stripe sandbox, migrate, seed the demo
 data, `reflex run --env prod` on one port) on free ports, with its own database, its own Reflex
 build folder (`REFLEX_WEB_WORKDIR`), its own state folder and its own sandbox state and webhook
-secret (`--var-dir`), so it never disturbs a `make run` serving from the same checkout. Extra
+secret (`--var-dir`), so it never disturbs a `make run` serving from the same checkout. Its
+database is a SQLite file in its folder, or with `--db=postgresql` a PostgreSQL database of its
+own on TEST_DATABASE_URL's server (the launcher migrates it as any), dropped at the end. Extra
 environment comes from the `app_server_extra_env` fixture, which a conftest closer to the tests
 may override; setting STRIPE_API_BASE there (with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET)
 replaces the launcher's sandbox by one of the test's own.
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from sqlmodel import Session
 from efoy_app.db import make_engine
 from efoy_app.launcher import ROOT, demo_webhook_secret, reflex_env, wait_for_http
 from tests.conftest import free_port
+from tests.integration.support import postgres_database, postgres_url
 from tests.log_scan import LOG_DIR_ENV, run_log_path
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -51,6 +55,7 @@ class AppServer:
     start_seconds: float
     proc: subprocess.Popen = field(repr=False)
     _engine: Engine | None = field(default=None, repr=False)
+    _cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -67,12 +72,18 @@ class AppServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
+def start_app_server(
+    extra_env: dict[str, str] | None = None, db_backend: str = "sqlite"
+) -> AppServer:
     """Migrate, seed and serve the app on a free port; returns once pages answer."""
     workdir = Path(tempfile.mkdtemp(prefix="efoy-e2e-"))
     port = free_port()
     sandbox_port = free_port()
-    db_url = f"sqlite:///{workdir / 'efoy.db'}"
+    cleanup = ExitStack()
+    if db_backend == "postgresql":
+        db_url = cleanup.enter_context(postgres_database(postgres_url()))
+    else:
+        db_url = f"sqlite:///{workdir / 'efoy.db'}"
     env = reflex_env()
     # EFOY_JWT_SECRET too: the launcher makes this install's own key, as on a fresh `make run`.
     for name in (
@@ -106,15 +117,19 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
     # In the run's log folder, kept after the workdir is removed and scanned for secrets.
     log_path = run_log_path(f"e2e-server-{port}.log") or workdir / "server.log"
     started = time.monotonic()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    try:
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    except BaseException:
+        cleanup.close()  # no server to stop: drop its database now
+        raise
     server = AppServer(
         url=f"http://localhost:{port}",
         db_url=db_url,
@@ -125,6 +140,7 @@ def start_app_server(extra_env: dict[str, str] | None = None) -> AppServer:
         log_path=log_path,
         start_seconds=0.0,
         proc=proc,
+        _cleanup=cleanup,
     )
     try:
         wait_for_http(f"{server.url}/ping", START_TIMEOUT, proc)
@@ -152,6 +168,7 @@ def stop_app_server(server: AppServer, keep_files: bool = False) -> None:
             server.proc.wait()
     if server._engine is not None:
         server._engine.dispose()
+    server._cleanup.close()
     if not keep_files:
         shutil.rmtree(server.workdir, ignore_errors=True)
 
@@ -163,8 +180,8 @@ def app_server_extra_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def app_server(app_server_extra_env: dict[str, str]) -> Iterator[AppServer]:
-    server = start_app_server(app_server_extra_env)
+def app_server(app_server_extra_env: dict[str, str], db_backend: str) -> Iterator[AppServer]:
+    server = start_app_server(app_server_extra_env, db_backend)
     print(f"\nEfoy e2e server on {server.url} started in {server.start_seconds:.1f}s")
     yield server
     stop_app_server(server)
@@ -229,11 +246,11 @@ def redis_address() -> Iterator[tuple[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def redis_server(redis_address: tuple[str, int]) -> Iterator[AppServer]:
+def redis_server(redis_address: tuple[str, int], db_backend: str) -> Iterator[AppServer]:
     """The app as production runs it: several workers sharing their state in Redis."""
     host, port = redis_address
     server = start_app_server(
-        {"REFLEX_REDIS_URL": f"redis://{host}:{port}/{next(_redis_databases)}"}
+        {"REFLEX_REDIS_URL": f"redis://{host}:{port}/{next(_redis_databases)}"}, db_backend
     )
     yield server
     stop_app_server(server)

@@ -22,8 +22,8 @@ from tests.e2e.ui import DEMO_ADMIN, log_in
 
 
 @pytest.fixture(scope="module")
-def approval_server() -> Iterator[AppServer]:
-    server = start_app_server({"EFOY_CANCELLATION_REFUNDS": "approval"})
+def approval_server(db_backend: str) -> Iterator[AppServer]:
+    server = start_app_server({"EFOY_CANCELLATION_REFUNDS": "approval"}, db_backend)
     yield server
     stop_app_server(server)
 

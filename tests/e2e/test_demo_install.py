@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import jwt
+import pytest
 from sqlmodel import select
 
 from efoy_app.demo_secrets import read_demo_env
@@ -91,6 +92,7 @@ def _read(path: Path) -> str:
         return ""
 
 
+@pytest.mark.sqlite_only  # the database file's mode is part of what it checks
 def test_no_secret_on_a_command_line_and_private_files(app_server: AppServer) -> None:
     var = app_server.workdir / "var"
     secrets = read_demo_env(var)

@@ -1,4 +1,5 @@
-"""The real FastAPI app under uvicorn on a free port, over a fresh SQLite file with the demo data.
+"""The real FastAPI app under uvicorn on a free port, over a fresh database with the demo data: a
+SQLite file, or with `--db=postgresql` a PostgreSQL database of its own brought up by Alembic.
 
 Fixtures other folders reuse (payments): `api_server` (`.url`, `.engine`, `.set_env(...)`),
 `patient_token`, `admin_token`, `make_patient()` (a fresh patient registered over HTTP; returns
@@ -11,8 +12,8 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +24,12 @@ from sqlmodel import Session, SQLModel
 from efoy_app.db import get_engine
 from efoy_app.settings import get_settings
 from tests.conftest import StripeWorld
-from tests.integration.support import UvicornThread
+from tests.integration.support import (
+    UvicornThread,
+    alembic_upgrade,
+    postgres_database,
+    postgres_url,
+)
 
 PATIENT = ("patient@example.com", "patient-demo-pass")
 ADMIN = ("admin@example.com", "admin-demo-pass")
@@ -47,20 +53,26 @@ class ApiServer:
 
 @pytest.fixture(scope="session")
 def api_server(
-    tmp_path_factory: pytest.TempPathFactory, stripe_world: StripeWorld
+    tmp_path_factory: pytest.TempPathFactory, stripe_world: StripeWorld, db_backend: str
 ) -> Iterator[ApiServer]:
     """The API with payments wired to the sandbox (whose webhook already points at this port)."""
     from efoy_app.api.app import create_api
     from efoy_app.seed import load_demo_data
 
-    db_path: Path = tmp_path_factory.mktemp("api") / "efoy-test.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("REFLEX_DB_URL", f"sqlite:///{db_path}")
+    with ExitStack() as stack:
+        mp = stack.enter_context(pytest.MonkeyPatch.context())
+        if db_backend == "postgresql":
+            db_url = stack.enter_context(postgres_database(postgres_url()))
+            alembic_upgrade(db_url)  # the migrations, not create_all: they are what production runs
+        else:
+            db_url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'efoy-test.db'}"
+        mp.setenv("REFLEX_DB_URL", db_url)
         mp.setenv("EFOY_ENV", "demo")
         get_settings.cache_clear()
         get_engine.cache_clear()
         engine = get_engine()
-        SQLModel.metadata.create_all(engine)
+        if db_backend == "sqlite":
+            SQLModel.metadata.create_all(engine)
         with Session(engine) as session:
             load_demo_data(session)
         app = create_api()

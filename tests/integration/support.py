@@ -1,4 +1,5 @@
-"""Helpers for integration tests: uvicorn in a thread, and a throwaway PostgreSQL schema."""
+"""Helpers for integration tests: uvicorn in a thread, a throwaway PostgreSQL schema or database,
+and Alembic run in-process."""
 
 from __future__ import annotations
 
@@ -13,13 +14,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from sqlalchemy.engine import Engine
+from alembic.config import Config
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
+from alembic import command
 from efoy_app.api.app import create_api
 from efoy_app.api.deps import get_session
 from efoy_app.db import make_engine
+from efoy_app.launcher import ROOT
 from efoy_app.seed import load_demo_data
+from efoy_app.settings import get_settings
 from tests.log_scan import run_log_path
 
 PG_URL_ENV = "TEST_DATABASE_URL"
@@ -99,8 +105,49 @@ def postgres_schema_engine(url: str) -> Iterator[Engine]:
         admin.dispose()
 
 
-# Parametrise a fixture with these to run a test on both databases.
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+DATABASE_PREFIX = "efoy_t_"
+
+
+@contextmanager
+def postgres_database(url: str) -> Iterator[str]:
+    """A fresh, empty database on the server of `url` (its URL), dropped after with whatever
+    still holds a connection to it: a whole app server (several processes) can use it as its own."""
+    name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def alembic_upgrade(db_url: str, revision: str = "head") -> None:
+    """`alembic upgrade` in this process (alembic/env.py reads REFLEX_DB_URL through the settings),
+    without alembic.ini's logging set-up, which would replace pytest's own."""
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    saved = os.environ.get("REFLEX_DB_URL")
+    os.environ["REFLEX_DB_URL"] = db_url
+    get_settings.cache_clear()
+    try:
+        command.upgrade(config, revision)
+    finally:
+        if saved is None:
+            os.environ.pop("REFLEX_DB_URL", None)
+        else:
+            os.environ["REFLEX_DB_URL"] = saved
+        get_settings.cache_clear()
+
+
+# Parametrise a fixture with these to run a test on both databases (in the SQLite pass: the
+# PostgreSQL pass, `--db=postgresql`, leaves out what `both_databases` marks).
+BACKENDS = [
+    pytest.param("sqlite", marks=pytest.mark.both_databases),
+    pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.both_databases]),
+]
 
 
 @contextmanager
