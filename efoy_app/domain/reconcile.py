@@ -139,7 +139,9 @@ def reconcile_once(now: datetime | None = None, grace_seconds: int = 120) -> Rec
                     db.rollback()
                     report.errors.append(f"booking {booking_id}: {exc.code}")
             # 3. webhook events that failed, or whose process died before applying them
-            report.events = webhooks.retry_pending_events()
+            report.events = webhooks.retry_pending_events(
+                stale_seconds=min(grace_seconds, webhooks.STALE_RECEIVED_SECONDS)
+            )
             # 4. refunds Stripe never accepted
             # (not those whose last attempt may still be on its way: it sends the same key
             # anyway, but the admin waiting on it should hear the answer from it)
