@@ -30,9 +30,11 @@ def auth(token: str) -> dict[str, str]:
 
 
 def free_slot(api_url: str, doctor_id: int, skip: int = 0) -> str:
-    """The start of a free slot of this doctor in the coming days (ISO string)."""
+    """The start of a free slot of this doctor in the coming days (ISO string). From the day
+    after tomorrow: "tomorrow" in a doctor's timezone east of UTC can begin within the hour when
+    the run is near midnight UTC, too soon for Stripe's payment page."""
     seen = 0
-    for offset in range(1, 14):
+    for offset in range(2, 15):
         day = (date.today() + timedelta(days=offset)).isoformat()
         r = httpx.get(
             f"{api_url}/api/v1/doctors/{doctor_id}/slots", params={"date": day}, timeout=30
@@ -126,6 +128,23 @@ def applied_event(engine: Any, event_id: str, timeout: float = 20.0) -> WebhookE
             return row if row is not None and row.status != "received" else None
 
     return wait_for(finished, timeout=timeout)
+
+
+def settled_webhooks(engine: Any, sandbox: Any, timeout: float = 30.0) -> None:
+    """Wait until the sandbox has nothing left to deliver and every stored event is applied,
+    so that no webhook writes while a test reads a snapshot of the audit trail."""
+
+    def quiet() -> bool:
+        status = httpx.get(f"{sandbox.url}/_sandbox/webhooks", timeout=30).json()
+        if status["held"] or status["in_flight"] or status["background_tasks"]:
+            return False
+        with Session(engine) as db:
+            return (
+                db.exec(select(WebhookEvent).where(WebhookEvent.status == "received")).first()
+                is None
+            )
+
+    wait_for(quiet, timeout=timeout)
 
 
 def doctor_in(api_server: Any, currency: str) -> dict[str, Any]:
