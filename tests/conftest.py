@@ -48,8 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def chosen_db(config: pytest.Config) -> str:
-    """`--db`, else EFOY_TEST_DB, else sqlite."""
-    return config.getoption("--db") or os.environ.get(DB_ENV) or "sqlite"
+    """`--db`, else EFOY_TEST_DB, else sqlite (also when this file is loaded as a plugin of a
+    run that never registered the option, as `tests/unit/test_log_scan.py` does)."""
+    return config.getoption("--db", default=None) or os.environ.get(DB_ENV) or "sqlite"
 
 
 def pytest_configure(config: pytest.Config) -> None:
