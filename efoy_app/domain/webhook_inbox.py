@@ -123,6 +123,22 @@ class _GroupCommit:
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
+            self._write(batch)
+        finally:  # whatever happened, the next leader is named and every caller woken
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].leads = True
+                    self._waiting[0].wake.set()
+                else:
+                    self._leading = False
+            for delivery in batch:
+                if delivery.result is None and delivery.error is None:
+                    delivery.error = RuntimeError("The event was not stored.")
+                delivery.wake.set()
+
+    @staticmethod
+    def _write(batch: list[_Delivery]) -> None:
+        try:
             results = _write_batch([d.event for d in batch])
         except Exception:
             results = None
@@ -135,14 +151,6 @@ class _GroupCommit:
         else:
             for delivery, result in zip(batch, results, strict=True):
                 delivery.result = result
-        with self._lock:
-            if self._waiting:
-                self._waiting[0].leads = True
-                self._waiting[0].wake.set()
-            else:
-                self._leading = False
-        for delivery in batch:
-            delivery.wake.set()
 
 
 _group = _GroupCommit()
