@@ -51,16 +51,17 @@ def stored_token(page: Page) -> str:
 def show_a_day_away(page: Page) -> None:
     """On a doctor page, show the last open day of the row: days away, so all its times are
     still free whatever the hour the suite runs at (today may have none left, or only two)."""
-    today_first = page.locator("[data-slot]").first.get_attribute("data-slot")
     open_days = page.locator("input[name=day]:not([disabled])")
     expect(open_days.first).to_be_attached()
-    # A second visit in the same tab may open on the day chosen before: already the last one.
-    already_there = open_days.last.is_checked()
     open_days.last.dispatch_event("click")
     expect(open_days.last).to_be_checked()
-    if not already_there:
-        first_slot = page.locator("[data-slot]").first
-        expect(first_slot).not_to_have_attribute("data-slot", today_first or "")
+    # The times shown are that day's once the first one's name carries its date ("Tue 15 Dec").
+    # (Comparing with the times shown before raced the page's hydration on a second visit,
+    # which may reopen on the day chosen before.)
+    day = page.locator("label.slot-day:has(input[name=day]:not([disabled]))").last.locator("span")
+    date = " ".join(day.nth(i).inner_text().strip() for i in range(3))
+    first_time = page.locator("[data-slot]").first.get_by_role("radio")
+    expect(first_time).to_have_accessible_name(re.compile(rf"^{re.escape(date)}\b", re.I))
 
 
 def choose_a_time_days_away(page: Page) -> None:
