@@ -30,7 +30,6 @@ log = get_logger("webhook")
 _lock = threading.Lock()
 _queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
 _owner_pid: int | None = None  # the process whose thread reads `_queue` (a fork has none)
-_busy = threading.Event()  # set while the thread applies an event
 _last_arrival = 0.0  # time.monotonic() of the last event submitted
 BURST_GAP_SECONDS = 0.05
 BURST_PACE_SECONDS = 0.05
@@ -42,11 +41,6 @@ def submit(event: dict[str, Any]) -> None:
     _ensure_thread()
     _last_arrival = time.monotonic()
     _queue.put(event)
-
-
-def backlog() -> int:
-    """Events waiting in this process, the one being applied included."""
-    return _queue.qsize() + (1 if _busy.is_set() else 0)
 
 
 def _ensure_thread() -> None:
@@ -64,7 +58,6 @@ def _ensure_thread() -> None:
 def _run() -> None:
     while True:
         event = _queue.get()
-        _busy.set()
         if not _queue.empty() and time.monotonic() - _last_arrival < BURST_GAP_SECONDS:
             time.sleep(BURST_PACE_SECONDS)  # a burst: more are waiting and still arriving
         try:
@@ -73,5 +66,3 @@ def _run() -> None:
             pass  # recorded on the event row and alerted once; reconciliation retries it
         except Exception as exc:  # keep the thread alive; the row stays for reconciliation
             log_kv(log, "webhook.error", level=logging.ERROR, error=type(exc).__name__)
-        finally:
-            _busy.clear()

@@ -12,7 +12,7 @@ import httpx
 from sqlmodel import select
 
 from efoy_app.domain.auth import register_patient
-from efoy_app.models import Doctor, Payment, WebhookEvent
+from efoy_app.models import Doctor, Payment
 from tests.e2e.conftest import AppServer
 
 PASSWORD = "cancel-e2e-pass-1"
@@ -69,17 +69,3 @@ def pay_on_hosted_page(server: AppServer, headers: dict[str, str], booking_id: i
             return payment
         assert time.monotonic() < deadline, payment
         time.sleep(0.2)
-
-
-def wait_until_failed(server: AppServer, stripe_event_id: str, timeout: float = 20) -> None:
-    """The route answers once an event is stored; wait until applying it has failed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with server.session() as s:
-            row = s.exec(
-                select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)
-            ).first()
-        if row is not None and row.status == "failed":
-            return
-        assert time.monotonic() < deadline, f"{stripe_event_id}: {row and row.status}"
-        time.sleep(0.1)

@@ -25,9 +25,9 @@ from sqlmodel import col, select
 from efoy_app.domain.bookings import expire_lapsed_holds
 from efoy_app.domain.money import format_money, to_major
 from efoy_app.models import Booking, Doctor, Payment, Refund, WebhookEvent, utcnow
-from tests.e2e.bookings import wait_until_failed
 from tests.e2e.conftest import AppServer
 from tests.e2e.ui import DEMO_ADMIN, DEMO_PATIENT, log_in, log_out
+from tests.integration.payments.helpers import applied_event
 
 PASSWORD = "e2e-admin-pass"
 
@@ -289,7 +289,7 @@ def test_flagged_payment_and_webhook_events(
     r = httpx.post(f"{app_server.url}/api/v1/payment/webhook", content=body, headers=signature,
                    timeout=30)  # fmt: skip
     assert (r.status_code, r.json()["outcome"]) == (200, "stored")  # stored; applied after
-    wait_until_failed(app_server, bad_id)
+    assert applied_event(app_server.engine, bad_id).status == "failed"
 
     log_in(page, app_server.url, *DEMO_ADMIN)
     page.goto(f"{app_server.url}/admin?tab=payments")

@@ -22,9 +22,9 @@ from sqlmodel import Session, func, select
 
 from efoy_app.models import AuditLog, Booking, Doctor, Payment, Refund, User, WebhookEvent
 from efoy_app.routes import ADMIN_AUDIT, ADMIN_PENDING_PAYMENTS
-from tests.e2e.bookings import wait_until_failed
 from tests.e2e.conftest import AppServer
 from tests.e2e.ui import DEMO_ADMIN, DEMO_PATIENT, log_in
+from tests.integration.payments.helpers import applied_event
 
 PASSWORD = "e2e-monitor-pass"
 
@@ -190,7 +190,7 @@ def test_the_banner_shows_a_failed_event_links_to_it_and_clears(
     r = httpx.post(f"{app_server.url}/api/v1/payment/webhook", content=body, headers=signature,
                    timeout=30)  # fmt: skip
     assert (r.status_code, r.json()["outcome"]) == (200, "stored")  # stored; applied after
-    wait_until_failed(app_server, bad_id)
+    assert applied_event(app_server.engine, bad_id).status == "failed"
     log_in(page, app_server.url, *DEMO_ADMIN)
     page.goto(f"{app_server.url}/admin")
     banner = page.locator("#admin-alerts")

@@ -53,7 +53,7 @@ from efoy_app.run_prod import PROD_ENV_NAME
 from tests.conftest import free_port
 from tests.e2e.conftest import START_TIMEOUT, AppServer, stop_app_server
 from tests.e2e.ui import choose_a_time_days_away, log_in
-from tests.integration.payments.helpers import auth, sign, wait_for
+from tests.integration.payments.helpers import applied_event, auth, sign, wait_for
 from tests.log_scan import run_log_path
 
 WORKERS = 3
@@ -276,18 +276,6 @@ def _connections_on_workers(server: AppServer, n: int) -> dict[socket.socket, in
         time.sleep(0.1)
 
 
-def _applied(server: AppServer, event_id: str, timeout: float = 30) -> None:
-    """Wait until the stored event is applied: workers answer once it is stored."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with server.session() as s:
-            row = s.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == event_id)).one()
-            if row.status != "received":
-                return
-        assert time.monotonic() < deadline, f"{event_id} still not applied"
-        time.sleep(0.2)
-
-
 def _answer_of(conn: socket.socket) -> tuple[int, str]:
     """The status code and the webhook's `outcome` of the HTTP answer read to its end (the
     request said Connection: close)."""
@@ -465,7 +453,7 @@ def test_one_webhook_sent_to_every_worker_at_once_has_one_effect(
             conn.close()
         # Stored by exactly one worker; the others found it stored.
         assert sorted(answers) == [(200, "duplicate")] * (SIMULTANEOUS - 1) + [(200, "stored")]
-        _applied(prod_server, event["id"])
+        applied_event(prod_server.engine, event["id"], timeout=30)
         with prod_server.session() as s:
             [stored] = s.exec(
                 select(WebhookEvent).where(WebhookEvent.stripe_event_id == event["id"])
